@@ -1,0 +1,210 @@
+"""The wire codec: JSON text frames to domain frames and back (cattrs + orjson).
+
+Anything malformed becomes a typed domain error (MalformedFrame → close 1003, UnknownOpcode →
+close 4004) with a reason that says what was wrong. Decoding is strict: a string is not a number,
+a bool is not an integer, ``NaN`` is not JSON.
+
+DISPATCH frames are encoded once per payload and the same text is sent to every consumer; the
+reading ``d`` is forwarded exactly as the producer sent it (key order included).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import cattrs
+import orjson
+
+from ...domain.errors import MalformedFrame, UnknownOpcode
+from ...domain.frames import (
+    Dispatch,
+    Frame,
+    Heartbeat,
+    HeartbeatAck,
+    Hello,
+    Identify,
+    InvalidStatus,
+    Op,
+    Ready,
+    Replay,
+    Status,
+    Submit,
+    SubmitAck,
+)
+from ...domain.datatypes import is_label
+from ...domain.identity import Role
+from ...domain.stream import Payload, ReplayRange
+
+MAX_FRAME_BYTES = 256 * 1024
+
+
+def _strict(kind: type, name: str) -> Callable[[Any, type], Any]:
+    def check(value: Any, _: type) -> Any:
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            raise TypeError(f"must be {name}")
+        return value
+
+    return check
+
+
+_converter = cattrs.Converter(forbid_extra_keys=False)
+_converter.register_structure_hook(int, _strict(int, "an integer"))
+_converter.register_structure_hook(str, _strict(str, "a string"))
+_converter.register_structure_hook(bool, _strict(bool, "true or false"))
+_converter.register_structure_hook(Role, lambda v, _: Role(_strict(int, "0 or 1")(v, int)))
+
+
+def _structure(d: Any, cls: type, what: str) -> Any:
+    try:
+        return _converter.structure(d, cls)
+    except cattrs.BaseValidationError as error:
+        raise MalformedFrame(f"{what}: {_explain(error)}") from None
+    except (TypeError, ValueError) as error:
+        raise MalformedFrame(f"{what}: {error}") from None
+
+
+def _explain(error: cattrs.BaseValidationError) -> str:
+    """Every concrete reason inside a cattrs validation error, each with the field it concerns."""
+    return "; ".join(cattrs.transform_error(error))
+
+
+def loads(message: str | bytes) -> dict[str, Any]:
+    """Parse one frame's JSON object; MalformedFrame when it is not one."""
+    if len(message) > MAX_FRAME_BYTES:
+        raise MalformedFrame(f"frame larger than {MAX_FRAME_BYTES} bytes")
+    try:
+        obj = orjson.loads(message)
+    except orjson.JSONDecodeError as error:
+        raise MalformedFrame(f"not JSON: {error.msg}") from None
+    if not isinstance(obj, dict):
+        raise MalformedFrame("a frame is a JSON object")
+    return obj
+
+
+def decode(message: str | bytes) -> Frame:
+    """One wire message to one frame (either direction)."""
+    obj = loads(message)
+    op = obj.get("op")
+    if not isinstance(op, int) or isinstance(op, bool):
+        raise MalformedFrame("op must be an integer")
+    try:
+        opcode = Op(op)
+    except ValueError:
+        raise UnknownOpcode(f"unknown op {op}") from None
+    return _DECODERS[opcode](obj)
+
+
+def _d(obj: dict[str, Any], what: str, *, required: bool = True) -> dict[str, Any]:
+    d = obj.get("d")
+    if d is None and not required:
+        return {}
+    if not isinstance(d, dict):
+        raise MalformedFrame(f"{what} needs d as an object")
+    return d
+
+
+def _identify(obj: dict[str, Any]) -> Identify:
+    d = _d(obj, "IDENTIFY")
+    if "token" not in d or "type" not in d:
+        raise MalformedFrame("IDENTIFY needs d.token and d.type")
+    token, role = d["token"], d["type"]
+    if not isinstance(token, str) or not token:
+        raise MalformedFrame("IDENTIFY d.token must be a non-empty string")
+    if not isinstance(role, int) or isinstance(role, bool) or role not in (0, 1):
+        raise MalformedFrame("IDENTIFY d.type must be 0 (user) or 1 (developer)")
+    source, ack = d.get("source"), d.get("ack", False)
+    if source is not None and (not isinstance(source, str) or not 0 < len(source) <= 128):
+        raise MalformedFrame("IDENTIFY d.source must be a string of 1-128 characters")
+    if not isinstance(ack, bool):
+        raise MalformedFrame("IDENTIFY d.ack must be true or false")
+    return Identify(token, Role(role), source, ack)
+
+
+def _submit(obj: dict[str, Any]) -> Submit:
+    t = obj.get("t")
+    if not is_label(t):
+        raise MalformedFrame("SUBMIT t must be a data type label: 1-64 letters, digits, underscores")
+    d = _d(obj, "SUBMIT")
+    submit_id = obj.get("id")
+    if submit_id is not None and (
+        not isinstance(submit_id, int) or isinstance(submit_id, bool) or submit_id < 0
+    ):
+        raise MalformedFrame("SUBMIT id must be a non-negative integer")
+    return Submit(t, d, submit_id)  # type: ignore[arg-type]
+
+
+def _status(obj: dict[str, Any]) -> Status | InvalidStatus:
+    d = obj.get("d")
+    if not isinstance(d, dict) or not isinstance(d.get("connected"), bool):
+        return InvalidStatus("STATUS needs d.connected as true or false")
+    for name in ("device_id", "source", "reason"):
+        value = d.get(name)
+        if value is not None and (not isinstance(value, str) or len(value) > 256):
+            return InvalidStatus(f"STATUS d.{name} must be a string of at most 256 characters")
+    return Status(d["connected"], d.get("device_id"), d.get("source"), d.get("reason"))
+
+
+def _dispatch(obj: dict[str, Any]) -> Dispatch:
+    uid, seq, t = obj.get("uid"), obj.get("seq"), obj.get("t")
+    if not isinstance(uid, str) or not isinstance(seq, int) or not isinstance(t, str):
+        raise MalformedFrame("DISPATCH needs uid, seq and t")
+    d = _d(obj, "DISPATCH")
+    return Dispatch(Payload("", seq, uid, t, d, obj.get("synthetic") is True))
+
+
+_DECODERS: dict[Op, Callable[[dict[str, Any]], Frame]] = {
+    Op.HEARTBEAT: lambda obj: Heartbeat(),
+    Op.HEARTBEAT_ACK: lambda obj: HeartbeatAck(),
+    Op.HELLO: lambda obj: _structure(_d(obj, "HELLO"), Hello, "HELLO"),
+    Op.IDENTIFY: _identify,
+    Op.READY: lambda obj: Ready(),
+    Op.DISPATCH: _dispatch,
+    Op.SUBMIT: _submit,
+    Op.REPLAY: lambda obj: Replay(ReplayRange.from_wire(obj.get("d"))),
+    Op.STATUS: _status,
+    Op.SUBMIT_ACK: lambda obj: _structure(_d(obj, "SUBMIT_ACK"), SubmitAck, "SUBMIT_ACK"),
+}
+
+
+# Encoding ------------------------------------------------------------------------------------
+
+
+def encode(frame: Frame) -> str:
+    """One frame to its wire text."""
+    if isinstance(frame, Dispatch):
+        return encode_dispatch(frame.payload)
+    body: dict[str, Any] = {"op": int(frame.op)}
+    if isinstance(frame, Hello):
+        body["d"] = {"heartbeat_interval": frame.heartbeat_interval}
+    elif isinstance(frame, Identify):
+        d: dict[str, Any] = {"token": frame.token, "type": int(frame.role)}
+        if frame.source is not None:
+            d["source"] = frame.source
+        if frame.ack:
+            d["ack"] = True
+        body["d"] = d
+    elif isinstance(frame, Submit):
+        body["t"] = frame.t
+        body["d"] = frame.d
+        if frame.id is not None:
+            body["id"] = frame.id
+    elif isinstance(frame, Replay):
+        body["d"] = {"after": frame.range.after, "before": frame.range.before}
+    elif isinstance(frame, Status):
+        body["d"] = {k: v for k, v in _converter.unstructure(frame).items() if v is not None}
+    elif isinstance(frame, SubmitAck):
+        body["d"] = {"upto": frame.upto}
+    return orjson.dumps(body).decode()
+
+
+def encode_reading(d: dict[str, Any]) -> str:
+    return orjson.dumps(d).decode()
+
+
+def encode_dispatch(payload: Payload, reading_json: str | None = None) -> str:
+    """A DISPATCH frame; pass ``reading_json`` when the reading is already encoded (from the log)."""
+    if reading_json is None:
+        reading_json = encode_reading(payload.d)
+    head = orjson.dumps({"op": 5, "uid": payload.uid, "seq": payload.seq, "t": payload.t})
+    synthetic = ',"synthetic":true' if payload.synthetic else ""
+    return f'{head[:-1].decode()}{synthetic},"d":{reading_json}}}'

@@ -1,0 +1,35 @@
+"""WebSocket close codes of the streaming protocol (see docs/protocol.md)."""
+
+from __future__ import annotations
+
+import enum
+
+
+class CloseCode(enum.IntEnum):
+    NORMAL = 1000
+    GOING_AWAY = 1001
+    MALFORMED_FRAME = 1003
+    INTERNAL_ERROR = 1011
+    IDENTIFY_TIMEOUT = 4000
+    INVALID_TOKEN = 4001
+    CONSUMER_CAP = 4002
+    ALREADY_IDENTIFIED = 4003
+    INVALID_OPCODE = 4004
+    HEARTBEAT_TIMEOUT = 4005
+
+    @property
+    def client_should_retry(self) -> bool:
+        """Whether a well-behaved client reconnects (with backoff) after this close."""
+        return self in _RETRY
+
+    @property
+    def needs_fresh_token(self) -> bool:
+        return self is CloseCode.INVALID_TOKEN
+
+
+_RETRY = {
+    CloseCode.GOING_AWAY,
+    CloseCode.INTERNAL_ERROR,
+    CloseCode.INVALID_TOKEN,
+    CloseCode.HEARTBEAT_TIMEOUT,
+}

@@ -1,0 +1,114 @@
+"""The frames of the streaming protocol as plain values (no JSON here: that is the codec's job).
+
+Extensions (ours, see docs/protocol.md) ride on fields a plain Terra client never sends, so a
+client that does not use them never sees them.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Any
+
+import attrs
+
+from .identity import Role
+from .stream import Payload, ReplayRange
+
+
+class Op(enum.IntEnum):
+    HEARTBEAT = 0
+    HEARTBEAT_ACK = 1
+    HELLO = 2
+    IDENTIFY = 3
+    READY = 4
+    DISPATCH = 5
+    SUBMIT = 6
+    REPLAY = 7
+    STATUS = 8
+    SUBMIT_ACK = 9  # extension: sent only to producers that asked for acks in IDENTIFY
+
+
+@attrs.frozen
+class Heartbeat:
+    op = Op.HEARTBEAT
+
+
+@attrs.frozen
+class HeartbeatAck:
+    op = Op.HEARTBEAT_ACK
+
+
+@attrs.frozen
+class Hello:
+    heartbeat_interval: int  # milliseconds
+    op = Op.HELLO
+
+
+@attrs.frozen
+class Identify:
+    """``source`` and ``ack`` are the acknowledged-submit extension (producers only)."""
+
+    token: str
+    role: Role
+    source: str | None = None
+    ack: bool = False
+    op = Op.IDENTIFY
+
+
+@attrs.frozen
+class Ready:
+    op = Op.READY
+
+
+@attrs.frozen
+class Dispatch:
+    payload: Payload
+    op = Op.DISPATCH
+
+
+@attrs.frozen
+class Submit:
+    """``d`` is the reading object exactly as sent; ``id`` is the idempotency extension: a
+    counter that grows per producer ``source`` (named in IDENTIFY)."""
+
+    t: str
+    d: dict[str, Any]
+    id: int | None = None
+    op = Op.SUBMIT
+
+
+@attrs.frozen
+class Replay:
+    range: ReplayRange
+    op = Op.REPLAY
+
+
+@attrs.frozen
+class Status:
+    connected: bool
+    device_id: str | None = None
+    source: str | None = None
+    reason: str | None = None
+    op = Op.STATUS
+
+
+@attrs.frozen
+class InvalidStatus:
+    """A STATUS frame that did not parse: dropped without closing, as the protocol says."""
+
+    reason: str
+    op = Op.STATUS
+
+
+@attrs.frozen
+class SubmitAck:
+    """Extension: every SUBMIT with an id up to ``upto`` on this connection is stored durably."""
+
+    upto: int
+    op = Op.SUBMIT_ACK
+
+
+Frame = (
+    Heartbeat | HeartbeatAck | Hello | Identify | Ready | Dispatch | Submit | Replay | Status
+    | InvalidStatus | SubmitAck
+)

@@ -1,0 +1,225 @@
+"""The broker side of one protocol session, as a sans-I/O state machine.
+
+In the manner of h11 and wsproto: the adapter feeds events (connected, frame received, identity
+checked, time passed) and carries out the actions returned (send a frame, publish a reading,
+replay a range, close with a code and reason). No clock, no socket, no store: the same machine
+serves the broker, a test and a fuzzer alike.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Any
+
+import attrs
+
+from .closecodes import CloseCode
+from .errors import ProtocolError
+from .frames import (
+    Frame,
+    Heartbeat,
+    HeartbeatAck,
+    Hello,
+    Identify,
+    InvalidStatus,
+    Ready,
+    Replay,
+    Status,
+    Submit,
+)
+from .identity import Role
+from .readings import validate_reading
+from .stream import ReplayRange, SubmitKey
+
+
+class State(enum.Enum):
+    AWAITING_IDENTIFY = "awaiting-identify"
+    AUTHENTICATING = "authenticating"
+    READY = "ready"
+    CLOSED = "closed"
+
+
+@attrs.frozen
+class SessionConfig:
+    identify_timeout: float = 15.0  # seconds
+    heartbeat_interval_ms: int = 40_000
+    # A client heartbeats at most once per interval (the first after interval × jitter), so a
+    # silence longer than interval × grace means it is gone.
+    heartbeat_grace: float = 1.5
+
+    @property
+    def heartbeat_window(self) -> float:
+        return self.heartbeat_interval_ms / 1000 * self.heartbeat_grace
+
+
+@attrs.frozen
+class Principal:
+    """Who a session belongs to once its token has been checked."""
+
+    role: Role
+    developer_id: str
+    user_id: str | None = None
+
+
+# Actions -------------------------------------------------------------------------------------
+
+
+@attrs.frozen
+class Send:
+    frame: Frame
+
+
+@attrs.frozen
+class Close:
+    code: CloseCode
+    reason: str
+
+
+@attrs.frozen
+class Authenticate:
+    """Check and consume ``token`` for ``role``; answer with identified() or rejected()."""
+
+    token: str
+    role: Role
+
+
+@attrs.frozen
+class Publish:
+    """Append a reading to the developer's stream and dispatch it; ``d`` may lack ``ts``."""
+
+    developer_id: str
+    user_id: str
+    t: str
+    d: dict[str, Any]
+    key: SubmitKey | None
+    needs_timestamp: bool
+
+
+@attrs.frozen
+class StartReplay:
+    developer_id: str
+    range: ReplayRange
+
+
+@attrs.frozen
+class UpdatePresence:
+    developer_id: str
+    user_id: str
+    status: Status
+
+
+@attrs.frozen
+class Ignored:
+    """A frame dropped without closing (a malformed STATUS): worth a log line, nothing more."""
+
+    reason: str
+
+
+Action = Send | Close | Authenticate | Publish | StartReplay | UpdatePresence | Ignored
+
+
+@attrs.define
+class ServerSession:
+    config: SessionConfig = attrs.field(factory=SessionConfig)
+    state: State = State.AWAITING_IDENTIFY
+    principal: Principal | None = None
+    source: str | None = None  # the producer's idempotency source (extension)
+    wants_acks: bool = False
+    _identify_deadline: float = 0.0
+    _heartbeat_deadline: float = 0.0
+
+    # Events ----------------------------------------------------------------------------------
+
+    def connected(self, now: float) -> list[Action]:
+        self._identify_deadline = now + self.config.identify_timeout
+        self._heartbeat_deadline = now + self.config.heartbeat_window
+        return [Send(Hello(self.config.heartbeat_interval_ms))]
+
+    def received(self, frame: Frame, now: float) -> list[Action]:
+        if self.state is State.CLOSED:
+            return []
+        if isinstance(frame, Heartbeat):
+            self._heartbeat_deadline = now + self.config.heartbeat_window
+            return [Send(HeartbeatAck())]
+        if isinstance(frame, Identify):
+            return self._identify(frame)
+        if self.state is not State.READY:
+            return self._close(
+                CloseCode.INVALID_OPCODE, f"op {int(frame.op)} before READY: IDENTIFY first"
+            )
+        return self._ready_frame(frame)
+
+    def failed(self, error: ProtocolError) -> list[Action]:
+        """A frame the codec could not decode."""
+        return self._close(error.code, error.reason)
+
+    def identified(self, principal: Principal) -> list[Action]:
+        if self.state is not State.AUTHENTICATING:
+            return []
+        self.state = State.READY
+        self.principal = principal
+        return [Send(Ready())]
+
+    def rejected(self, code: CloseCode, reason: str) -> list[Action]:
+        return self._close(code, reason)
+
+    def deadline(self) -> float:
+        """The monotonic time at which tick() must next be called."""
+        if self.state is State.AWAITING_IDENTIFY:
+            return min(self._identify_deadline, self._heartbeat_deadline)
+        return self._heartbeat_deadline
+
+    def tick(self, now: float) -> list[Action]:
+        if self.state is State.CLOSED:
+            return []
+        if self.state is State.AWAITING_IDENTIFY and now >= self._identify_deadline:
+            timeout = self.config.identify_timeout
+            return self._close(CloseCode.IDENTIFY_TIMEOUT, f"no IDENTIFY within {timeout:g} s")
+        if now >= self._heartbeat_deadline:
+            window = self.config.heartbeat_window
+            return self._close(CloseCode.HEARTBEAT_TIMEOUT, f"no heartbeat within {window:g} s")
+        return []
+
+    # Rules -----------------------------------------------------------------------------------
+
+    def _identify(self, frame: Identify) -> list[Action]:
+        if self.state is not State.AWAITING_IDENTIFY:
+            return self._close(CloseCode.ALREADY_IDENTIFIED, "already identified")
+        self.state = State.AUTHENTICATING
+        if frame.role is Role.PRODUCER:
+            self.source = frame.source
+            self.wants_acks = frame.ack
+        return [Authenticate(frame.token, frame.role)]
+
+    def _ready_frame(self, frame: Frame) -> list[Action]:
+        principal = self.principal
+        assert principal is not None
+        producer = principal.role is Role.PRODUCER
+        if isinstance(frame, Submit) and producer:
+            return self._submit(principal, frame)
+        if isinstance(frame, Status) and producer:
+            assert principal.user_id is not None
+            return [UpdatePresence(principal.developer_id, principal.user_id, frame)]
+        if isinstance(frame, InvalidStatus) and producer:
+            return [Ignored(frame.reason)]
+        if isinstance(frame, Replay) and not producer:
+            return [StartReplay(principal.developer_id, frame.range)]
+        role = "producer" if producer else "consumer"
+        return self._close(CloseCode.INVALID_OPCODE, f"op {int(frame.op)} is not valid for a {role}")
+
+    def _submit(self, principal: Principal, frame: Submit) -> list[Action]:
+        try:
+            ts = validate_reading(frame.t, frame.d)
+        except ProtocolError as error:
+            return self._close(error.code, error.reason)
+        key = None
+        if frame.id is not None and self.source is not None:
+            key = SubmitKey(self.source, frame.id)
+        assert principal.user_id is not None
+        return [
+            Publish(principal.developer_id, principal.user_id, frame.t, frame.d, key, ts is None)
+        ]
+
+    def _close(self, code: CloseCode, reason: str) -> list[Action]:
+        self.state = State.CLOSED
+        return [Close(code, reason)]

@@ -1,0 +1,1 @@
+"""The interfaces (typing.Protocol) the application needs from the outside world."""
