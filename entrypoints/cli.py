@@ -1,0 +1,77 @@
+"""The ``wearstream`` console script: one sub-command per module of this package.
+
+Each command module exposes ``register(subparsers)`` which adds its parser and sets
+``func=run`` (``run(args) -> int``). Command modules keep their top-level imports light
+(argparse, attrs): adapters are imported inside ``run``, so ``wearstream --help`` stays fast
+and a missing optional library only affects the command that needs it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from typing import Sequence
+
+from .config import ConfigError, apply_defaults, load_config
+
+COMMANDS = (
+    "demo",
+    "broker",
+    "producer",
+    "consumer",
+    "developers",
+    "token",
+    "scan",
+)
+
+
+def build_parser(config: dict | None = None, environ: dict | None = None) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="wearstream",
+        description="Real-time streaming of wearable sensor data (Terra-compatible).",
+    )
+    parser.add_argument(
+        "--config",
+        metavar="PATH",
+        default=os.environ.get("WEARSTREAM_CONFIG"),
+        help="TOML config file (env WEARSTREAM_CONFIG); options go under [COMMAND] tables",
+    )
+    from .. import __version__
+
+    parser.add_argument("--version", action="version", version=f"wearstream {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in COMMANDS:
+        module = importlib.import_module(f"{__package__}.{name}")
+        module.register(commands)
+    for name, sub in commands.choices.items():
+        apply_defaults(sub, name, config or {}, os.environ if environ is None else environ)
+    return parser
+
+
+def _config_path(argv: Sequence[str]) -> str | None:
+    for i, arg in enumerate(argv):
+        if arg == "--config" and i + 1 < len(argv):
+            return argv[i + 1]
+        if arg.startswith("--config="):
+            return arg.split("=", 1)[1]
+    return os.environ.get("WEARSTREAM_CONFIG")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        parser = build_parser(load_config(_config_path(argv)))
+    except ConfigError as error:
+        print(f"wearstream: {error}", file=sys.stderr)
+        return 2
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
