@@ -1,15 +1,155 @@
-"""`wearstream broker`: not built yet."""
+"""`wearstream broker`: the WebSocket broker and its HTTP token API, wired in one nursery."""
 
 from __future__ import annotations
 
 import argparse
+import logging
+import signal
+import sys
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, AsyncIterator
+
+import attrs
+
+if TYPE_CHECKING:  # pragma: no cover
+    import trio
+
+    from ..adapters.websocket.broker import Broker
+    from ..adapters.websocket.hub import Hub
+    from .state import Stores
+
+log = logging.getLogger("wearstream.broker")
+
+
+@attrs.frozen
+class BrokerSettings:
+    host: str = "127.0.0.1"
+    port: int = 8765
+    http_port: int = 8766
+    data_dir: str | None = None
+    identify_timeout: float = 15.0
+    heartbeat_interval: int = 40_000
+    max_consumers: int = 1
+    token_ttl: float = 300.0
+
+
+@attrs.frozen
+class RunningBroker:
+    """What a started broker hands back: its URLs and its parts (for the demo and for tests)."""
+
+    ws_url: str
+    api_url: str
+    broker: "Broker"
+    hub: "Hub"
+    stores: "Stores"
 
 
 def register(commands: argparse._SubParsersAction) -> None:
-    parser = commands.add_parser("broker", help="(not built yet)")
+    parser = commands.add_parser(
+        "broker",
+        help="run the broker: WebSocket /connect plus the HTTP token API",
+        description="Run the broker. Every option also reads WEARSTREAM_<OPTION>.",
+    )
+    d = BrokerSettings()
+    parser.add_argument("--host", default=d.host, help="interface to listen on (%(default)s)")
+    parser.add_argument("--port", type=int, default=d.port, help="WebSocket port, 0 = any free")
+    parser.add_argument("--http-port", type=int, default=d.http_port, help="HTTP API port")
+    parser.add_argument(
+        "--data-dir", default=None, help="keep developers, keys and the log here (else in memory)"
+    )
+    parser.add_argument("--identify-timeout", type=float, default=d.identify_timeout, metavar="S")
+    parser.add_argument("--heartbeat-interval", type=int, default=d.heartbeat_interval, metavar="MS")
+    parser.add_argument("--max-consumers", type=int, default=d.max_consumers, metavar="N")
+    parser.add_argument("--token-ttl", type=float, default=d.token_ttl, metavar="S")
+    parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     parser.set_defaults(func=run)
 
 
+def settings_from_args(args: argparse.Namespace) -> BrokerSettings:
+    fields = attrs.fields_dict(BrokerSettings)
+    return BrokerSettings(**{name: getattr(args, name) for name in fields})
+
+
 def run(args: argparse.Namespace) -> int:
-    print("wearstream broker: not built yet")
-    return 2
+    import trio
+
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    settings = settings_from_args(args)
+    if settings.data_dir is None:
+        print(
+            "wearstream broker: no --data-dir: developers, tokens and the log live in memory "
+            "and are gone when the broker stops",
+            file=sys.stderr,
+        )
+    trio.run(_main, settings)
+    return 0
+
+
+async def _main(settings: BrokerSettings) -> None:
+    import trio
+
+    async with trio.open_nursery() as nursery:
+        running: RunningBroker = await nursery.start(serve_broker, settings)
+        print(f"wearstream broker ready ws={running.ws_url} http={running.api_url}", flush=True)
+        with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+            async for signum in signals:
+                log.info("%s: closing every connection with 1001", signal.Signals(signum).name)
+                break
+        await running.broker.shutdown()
+        nursery.cancel_scope.cancel()
+
+
+async def serve_broker(
+    settings: BrokerSettings, *, task_status: "trio.TaskStatus[RunningBroker]"
+) -> None:
+    """Run a whole broker (stores, hub, WebSocket, HTTP) until cancelled."""
+    import trio
+
+    from ..adapters.clock import SystemClock
+    from ..adapters.http.api import build_app
+    from ..adapters.http.server import serve_http
+    from ..adapters.websocket.broker import Broker, BrokerConfig
+    from ..adapters.websocket.hub import Hub
+    from ..domain.session import SessionConfig
+    from .state import open_stores
+
+    async with open_stores(settings.data_dir) as stores:
+        hub = Hub(stores.log, max_consumers=settings.max_consumers)
+        session = SessionConfig(settings.identify_timeout, settings.heartbeat_interval)
+        broker = Broker(hub, stores.developers, stores.tokens, SystemClock(), BrokerConfig(session))
+
+        def health() -> dict[str, Any]:
+            return {
+                "connections": len(broker.connections),
+                "consumers": hub.consumer_count(),
+                "payloads_in": hub.payloads_in,
+                "payloads_out": hub.payloads_out,
+                "persistent": stores.persistent,
+            }
+
+        app = build_app(
+            stores.developers,
+            stores.tokens,
+            token_ttl=timedelta(seconds=settings.token_ttl),
+            health=health,
+        )
+        async with trio.open_nursery() as nursery:
+            await nursery.start(hub.run)
+            ws_port = await nursery.start(broker.serve, settings.host, settings.port)
+            http_port = await nursery.start(serve_http, app, settings.host, settings.http_port)
+            host = _url_host(settings.host)
+            task_status.started(
+                RunningBroker(
+                    f"ws://{host}:{ws_port}/connect", f"http://{host}:{http_port}", broker, hub, stores
+                )
+            )
+
+
+def _url_host(host: str) -> str:
+    if host in ("0.0.0.0", ""):
+        return "127.0.0.1"
+    if host == "::":
+        return "[::1]"
+    return f"[{host}]" if ":" in host else host

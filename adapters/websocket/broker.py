@@ -1,0 +1,259 @@
+"""The broker's WebSocket side: moves frames and time for the sans-I/O session machine.
+
+Every connection gets its own nursery (reader, deadline watcher, and for consumers a sender; for
+acknowledged producers an ack sender) inside the server's handler nursery, so nothing outlives
+its connection, and a connection that misbehaves is closed with the code its error carries while
+every other connection carries on.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timezone
+from typing import Any
+
+import attrs
+import trio
+from trio_websocket import ConnectionClosed, WebSocketConnection, WebSocketRequest, serve_websocket
+
+from ...domain.closecodes import CloseCode
+from ...domain.errors import ProtocolError, TokenError
+from ...domain.frames import SubmitAck
+from ...domain.identity import Role
+from ...domain.readings import format_timestamp
+from ...domain.session import (
+    Action,
+    Authenticate,
+    Close,
+    Ignored,
+    Principal,
+    Publish,
+    Send,
+    ServerSession,
+    SessionConfig,
+    StartReplay,
+    UpdatePresence,
+)
+from ...ports.clock import Clock
+from ...ports.storage import DeveloperStore, TokenStore
+from . import codec
+from .hub import ConsumerQueue, Hub
+
+log = logging.getLogger("wearstream.broker")
+
+PATH = "/connect"
+# trio-websocket itself closes with 1009 beyond this; frames between MAX_FRAME_BYTES and this
+# get the protocol's 1003 from the codec, with a reason.
+LIBRARY_MAX_MESSAGE = 1024 * 1024
+CLOSE_TIMEOUT = 2.0
+
+
+@attrs.frozen
+class BrokerConfig:
+    session: SessionConfig = attrs.field(factory=SessionConfig)
+
+
+class Broker:
+    """Accepts connections at ``/connect`` and runs one Connection per socket."""
+
+    def __init__(
+        self,
+        hub: Hub,
+        developers: DeveloperStore,
+        tokens: TokenStore,
+        clock: Clock,
+        config: BrokerConfig = BrokerConfig(),
+    ) -> None:
+        self.hub = hub
+        self.developers = developers
+        self.tokens = tokens
+        self.clock = clock
+        self.config = config
+        self.connections: set[Connection] = set()
+        self.closes: dict[int, int] = {}
+
+    async def serve(
+        self, host: str, port: int, *, task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED
+    ) -> None:
+        """Listen until cancelled; reports the bound port (``port`` may be 0)."""
+
+        async with trio.open_nursery() as nursery:
+            server = await nursery.start(
+                lambda task_status: serve_websocket(
+                    self._handle,
+                    host,
+                    port,
+                    ssl_context=None,
+                    handler_nursery=nursery,
+                    max_message_size=LIBRARY_MAX_MESSAGE,
+                    task_status=task_status,
+                )
+            )
+            task_status.started(server.port)
+
+    async def shutdown(self, code: CloseCode = CloseCode.GOING_AWAY, reason: str = "server shutting down") -> None:
+        """Close every connection with ``code`` (concurrently, each bounded in time)."""
+        async with trio.open_nursery() as nursery:
+            for connection in list(self.connections):
+                nursery.start_soon(connection.close, code, reason)
+
+    async def _handle(self, request: WebSocketRequest) -> None:
+        if request.path.split("?", 1)[0] != PATH:
+            await request.reject(404, body=b"the WebSocket endpoint is /connect\n")
+            return
+        ws = await request.accept()
+        connection = Connection(self, ws)
+        self.connections.add(connection)
+        try:
+            await connection.run()
+        finally:
+            self.connections.discard(connection)
+
+
+class Connection:
+    """One socket: feeds frames and deadlines to the session and carries out its actions."""
+
+    def __init__(self, broker: Broker, ws: WebSocketConnection) -> None:
+        self.broker = broker
+        self.ws = ws
+        self.session = ServerSession(broker.config.session)
+        self.queue: ConsumerQueue | None = None
+        self._acked_upto = -1
+        self._ack_wanted = trio.Event()
+        self._nursery: trio.Nursery | None = None
+        self._closing = False
+
+    @property
+    def principal(self) -> Principal | None:
+        return self.session.principal
+
+    async def run(self) -> None:
+        try:
+            async with trio.open_nursery() as nursery:
+                self._nursery = nursery
+                nursery.start_soon(self._watch_deadlines)
+                await self._perform(self.session.connected(trio.current_time()))
+                await self._read()
+                nursery.cancel_scope.cancel()
+        except ConnectionClosed:
+            pass
+        finally:
+            if self.queue is not None:
+                self.broker.hub.remove_consumer(self.queue)
+
+    async def _read(self) -> None:
+        while not self._closing:
+            try:
+                message = await self.ws.get_message()
+            except ConnectionClosed:
+                return
+            try:
+                frame = codec.decode(message)
+            except ProtocolError as error:
+                await self._perform(self.session.failed(error))
+                continue
+            await self._perform(self.session.received(frame, trio.current_time()))
+
+    async def _watch_deadlines(self) -> None:
+        while True:
+            await trio.sleep_until(self.session.deadline())
+            await self._perform(self.session.tick(trio.current_time()))
+
+    async def _perform(self, actions: list[Action]) -> None:
+        for action in actions:
+            if isinstance(action, Send):
+                await self.ws.send_message(codec.encode(action.frame))
+            elif isinstance(action, Publish):
+                await self._publish(action)
+            elif isinstance(action, StartReplay):
+                assert self.queue is not None
+                self.queue.replay(action.range)
+            elif isinstance(action, UpdatePresence):
+                self.broker.hub.update_presence(action.developer_id, action.user_id, action.status)
+            elif isinstance(action, Authenticate):
+                await self._authenticate(action)
+            elif isinstance(action, Ignored):
+                log.info("dropped a frame: %s", action.reason)
+            elif isinstance(action, Close):
+                await self.close(action.code, action.reason)
+
+    async def _publish(self, action: Publish) -> None:
+        d = action.d
+        if action.needs_timestamp:
+            d = {"ts": format_timestamp(self.broker.clock.now()), **d}
+        ack = self if self.session.wants_acks and action.key is not None else None
+        await self.broker.hub.publish(action.developer_id, action.user_id, action.t, d, action.key, ack)
+
+    async def _authenticate(self, action: Authenticate) -> None:
+        try:
+            principal = await self._redeem(action.token, action.role)
+        except TokenError as error:
+            await self._perform(self.session.rejected(CloseCode.INVALID_TOKEN, str(error)))
+            return
+        if principal.role is Role.CONSUMER:
+            await self.broker.hub.open_developer(principal.developer_id)
+            self.queue = self.broker.hub.add_consumer(principal.developer_id)
+            if self.queue is None:
+                cap = self.broker.hub.max_consumers
+                reason = f"consumer session cap reached ({cap} per developer)"
+                await self._perform(self.session.rejected(CloseCode.CONSUMER_CAP, reason))
+                return
+            assert self._nursery is not None
+            self._nursery.start_soon(self.queue.run, self.ws.send_message)
+        elif self.session.wants_acks:
+            assert self._nursery is not None
+            self._nursery.start_soon(self._send_acks)
+        await self._perform(self.session.identified(principal))
+
+    async def _redeem(self, value: str, role: Role) -> Principal:
+        token = await self.broker.tokens.take(value)
+        if token is None:
+            raise TokenError("unknown or already used token")
+        token.check(role, self.broker.clock.now().astimezone(timezone.utc))
+        developer = await self.broker.developers.get(token.developer_id)
+        if developer is None or developer.revoked:
+            raise TokenError("the token's developer is revoked")
+        return Principal(token.role, token.developer_id, token.user_id)
+
+    # Acknowledged submits (extension) --------------------------------------------------------
+
+    def stored(self, submit_id: int) -> None:
+        if submit_id > self._acked_upto:
+            self._acked_upto = submit_id
+            self._ack_wanted.set()
+
+    async def _send_acks(self) -> None:
+        sent = -1
+        while True:
+            await self._ack_wanted.wait()
+            self._ack_wanted = trio.Event()
+            if self._acked_upto > sent:
+                sent = self._acked_upto
+                await self.ws.send_message(codec.encode(SubmitAck(sent)))
+
+    # Closing ---------------------------------------------------------------------------------
+
+    async def close(self, code: CloseCode, reason: str) -> None:
+        """Close with ``code`` and ``reason`` and stop every task of this connection."""
+        if self._closing:
+            return
+        self._closing = True
+        self.broker.closes[int(code)] = self.broker.closes.get(int(code), 0) + 1
+        who = self.principal
+        log.info(
+            "close %d (%s) developer=%s user=%s",
+            code,
+            reason,
+            who.developer_id if who else None,
+            who.user_id if who else None,
+        )
+        with trio.move_on_after(CLOSE_TIMEOUT):
+            await self.ws.aclose(int(code), _truncate(reason))
+        if self._nursery is not None:
+            self._nursery.cancel_scope.cancel()
+
+
+def _truncate(reason: str, limit: int = 123) -> str:
+    """A close reason that fits a close frame (125 bytes, two of them for the code)."""
+    data = reason.encode()
+    return reason if len(data) <= limit else data[:limit].decode(errors="ignore")
