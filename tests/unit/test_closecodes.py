@@ -1,0 +1,34 @@
+"""Close codes: the protocol's table, and what a client should do after each."""
+
+from __future__ import annotations
+
+from wearstream.domain.closecodes import CloseCode
+from wearstream.domain.errors import (
+    InvalidReading,
+    MalformedFrame,
+    ProtocolError,
+    ReplayRangeError,
+    UnknownOpcode,
+)
+
+
+def test_the_table_of_the_protocol() -> None:
+    assert {int(c) for c in CloseCode} == {
+        1000, 1001, 1003, 1011, 4000, 4001, 4002, 4003, 4004, 4005
+    }
+
+
+def test_who_reconnects() -> None:
+    retry = {c for c in CloseCode if c.client_should_retry}
+    assert retry == {CloseCode.GOING_AWAY, CloseCode.INTERNAL_ERROR, CloseCode.INVALID_TOKEN,
+                     CloseCode.HEARTBEAT_TIMEOUT}
+    assert [c for c in CloseCode if c.needs_fresh_token] == [CloseCode.INVALID_TOKEN]
+
+
+def test_errors_carry_their_close_code() -> None:
+    assert MalformedFrame("x").code == 1003
+    assert InvalidReading("x").code == 1003
+    assert ReplayRangeError("x").code == 1003
+    assert UnknownOpcode("x").code == 4004
+    e = ProtocolError("why", CloseCode.CONSUMER_CAP)
+    assert (e.code, e.reason, str(e)) == (4002, "why", "why")
