@@ -1,0 +1,85 @@
+"""Serving an ASGI app with hypercorn's trio worker, inside the caller's nursery.
+
+We bind the listening socket ourselves and hand hypercorn its file descriptor (``fd://``): the
+bound port is then known before anyone can connect (port 0 works, with no "find a free port,
+then bind it" race), and a port already in use fails here with a message naming it.
+
+Cancelling the caller's scope shuts down gracefully: hypercorn runs in a shielded scope, its
+shutdown trigger fires, requests in flight get ``graceful_timeout`` to finish, and only then does
+``serve_http`` return. The shield has its own deadline, so a stuck app cannot hold shutdown up.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from typing import Any
+
+import trio
+from hypercorn.config import Config
+from hypercorn.trio import serve
+
+log = logging.getLogger("wearstream.http")
+
+GRACEFUL_TIMEOUT = 2.0
+# Beyond the graceful window: how long hypercorn may take to finish closing before we cut it off.
+SHUTDOWN_MARGIN = 1.0
+
+
+class HttpBindError(OSError):
+    """The HTTP server could not listen on the address it was given."""
+
+
+def listen_socket(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on ``host:port`` (port 0 = any free one)."""
+    try:
+        return socket.create_server((host, port), backlog=128)
+    except OSError as error:
+        reason = os.strerror(error.errno) if error.errno else str(error)
+        raise HttpBindError(error.errno, f"HTTP server cannot listen on {host}:{port}: {reason}") from None
+
+
+def hypercorn_config(sock: socket.socket, graceful_timeout: float) -> Config:
+    """A config serving on ``sock`` (which hypercorn takes over), logging through ``logging``."""
+    config = Config()
+    config.bind = [f"fd://{sock.detach()}"]
+    config.graceful_timeout = graceful_timeout
+    config.accesslog = None
+    config.errorlog = logging.getLogger("wearstream.http.server")
+    config.include_server_header = False
+    return config
+
+
+async def serve_http(
+    app: Any,
+    host: str,
+    port: int,
+    *,
+    graceful_timeout: float = GRACEFUL_TIMEOUT,
+    task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Serve ``app`` on ``host:port`` until cancelled; reports the bound port via task_status."""
+    sock = listen_socket(host, port)
+    bound_port: int = sock.getsockname()[1]
+    config = hypercorn_config(sock, graceful_timeout)
+    stop = trio.Event()
+    shield = trio.CancelScope(shield=True)
+
+    async def run_hypercorn(*, task_status: trio.TaskStatus[list[str]]) -> None:
+        with shield:
+            await serve(app, config, shutdown_trigger=stop.wait, task_status=task_status)
+
+    async with trio.open_nursery() as nursery:
+        try:
+            await nursery.start(run_hypercorn)
+            log.info("HTTP API on http://%s:%d", _url_host(host), bound_port)
+            task_status.started(bound_port)
+            await trio.sleep_forever()
+        finally:
+            stop.set()
+            shield.deadline = trio.current_time() + graceful_timeout + SHUTDOWN_MARGIN
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host

@@ -1,0 +1,114 @@
+"""The broker's state: where the stream log, developers and tokens live, and making developers.
+
+``open_stores`` is the one place that decides between SQLite files under ``--data-dir`` and
+memory, so the broker, the demo and ``wearstream developers`` cannot disagree about it.
+"""
+
+from __future__ import annotations
+
+import secrets
+from contextlib import asynccontextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import AsyncIterator, Callable
+
+import attrs
+
+from ..domain.identity import Developer, hash_api_key
+from ..ports.storage import DeveloperStore, StreamLog, TokenStore
+
+DEV_ID_PREFIX = "dev_"
+DEV_ID_BYTES = 8
+API_KEY_BYTES = 32
+MAX_NAME_LENGTH = 128
+_ID_ATTEMPTS = 5
+
+
+@attrs.frozen
+class Stores:
+    log: StreamLog
+    developers: DeveloperStore
+    tokens: TokenStore
+    persistent: bool
+
+
+@asynccontextmanager
+async def open_stores(data_dir: str | Path | None) -> AsyncIterator[Stores]:
+    """SQLite stores in ``data_dir`` (created if missing), or memory ones when it is None."""
+    if data_dir is None:
+        async with _memory_stores() as stores:
+            yield stores
+        return
+    path = Path(data_dir).expanduser()
+    path.mkdir(parents=True, exist_ok=True)
+    async with _sqlite_stores(path) as stores:
+        yield stores
+
+
+@asynccontextmanager
+async def _memory_stores() -> AsyncIterator[Stores]:
+    from ..adapters.storage import memory
+
+    log = memory.MemoryStreamLog()
+    try:
+        yield Stores(log, memory.MemoryDeveloperStore(), memory.MemoryTokenStore(), persistent=False)
+    finally:
+        await log.aclose()
+
+
+@asynccontextmanager
+async def _sqlite_stores(path: Path) -> AsyncIterator[Stores]:
+    from ..adapters.storage import sqlite
+
+    async with sqlite.open_sqlite_stores(path) as (log, developers, tokens):
+        yield Stores(log, developers, tokens, persistent=True)
+
+
+# Developers ------------------------------------------------------------------------------------
+
+
+@attrs.frozen
+class NewDeveloper:
+    """A developer just created, with the only copy of its API key (the store keeps a hash)."""
+
+    developer: Developer
+    api_key: str
+
+    @property
+    def dev_id(self) -> str:
+        return self.developer.id
+
+
+def validate_developer_name(name: str) -> str:
+    """A developer's display name: 1-128 printable characters, surrounding blanks dropped."""
+    name = name.strip()
+    if not name or len(name) > MAX_NAME_LENGTH or not name.isprintable():
+        raise ValueError(f"developer name must be 1-{MAX_NAME_LENGTH} printable characters, got {name!r}")
+    return name
+
+
+def new_dev_id() -> str:
+    return DEV_ID_PREFIX + secrets.token_hex(DEV_ID_BYTES)
+
+
+def new_api_key() -> str:
+    return secrets.token_urlsafe(API_KEY_BYTES)
+
+
+async def create_developer(
+    developers: DeveloperStore,
+    name: str,
+    *,
+    now: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+) -> NewDeveloper:
+    """Create and store a developer with a fresh id and API key; only the key's hash is stored."""
+    name = validate_developer_name(name)
+    for _ in range(_ID_ATTEMPTS):
+        api_key = new_api_key()
+        developer = Developer(new_dev_id(), name, hash_api_key(api_key), now())
+        try:
+            await developers.add(developer)
+        except KeyError:
+            continue  # 64 random bits collided: draw again
+        return NewDeveloper(developer, api_key)
+    raise RuntimeError(f"could not find a free developer id in {_ID_ATTEMPTS} attempts")

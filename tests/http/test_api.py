@@ -1,0 +1,190 @@
+"""The token API over real HTTP: every status path, both credential styles, what lands in the
+TokenStore, and /healthz."""
+
+from __future__ import annotations
+
+import base64
+
+import httpx
+import pytest
+import trio
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
+
+from wearstream.adapters.http.api import build_app
+from wearstream.adapters.http.server import serve_http
+from wearstream.domain.identity import Role
+
+from .conftest import NOW, TTL, Api, DictDeveloperStore, DictTokenStore
+
+
+def basic(user: str, password: str) -> dict[str, str]:
+    raw = base64.b64encode(f"{user}:{password}".encode()).decode()
+    return {"Authorization": f"Basic {raw}"}
+
+
+async def test_user_token_binds_the_user_and_expires_after_the_ttl(api: Api, http: httpx.AsyncClient) -> None:
+    response = await http.post("/auth/user", params={"id": "alice"}, headers=api.dev.headers())
+    assert response.status_code == 200, response.text
+    assert response.headers["cache-control"] == "no-store"
+    value = response.json()["token"]
+    assert isinstance(value, str) and len(value) >= 40
+    token = api.tokens.tokens[value]
+    assert token.role is Role.PRODUCER
+    assert token.developer_id == api.dev.dev_id
+    assert token.user_id == "alice"
+    assert token.expires_at == NOW + TTL
+
+
+async def test_developer_token_binds_the_developer(api: Api, http: httpx.AsyncClient) -> None:
+    response = await http.post("/auth/developer", headers=api.dev.headers())
+    assert response.status_code == 200, response.text
+    token = api.tokens.tokens[response.json()["token"]]
+    assert token.role is Role.CONSUMER
+    assert token.developer_id == api.dev.dev_id
+    assert token.user_id is None
+    assert token.expires_at == NOW + TTL
+
+
+async def test_every_mint_is_a_fresh_token(api: Api, http: httpx.AsyncClient) -> None:
+    values = set()
+    for _ in range(3):
+        response = await http.post("/auth/developer", headers=api.dev.headers())
+        values.add(response.json()["token"])
+    assert len(values) == 3
+    assert set(api.tokens.tokens) == values
+
+
+async def test_http_basic_credentials_work(api: Api, http: httpx.AsyncClient) -> None:
+    response = await http.post("/auth/developer", headers=basic(api.dev.dev_id, api.dev.api_key))
+    assert response.status_code == 200, response.text
+    response = await http.post(
+        "/auth/user", params={"id": "bob"}, auth=(api.dev.dev_id, api.dev.api_key)
+    )
+    assert response.status_code == 200, response.text
+    assert api.tokens.tokens[response.json()["token"]].user_id == "bob"
+
+
+@pytest.mark.parametrize(
+    ("headers", "reason"),
+    [
+        ({}, "missing credentials"),
+        ({"dev-id": "dev_test"}, "missing x-api-key"),
+        ({"x-api-key": "the-right-key"}, "missing dev-id"),
+        ({"dev-id": "", "x-api-key": "the-right-key"}, "empty dev-id"),
+        ({"Authorization": "Basic !!!not-base64"}, "not base64"),
+        ({"Authorization": "Basic " + base64.b64encode(b"no-colon").decode()}, "no ':'"),
+        ({"Authorization": "Basic " + base64.b64encode(b"dev_test:").decode()}, "empty Basic password"),
+        ({"Authorization": "Basic " + base64.b64encode(b"\xff\xfe:x").decode()}, "UTF-8"),
+        ({"Authorization": "Bearer abc"}, "unsupported Authorization scheme"),
+    ],
+)
+async def test_missing_or_malformed_credentials_are_400(
+    api: Api, http: httpx.AsyncClient, headers: dict[str, str], reason: str
+) -> None:
+    for path, params in (("/auth/developer", None), ("/auth/user", {"id": "alice"})):
+        response = await http.post(path, params=params, headers=headers)
+        assert response.status_code == 400, (path, response.text)
+        assert response.headers["content-type"].startswith("text/plain")
+        assert reason in response.text
+    assert api.tokens.tokens == {}
+
+
+@pytest.mark.parametrize(
+    ("query", "reason"),
+    [
+        ("", "missing user id"),
+        ("?id=", "user id must be"),
+        ("?id=" + "x" * 129, "user id must be"),
+        ("?id=a%0Ab", "user id must be"),
+        ("?id=a&id=b", "exactly one user id"),
+    ],
+)
+async def test_missing_or_invalid_user_id_is_400(
+    api: Api, http: httpx.AsyncClient, query: str, reason: str
+) -> None:
+    response = await http.post("/auth/user" + query, headers=api.dev.headers())
+    assert response.status_code == 400
+    assert reason in response.text
+    assert api.tokens.tokens == {}
+
+
+async def test_wrong_unknown_or_revoked_credentials_are_403(api: Api, http: httpx.AsyncClient) -> None:
+    revoked = await api.add_developer("dev_gone", "old-key", revoked=True)
+    cases = [
+        ({"dev-id": api.dev.dev_id, "x-api-key": "wrong"}, "wrong API key"),
+        (basic(api.dev.dev_id, "wrong"), "wrong API key"),
+        ({"dev-id": "dev_nobody", "x-api-key": api.dev.api_key}, "wrong developer id or API key"),
+        (revoked.headers(), "revoked"),
+    ]
+    for headers, reason in cases:
+        for path, params in (("/auth/developer", None), ("/auth/user", {"id": "alice"})):
+            response = await http.post(path, params=params, headers=headers)
+            assert response.status_code == 403, (headers, path, response.text)
+            assert response.headers["content-type"].startswith("text/plain")
+            assert reason in response.text
+    assert api.tokens.tokens == {}
+
+
+async def test_revoking_stops_minting(api: Api, http: httpx.AsyncClient) -> None:
+    assert (await http.post("/auth/developer", headers=api.dev.headers())).status_code == 200
+    await api.developers.revoke(api.dev.dev_id)
+    assert (await http.post("/auth/developer", headers=api.dev.headers())).status_code == 403
+
+
+async def test_only_post_mints(http: httpx.AsyncClient, api: Api) -> None:
+    response = await http.get("/auth/developer", headers=api.dev.headers())
+    assert response.status_code == 405
+
+
+async def test_healthz_reports_ok_and_the_health_fields(api: Api, http: httpx.AsyncClient) -> None:
+    response = await http.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "connections": 3, "consumers": 1}
+    api.health["connections"] = 5
+    assert (await http.get("/healthz")).json()["connections"] == 5
+
+
+async def serve(nursery: trio.Nursery, app) -> str:
+    port = await nursery.start(serve_http, app, "127.0.0.1", 0)
+    return f"http://127.0.0.1:{port}"
+
+
+async def test_healthz_with_an_async_probe_without_one_and_with_a_failing_one(nursery: trio.Nursery) -> None:
+    async def async_probe() -> dict[str, int]:
+        await trio.lowlevel.checkpoint()
+        return {"payloads_in": 7}
+
+    def broken_probe() -> dict[str, int]:
+        raise RuntimeError("hub gone")
+
+    stores = (DictDeveloperStore(), DictTokenStore())
+    urls = [
+        await serve(nursery, build_app(*stores, token_ttl=TTL, health=probe))
+        for probe in (async_probe, None, broken_probe)
+    ]
+    async with httpx.AsyncClient(timeout=10) as client:
+        answers = [await client.get(url + "/healthz") for url in urls]
+    assert [a.status_code for a in answers] == [200, 200, 503]
+    assert answers[0].json() == {"status": "ok", "payloads_in": 7}
+    assert answers[1].json() == {"status": "ok"}
+    assert answers[2].json() == {"status": "error", "reason": "hub gone"}
+
+
+async def test_extra_routes_are_served_beside_the_api(nursery: trio.Nursery) -> None:
+    async def metrics(request) -> PlainTextResponse:
+        return PlainTextResponse("wearstream_up 1\n")
+
+    app = build_app(
+        DictDeveloperStore(), DictTokenStore(), token_ttl=TTL, routes=[Route("/metrics", metrics)]
+    )
+    url = await serve(nursery, app)
+    async with httpx.AsyncClient(base_url=url, timeout=10) as client:
+        assert (await client.get("/metrics")).text == "wearstream_up 1\n"
+        assert (await client.get("/healthz")).status_code == 200
+        assert (await client.post("/auth/developer")).status_code == 400
+
+
+def test_a_ttl_that_is_not_positive_is_refused() -> None:
+    with pytest.raises(ValueError, match="token_ttl"):
+        build_app(DictDeveloperStore(), DictTokenStore(), token_ttl=TTL * 0)
