@@ -30,7 +30,7 @@ IDENTIFY_TIMEOUT = 2.0  # the main broker's --identify-timeout
 RECV_TIMEOUT = 5.0
 QUIET = 0.3  # how long "nothing more arrives" is watched
 TS = "2022-05-04T10:26:11.268507+01:00"
-POOL_SIZE = 14
+POOL_SIZE = 16
 
 PRODUCER, CONSUMER = 0, 1
 
