@@ -1,0 +1,137 @@
+"""In-memory storage: the stream log, developers and tokens of a broker run without ``--data-dir``.
+
+Everything is lost when the process ends, which is what the demo and the tests want. The classes
+hold plain dicts and lists and never await anything that could block: trio runs one task at a
+time, so a method that does not await is atomic, and a token is taken at most once for free.
+Payloads (and their ``d`` dicts) are kept by reference, not copied; the broker never mutates them.
+"""
+
+from __future__ import annotations
+
+import bisect
+from datetime import timedelta
+from typing import Sequence
+
+import attrs
+
+from ...domain.identity import Developer, Token
+from ...domain.stream import Payload, ReplayRange
+from ...ports.clock import Clock
+from ..clock import SystemClock
+from .checks import check_appendable, check_limit
+
+PURGE_EVERY = 256
+"""Expired tokens are swept every this many ``put`` calls, so that unused tokens cannot pile up."""
+
+PURGE_GRACE = timedelta(minutes=10)
+"""Tokens are swept this long after they expire; until then a late take still names the expiry."""
+
+
+@attrs.define
+class _DeveloperLog:
+    """One developer's payloads, with their seqs in a parallel list for bisecting."""
+
+    seqs: list[int] = attrs.field(factory=list)
+    payloads: list[Payload] = attrs.field(factory=list)
+    last_seq: int = 0
+    keys: dict[tuple[str, str], int] = attrs.field(factory=dict)
+
+
+class MemoryStreamLog:
+    """The StreamLog port on lists: appends are O(1), ranges are found by bisection."""
+
+    def __init__(self) -> None:
+        self._logs: dict[str, _DeveloperLog] = {}
+
+    async def append(self, payloads: Sequence[Payload]) -> None:
+        check_appendable(payloads, lambda dev: self._logs[dev].last_seq if dev in self._logs else 0)
+        for payload in payloads:
+            log = self._logs.get(payload.developer_id)
+            if log is None:
+                log = self._logs[payload.developer_id] = _DeveloperLog()
+            log.seqs.append(payload.seq)
+            log.payloads.append(payload)
+            log.last_seq = payload.seq
+            if payload.key is not None:
+                slot = (payload.uid, payload.key.source)
+                log.keys[slot] = max(payload.key.counter, log.keys.get(slot, payload.key.counter))
+
+    async def read_range(self, developer_id: str, rng: ReplayRange, limit: int) -> list[Payload]:
+        check_limit(limit)
+        log = self._logs.get(developer_id)
+        if log is None or rng.empty or limit == 0:
+            return []
+        start = bisect.bisect_right(log.seqs, rng.after)
+        stop = bisect.bisect_left(log.seqs, rng.before, lo=start)
+        return log.payloads[start : min(stop, start + limit)]
+
+    async def last_seq(self, developer_id: str) -> int:
+        log = self._logs.get(developer_id)
+        return 0 if log is None else log.last_seq
+
+    async def last_keys(self, developer_id: str) -> dict[tuple[str, str], int]:
+        log = self._logs.get(developer_id)
+        return {} if log is None else dict(log.keys)
+
+    async def aclose(self) -> None:
+        """Nothing to release; kept for the port."""
+
+
+class MemoryDeveloperStore:
+    """The DeveloperStore port on a dict keyed by developer id."""
+
+    def __init__(self) -> None:
+        self._developers: dict[str, Developer] = {}
+
+    async def add(self, developer: Developer) -> None:
+        if developer.id in self._developers:
+            raise KeyError(f"developer {developer.id} already exists")
+        self._developers[developer.id] = developer
+
+    async def get(self, developer_id: str) -> Developer | None:
+        return self._developers.get(developer_id)
+
+    async def list(self) -> list[Developer]:
+        """Every developer, oldest first (ties by id)."""
+        return sorted(self._developers.values(), key=lambda d: (d.created_at, d.id))
+
+    async def revoke(self, developer_id: str) -> bool:
+        developer = self._developers.get(developer_id)
+        if developer is None:
+            return False
+        self._developers[developer_id] = attrs.evolve(developer, revoked=True)
+        return True
+
+
+class MemoryTokenStore:
+    """The TokenStore port on a dict; ``take`` pops, so a token is handed out at most once."""
+
+    def __init__(self, clock: Clock | None = None, *, purge_every: int = PURGE_EVERY) -> None:
+        self._tokens: dict[str, Token] = {}
+        self._clock: Clock = clock or SystemClock()
+        self._purge_every = purge_every
+        self._puts = 0
+
+    async def put(self, token: Token) -> None:
+        """Store a new token; raises KeyError when the value is taken (never overwrite a grant)."""
+        if token.value in self._tokens:
+            raise KeyError("a token with this value already exists")
+        self._tokens[token.value] = token
+        self._puts += 1
+        if self._puts % self._purge_every == 0:
+            await self.purge_expired()
+
+    async def take(self, value: str) -> Token | None:
+        return self._tokens.pop(value, None)
+
+    async def purge_expired(self) -> int:
+        """Drop tokens that expired more than PURGE_GRACE ago; returns how many went."""
+        cutoff = self._clock.now() - PURGE_GRACE
+        stale = [value for value, token in self._tokens.items() if token.expires_at < cutoff]
+        for value in stale:
+            del self._tokens[value]
+        return len(stale)
+
+    async def count(self) -> int:
+        """How many tokens are stored (expired ones not yet purged included)."""
+        return len(self._tokens)

@@ -1,0 +1,22 @@
+"""Contract suites: every adapter of a storage port must pass the same tests.
+
+A plug-in author subclasses a contract once per adapter in a module pytest collects, names the
+subclass ``Test…`` and implements the factory::
+
+    from wearstream.testing.contracts import StreamLogContract
+
+    class TestMyLog(StreamLogContract):
+        persistent = True  # make_log on the same directory sees what was written before
+
+        async def make_log(self, path):
+            return await MyLog.open(path / "log.db")
+
+The bases are not named ``Test…`` so that pytest does not collect them on their own. The suites
+need pytest, pytest-trio (``trio_mode = true``) and hypothesis.
+"""
+
+from .developer_store import DeveloperStoreContract
+from .stream_log import StreamLogContract
+from .token_store import TokenStoreContract
+
+__all__ = ["DeveloperStoreContract", "StreamLogContract", "TokenStoreContract"]

@@ -1,0 +1,140 @@
+"""The TokenStore contract: single-use tokens, taken at most once even under concurrency."""
+
+from __future__ import annotations
+
+import abc
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import AsyncIterator
+
+import pytest
+import trio
+
+from ...domain.identity import Role, Token
+from ...ports.storage import TokenStore
+
+NOW = datetime(2025, 3, 1, 12, 0, 0, 500000, tzinfo=timezone.utc)
+TTL = timedelta(minutes=5)
+
+
+def producer_token(value: str = "tok-p", developer_id: str = "dev_1", user_id: str = "u1") -> Token:
+    return Token.mint(value, Role.PRODUCER, developer_id, user_id, NOW, TTL)
+
+
+def consumer_token(value: str = "tok-c", developer_id: str = "dev_1") -> Token:
+    return Token.mint(value, Role.CONSUMER, developer_id, None, NOW, TTL)
+
+
+class TokenStoreContract(abc.ABC):
+    """Subclass as ``Test…`` and implement ``make_tokens``; set ``persistent`` if durable."""
+
+    persistent: bool = False
+
+    @abc.abstractmethod
+    async def make_tokens(self, path: Path) -> TokenStore:
+        """A store keeping its files (if any) under the existing directory ``path``."""
+
+    async def close(self, store: TokenStore) -> None:
+        """Release ``store``; the port has no aclose, so adapters that hold files override this."""
+        aclose = getattr(store, "aclose", None)
+        if aclose is not None:
+            await aclose()
+
+    @pytest.fixture
+    async def tokens(self, tmp_path: Path) -> AsyncIterator[TokenStore]:
+        store = await self.make_tokens(tmp_path)
+        try:
+            yield store
+        finally:
+            await self.close(store)
+
+    async def test_tokens_read_back_exactly(self, tokens: TokenStore) -> None:
+        producer, consumer = producer_token(), consumer_token()
+        await tokens.put(producer)
+        await tokens.put(consumer)
+        got_c, got_p = await tokens.take("tok-c"), await tokens.take("tok-p")
+        assert (got_p, got_c) == (producer, consumer)
+        assert got_p is not None and got_p.role is Role.PRODUCER and got_p.user_id == "u1"
+        assert got_c is not None and got_c.role is Role.CONSUMER and got_c.user_id is None
+        assert got_p.expires_at.utcoffset() == timedelta(0)
+
+    async def test_a_token_is_taken_once(self, tokens: TokenStore) -> None:
+        await tokens.put(producer_token())
+        assert await tokens.take("tok-p") is not None
+        assert await tokens.take("tok-p") is None
+
+    async def test_an_unknown_token_is_none(self, tokens: TokenStore) -> None:
+        assert await tokens.take("never-issued") is None
+
+    async def test_taking_one_token_leaves_the_others(self, tokens: TokenStore) -> None:
+        for n in range(3):
+            await tokens.put(producer_token(f"tok-{n}"))
+        assert await tokens.take("tok-1") is not None
+        assert await tokens.take("tok-0") == producer_token("tok-0")
+        assert await tokens.take("tok-2") == producer_token("tok-2")
+
+    async def test_a_duplicate_value_is_refused_and_the_first_kept(self, tokens: TokenStore) -> None:
+        await tokens.put(producer_token("same", user_id="first"))
+        with pytest.raises(KeyError):
+            await tokens.put(producer_token("same", user_id="second"))
+        got = await tokens.take("same")
+        assert got is not None and got.user_id == "first"
+
+    async def test_an_expired_token_is_still_handed_out_for_check_to_refuse(
+        self, tokens: TokenStore
+    ) -> None:
+        # Expiry is Token.check's business: the store must not turn "expired" into "unknown".
+        expired = Token.mint("old", Role.CONSUMER, "dev_1", None, NOW - timedelta(minutes=6), TTL)
+        await tokens.put(expired)
+        assert await tokens.take("old") == expired
+
+    async def test_concurrent_takes_of_one_token_have_exactly_one_winner(
+        self, tokens: TokenStore
+    ) -> None:
+        await tokens.put(consumer_token())
+        winners: list[Token] = []
+
+        async def take() -> None:
+            token = await tokens.take("tok-c")
+            if token is not None:
+                winners.append(token)
+
+        async with trio.open_nursery() as nursery:
+            for _ in range(16):
+                nursery.start_soon(take)
+        assert winners == [consumer_token()]
+
+    async def test_concurrent_takes_of_many_tokens_hand_each_out_once(
+        self, tokens: TokenStore
+    ) -> None:
+        values = [f"tok-{n}" for n in range(20)]
+        for value in values:
+            await tokens.put(producer_token(value))
+        taken: list[str] = []
+
+        async def take(value: str) -> None:
+            token = await tokens.take(value)
+            if token is not None:
+                taken.append(token.value)
+
+        async with trio.open_nursery() as nursery:
+            for value in values * 3:
+                nursery.start_soon(take, value)
+        assert sorted(taken) == sorted(values)
+
+    async def test_reopening_keeps_tokens_not_yet_taken(self, tmp_path: Path) -> None:
+        if not self.persistent:
+            pytest.skip("this store keeps nothing once closed")
+        store = await self.make_tokens(tmp_path)
+        try:
+            await store.put(producer_token("kept"))
+            await store.put(consumer_token("used"))
+            assert await store.take("used") is not None
+        finally:
+            await self.close(store)
+        store = await self.make_tokens(tmp_path)
+        try:
+            assert await store.take("used") is None
+            assert await store.take("kept") == producer_token("kept")
+        finally:
+            await self.close(store)
