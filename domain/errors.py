@@ -52,7 +52,8 @@ class CredentialsError(DomainError):
 
 
 class ReplayRangeError(MalformedFrame):
-    """REPLAY bounds that are missing, not integers, or reversed (close 1003)."""
+    """REPLAY bounds that are missing, not integers, or negative (close 1003); a reversed range
+    is not an error: it covers nothing."""
 
 
 class DeviceUnavailable(DomainError):

@@ -21,6 +21,11 @@ def is_number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+def _finite(value: float) -> bool:
+    """Integers are always finite (math.isfinite would overflow on huge ones)."""
+    return isinstance(value, int) or math.isfinite(value)
+
+
 def parse_timestamp(text: object) -> datetime:
     """An aware datetime from an ISO-8601 string that carries an offset (``Z`` included)."""
     if not isinstance(text, str) or len(text) > 64:
@@ -42,7 +47,7 @@ def format_timestamp(ts: datetime) -> str:
 def check_value(label: str, value: float | tuple[float, ...] | list[float]) -> None:
     """Check a value against the shape of its data type (when known) and the finite-number rule."""
     if is_number(value):
-        if not math.isfinite(value):  # type: ignore[arg-type]
+        if not _finite(value):  # type: ignore[arg-type]
             raise InvalidReading(f"{label}: val must be a finite number")
         shape = Shape.SCALAR
     elif isinstance(value, (list, tuple)):
@@ -51,7 +56,7 @@ def check_value(label: str, value: float | tuple[float, ...] | list[float]) -> N
         if len(value) > MAX_SERIES_LENGTH:
             raise InvalidReading(f"{label}: d has more than {MAX_SERIES_LENGTH} numbers")
         for x in value:
-            if not is_number(x) or not math.isfinite(x):
+            if not is_number(x) or not _finite(x):
                 raise InvalidReading(f"{label}: d must hold finite numbers only")
         shape = None
     else:

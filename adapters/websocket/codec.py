@@ -70,7 +70,8 @@ def _explain(error: cattrs.BaseValidationError) -> str:
 
 def loads(message: str | bytes) -> dict[str, Any]:
     """Parse one frame's JSON object; MalformedFrame when it is not one."""
-    if len(message) > MAX_FRAME_BYTES:
+    size = len(message) if isinstance(message, bytes) else len(message.encode())
+    if size > MAX_FRAME_BYTES:
         raise MalformedFrame(f"frame larger than {MAX_FRAME_BYTES} bytes")
     try:
         obj = orjson.loads(message)
