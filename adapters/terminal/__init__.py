@@ -1,0 +1,1 @@
+"""Terminal presentation: the live demo view."""
