@@ -14,15 +14,26 @@ from ...domain.identity import Role, Token
 from ...ports.storage import TokenStore
 
 NOW = datetime(2025, 3, 1, 12, 0, 0, 500000, tzinfo=timezone.utc)
+"""A fixed time for tests that drive a store's clock themselves."""
 TTL = timedelta(minutes=5)
 
 
-def producer_token(value: str = "tok-p", developer_id: str = "dev_1", user_id: str = "u1") -> Token:
-    return Token.mint(value, Role.PRODUCER, developer_id, user_id, NOW, TTL)
+def _now() -> datetime:
+    # Tokens in the suite are minted at the real time, so that a store which drops expired
+    # tokens by itself (a Redis TTL, a periodic purge) keeps them for the test's few milliseconds.
+    return datetime.now(timezone.utc)
 
 
-def consumer_token(value: str = "tok-c", developer_id: str = "dev_1") -> Token:
-    return Token.mint(value, Role.CONSUMER, developer_id, None, NOW, TTL)
+def producer_token(
+    value: str = "tok-p", developer_id: str = "dev_1", user_id: str = "u1", *, now: datetime | None = None
+) -> Token:
+    return Token.mint(value, Role.PRODUCER, developer_id, user_id, now or _now(), TTL)
+
+
+def consumer_token(
+    value: str = "tok-c", developer_id: str = "dev_1", *, now: datetime | None = None
+) -> Token:
+    return Token.mint(value, Role.CONSUMER, developer_id, None, now or _now(), TTL)
 
 
 class TokenStoreContract(abc.ABC):
@@ -67,11 +78,12 @@ class TokenStoreContract(abc.ABC):
         assert await tokens.take("never-issued") is None
 
     async def test_taking_one_token_leaves_the_others(self, tokens: TokenStore) -> None:
-        for n in range(3):
-            await tokens.put(producer_token(f"tok-{n}"))
+        put = [producer_token(f"tok-{n}") for n in range(3)]
+        for token in put:
+            await tokens.put(token)
         assert await tokens.take("tok-1") is not None
-        assert await tokens.take("tok-0") == producer_token("tok-0")
-        assert await tokens.take("tok-2") == producer_token("tok-2")
+        assert await tokens.take("tok-0") == put[0]
+        assert await tokens.take("tok-2") == put[2]
 
     async def test_a_duplicate_value_is_refused_and_the_first_kept(self, tokens: TokenStore) -> None:
         await tokens.put(producer_token("same", user_id="first"))
@@ -83,15 +95,17 @@ class TokenStoreContract(abc.ABC):
     async def test_an_expired_token_is_still_handed_out_for_check_to_refuse(
         self, tokens: TokenStore
     ) -> None:
-        # Expiry is Token.check's business: the store must not turn "expired" into "unknown".
-        expired = Token.mint("old", Role.CONSUMER, "dev_1", None, NOW - timedelta(minutes=6), TTL)
+        # Expiry is Token.check's business: the store must not turn "just expired" into "unknown"
+        # (it may forget tokens some grace time after they expire; a second is within any grace).
+        expired = consumer_token("old", now=_now() - TTL - timedelta(seconds=1))
         await tokens.put(expired)
         assert await tokens.take("old") == expired
 
     async def test_concurrent_takes_of_one_token_have_exactly_one_winner(
         self, tokens: TokenStore
     ) -> None:
-        await tokens.put(consumer_token())
+        token = consumer_token()
+        await tokens.put(token)
         winners: list[Token] = []
 
         async def take() -> None:
@@ -102,7 +116,7 @@ class TokenStoreContract(abc.ABC):
         async with trio.open_nursery() as nursery:
             for _ in range(16):
                 nursery.start_soon(take)
-        assert winners == [consumer_token()]
+        assert winners == [token]
 
     async def test_concurrent_takes_of_many_tokens_hand_each_out_once(
         self, tokens: TokenStore
@@ -127,7 +141,8 @@ class TokenStoreContract(abc.ABC):
             pytest.skip("this store keeps nothing once closed")
         store = await self.make_tokens(tmp_path)
         try:
-            await store.put(producer_token("kept"))
+            kept = producer_token("kept")
+            await store.put(kept)
             await store.put(consumer_token("used"))
             assert await store.take("used") is not None
         finally:
@@ -135,6 +150,6 @@ class TokenStoreContract(abc.ABC):
         store = await self.make_tokens(tmp_path)
         try:
             assert await store.take("used") is None
-            assert await store.take("kept") == producer_token("kept")
+            assert await store.take("kept") == kept
         finally:
             await self.close(store)

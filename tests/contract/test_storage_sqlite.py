@@ -4,7 +4,9 @@ connections, and refusing a payload that is not JSON."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
+import sys
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -69,7 +71,8 @@ async def test_a_data_dir_keeps_everything_across_a_restart(tmp_path: Path) -> N
         await developers.add(developer("dev_2", "Two", key="secret-2"))
         await developers.revoke("dev_2")
         await log.append(written)
-        await tokens.put(producer_token("tok-kept"))
+        kept = producer_token("tok-kept")
+        await tokens.put(kept)
         await tokens.put(consumer_token("tok-used"))
         assert await tokens.take("tok-used") is not None
     assert (tmp_path / DB_FILENAME).is_file()
@@ -83,7 +86,7 @@ async def test_a_data_dir_keeps_everything_across_a_restart(tmp_path: Path) -> N
         assert (await log.last_seq("dev_1"), await log.last_seq("dev_2")) == (2, 1)
         assert await log.last_keys("dev_1") == {("user-1", "outbox"): 2}
         assert await tokens.take("tok-used") is None
-        assert await tokens.take("tok-kept") == producer_token("tok-kept")
+        assert await tokens.take("tok-kept") == kept
 
 
 async def test_the_key_is_stored_only_as_its_hash(tmp_path: Path) -> None:
@@ -182,6 +185,55 @@ async def test_takes_from_two_connections_hand_each_token_out_once(tmp_path: Pat
     finally:
         await first.aclose()
         await second.aclose()
+
+
+_TAKER = """
+import json, sys, time
+from pathlib import Path
+import trio
+from wearstream.adapters.storage.sqlite import SqliteTokenStore
+
+async def main(path, go, values):
+    store = await SqliteTokenStore.open(path)
+    try:
+        print("ready", flush=True)
+        while not Path(go).exists():
+            await trio.sleep(0.005)
+        taken = [v for v in values if await store.take(v) is not None]
+    finally:
+        await store.aclose()
+    print(json.dumps(taken), flush=True)
+
+trio.run(main, sys.argv[1], sys.argv[2], json.loads(sys.argv[3]))
+"""
+
+
+async def test_two_processes_taking_the_same_tokens_never_share_one(tmp_path: Path) -> None:
+    path, go = tmp_path / DB_FILENAME, tmp_path / "go"
+    values = [f"tok-{n}" for n in range(300)]
+    store = await SqliteTokenStore.open(path)
+    try:
+        for value in values:  # more than PURGE_EVERY puts: fresh tokens survive the purge
+            await store.put(producer_token(value))
+    finally:
+        await store.aclose()
+    results: list[list[str]] = []
+
+    async def taker(order: list[str]) -> None:
+        argv = [sys.executable, "-c", _TAKER, str(path), str(go), json.dumps(order)]
+        done = await trio.run_process(argv, capture_stdout=True, capture_stderr=True, check=False)
+        assert done.returncode == 0, done.stderr.decode()
+        results.append(json.loads(done.stdout.decode().splitlines()[-1]))
+
+    with trio.fail_after(30):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(taker, values)
+            nursery.start_soon(taker, values[::-1])
+            await trio.sleep(0)
+            go.touch()  # the children poll for it, so they start taking at about the same time
+    first, second = map(set, results)
+    assert not first & second
+    assert first | second == set(values)
 
 
 async def test_a_second_connection_sees_appends_and_refuses_a_reused_seq(tmp_path: Path) -> None:
