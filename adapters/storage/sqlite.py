@@ -104,8 +104,11 @@ _SCHEMA = (
 )
 
 
-class SchemaError(RuntimeError):
-    """The database file has a schema this version of wearstream cannot use."""
+class SchemaError(sqlite3.DatabaseError):
+    """The database file has a schema this version of wearstream cannot use.
+
+    A sqlite3.DatabaseError, so that callers reporting "cannot use this data dir" catch it too.
+    """
 
 
 def database_path(data_dir: str | Path) -> Path:
