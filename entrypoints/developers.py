@@ -74,6 +74,8 @@ def run(args: argparse.Namespace) -> int:
 
     import trio
 
+    from ..adapters.storage.sqlite import SchemaError
+
     if not args.data_dir:
         return _fail("--data-dir DIR (or WEARSTREAM_DATA_DIR) is required", 2)
     data_dir = Path(args.data_dir).expanduser()
@@ -82,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
     action: Callable[[argparse.Namespace, Path], Awaitable[int]] = ACTIONS[args.action]
     try:
         return trio.run(action, args, data_dir)
-    except (OSError, sqlite3.Error) as error:
+    except (OSError, sqlite3.Error, SchemaError) as error:
         return _fail(f"cannot use data dir {data_dir}: {error}")
 
 

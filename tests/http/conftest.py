@@ -1,5 +1,6 @@
-"""Fixtures for the HTTP adapter tests: stores at the ports, a controllable clock, and the real
-API served by real hypercorn on 127.0.0.1 port 0."""
+"""Fixtures for the HTTP adapter tests: the real memory stores (the token store behind a recorder
+that sees every put), a controllable clock, and the real API served by real hypercorn on
+127.0.0.1 port 0."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import trio
 
 from wearstream.adapters.http.api import build_app
 from wearstream.adapters.http.server import serve_http
+from wearstream.adapters.storage.memory import MemoryDeveloperStore, MemoryTokenStore
 from wearstream.domain.identity import Developer, Token, hash_api_key
 
 NOW = datetime(2024, 5, 4, 10, 26, 11, tzinfo=timezone.utc)
@@ -28,7 +30,7 @@ class FixedClock:
 
 
 class DictDeveloperStore:
-    """DeveloperStore in a dict: a fake at the port, so these tests do not depend on storage."""
+    """DeveloperStore in a dict: a fake at the port, for tests that must make the store misbehave."""
 
     def __init__(self) -> None:
         self.developers: dict[str, Developer] = {}
@@ -52,15 +54,19 @@ class DictDeveloperStore:
         return True
 
 
-class DictTokenStore:
-    def __init__(self) -> None:
+class RecordingTokenStore:
+    """The real MemoryTokenStore, recording every token put into it (what the API minted)."""
+
+    def __init__(self, clock: FixedClock) -> None:
+        self.inner = MemoryTokenStore(clock)
         self.tokens: dict[str, Token] = {}
 
     async def put(self, token: Token) -> None:
+        await self.inner.put(token)
         self.tokens[token.value] = token
 
     async def take(self, value: str) -> Token | None:
-        return self.tokens.pop(value, None)
+        return await self.inner.take(value)
 
 
 @attrs.frozen
@@ -78,8 +84,8 @@ class Api:
 
     url: str
     port: int
-    developers: DictDeveloperStore
-    tokens: DictTokenStore
+    developers: MemoryDeveloperStore
+    tokens: RecordingTokenStore
     clock: FixedClock
     dev: Credentials
     health: dict[str, Any]
@@ -91,7 +97,8 @@ class Api:
 
 @pytest.fixture
 async def api(nursery: trio.Nursery) -> Api:
-    developers, tokens, clock = DictDeveloperStore(), DictTokenStore(), FixedClock()
+    clock = FixedClock()
+    developers, tokens = MemoryDeveloperStore(), RecordingTokenStore(clock)
     health: dict[str, Any] = {"connections": 3, "consumers": 1}
     app = build_app(developers, tokens, token_ttl=TTL, clock=clock, health=lambda: health)
     port = await nursery.start(serve_http, app, "127.0.0.1", 0)

@@ -15,7 +15,9 @@ from wearstream.adapters.http.api import build_app
 from wearstream.adapters.http.server import serve_http
 from wearstream.domain.identity import Role
 
-from .conftest import NOW, TTL, Api, DictDeveloperStore, DictTokenStore
+from wearstream.adapters.storage.memory import MemoryDeveloperStore, MemoryTokenStore
+
+from .conftest import NOW, TTL, Api
 
 
 def basic(user: str, password: str) -> dict[str, str]:
@@ -29,8 +31,8 @@ async def test_user_token_binds_the_user_and_expires_after_the_ttl(api: Api, htt
     assert response.headers["cache-control"] == "no-store"
     value = response.json()["token"]
     assert isinstance(value, str) and len(value) >= 40
-    token = api.tokens.tokens[value]
-    assert token.role is Role.PRODUCER
+    token = await api.tokens.take(value)
+    assert token is not None and token.role is Role.PRODUCER
     assert token.developer_id == api.dev.dev_id
     assert token.user_id == "alice"
     assert token.expires_at == NOW + TTL
@@ -39,8 +41,8 @@ async def test_user_token_binds_the_user_and_expires_after_the_ttl(api: Api, htt
 async def test_developer_token_binds_the_developer(api: Api, http: httpx.AsyncClient) -> None:
     response = await http.post("/auth/developer", headers=api.dev.headers())
     assert response.status_code == 200, response.text
-    token = api.tokens.tokens[response.json()["token"]]
-    assert token.role is Role.CONSUMER
+    token = await api.tokens.take(response.json()["token"])
+    assert token is not None and token.role is Role.CONSUMER
     assert token.developer_id == api.dev.dev_id
     assert token.user_id is None
     assert token.expires_at == NOW + TTL
@@ -53,6 +55,8 @@ async def test_every_mint_is_a_fresh_token(api: Api, http: httpx.AsyncClient) ->
         values.add(response.json()["token"])
     assert len(values) == 3
     assert set(api.tokens.tokens) == values
+    for value in values:
+        assert await api.tokens.take(value) is not None
 
 
 async def test_http_basic_credentials_work(api: Api, http: httpx.AsyncClient) -> None:
@@ -158,7 +162,7 @@ async def test_healthz_with_an_async_probe_without_one_and_with_a_failing_one(nu
     def broken_probe() -> dict[str, int]:
         raise RuntimeError("hub gone")
 
-    stores = (DictDeveloperStore(), DictTokenStore())
+    stores = (MemoryDeveloperStore(), MemoryTokenStore())
     urls = [
         await serve(nursery, build_app(*stores, token_ttl=TTL, health=probe))
         for probe in (async_probe, None, broken_probe)
@@ -176,7 +180,7 @@ async def test_extra_routes_are_served_beside_the_api(nursery: trio.Nursery) -> 
         return PlainTextResponse("wearstream_up 1\n")
 
     app = build_app(
-        DictDeveloperStore(), DictTokenStore(), token_ttl=TTL, routes=[Route("/metrics", metrics)]
+        MemoryDeveloperStore(), MemoryTokenStore(), token_ttl=TTL, routes=[Route("/metrics", metrics)]
     )
     url = await serve(nursery, app)
     async with httpx.AsyncClient(base_url=url, timeout=10) as client:
@@ -187,4 +191,4 @@ async def test_extra_routes_are_served_beside_the_api(nursery: trio.Nursery) -> 
 
 def test_a_ttl_that_is_not_positive_is_refused() -> None:
     with pytest.raises(ValueError, match="token_ttl"):
-        build_app(DictDeveloperStore(), DictTokenStore(), token_ttl=TTL * 0)
+        build_app(MemoryDeveloperStore(), MemoryTokenStore(), token_ttl=TTL * 0)

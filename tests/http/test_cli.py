@@ -162,3 +162,31 @@ async def test_token_against_nothing_says_retry() -> None:
         result = await acli("token", "developer", api_url=url, dev_id="d", api_key="k")
     assert result.returncode == 1
     assert "try again later" in one_line_error(result)
+
+
+@needs_sqlite
+async def test_a_created_developer_mints_through_the_real_stores(tmp_path: Path) -> None:
+    from datetime import timedelta
+
+    from wearstream.adapters.http.api import build_app
+    from wearstream.adapters.http.server import serve_http
+    from wearstream.entrypoints.state import open_stores
+
+    created = await acli("developers", "create", "full", "--data-dir", str(tmp_path), "--json")
+    assert created.returncode == 0, created.stderr
+    dev = json.loads(created.stdout)
+    async with open_stores(tmp_path) as stores, trio.open_nursery() as server:
+        app = build_app(stores.developers, stores.tokens, token_ttl=timedelta(minutes=5))
+        # the nursery (so the server) ends before the stores close
+        port = await server.start(serve_http, app, "127.0.0.1", 0)
+        settings = {"api_url": f"http://127.0.0.1:{port}", "dev_id": dev["dev_id"]}
+        minted = await acli("token", "user", "--user-id", "u1", api_key=dev["api_key"], **settings)
+        assert minted.returncode == 0, minted.stderr
+        token = await stores.tokens.take(minted.stdout.decode().strip())
+        assert token is not None and token.user_id == "u1"
+
+        assert (await acli("developers", "revoke", dev["dev_id"], data_dir=str(tmp_path))).returncode == 0
+        refused = await acli("token", "developer", api_key=dev["api_key"], **settings)
+        assert refused.returncode == 1
+        assert "revoked" in one_line_error(refused)
+        server.cancel_scope.cancel()
