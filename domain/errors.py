@@ -62,3 +62,7 @@ class DeviceUnavailable(DomainError):
 
 class SpecError(DomainError):
     """A device or sink spec that cannot be parsed (unknown prefix, bad option)."""
+
+
+class TokenUnavailable(DomainError):
+    """No token could be had right now (API down, command failed): retry with backoff."""

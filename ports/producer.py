@@ -1,0 +1,56 @@
+"""Producer-side ports: single-use tokens, the durable outbox, and the link to the broker.
+
+The producer core drains the outbox into the broker link and deletes entries only once the broker
+has acknowledged them; it knows nothing of SQLite, HTTP or WebSockets.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol, Sequence
+
+import attrs
+
+from ..domain.samples import Sample
+
+
+class TokenProvider(Protocol):
+    """Mints a fresh single-use token for each connection attempt.
+
+    Raises ``TokenUnavailable`` (retry with backoff) or ``CredentialsError`` (stop: retrying will not
+    help) from ``wearstream.domain.errors``.
+    """
+
+    async def token(self) -> str: ...
+
+
+@attrs.frozen
+class OutboxEntry:
+    """A sample waiting in the outbox; ``id`` grows strictly and is the SUBMIT idempotency counter."""
+
+    id: int
+    sample: Sample
+
+
+class Outbox(Protocol):
+    """A durable FIFO of samples not yet acknowledged by the broker."""
+
+    @property
+    def source(self) -> str:
+        """A stable name for this outbox (the idempotency key source sent in IDENTIFY)."""
+        ...
+
+    async def add(self, samples: Sequence[Sample]) -> None:
+        """Append, durable on return."""
+        ...
+
+    async def peek(self, after: int, limit: int) -> list[OutboxEntry]:
+        """Up to ``limit`` entries with ``id > after``, ascending."""
+        ...
+
+    async def ack(self, upto: int) -> None:
+        """Delete every entry with ``id <= upto``."""
+        ...
+
+    async def depth(self) -> int: ...
+
+    async def aclose(self) -> None: ...

@@ -1,0 +1,49 @@
+"""Consumer-side port: where a consumer stores the payloads it receives.
+
+Sinks are found by their spec prefix (``jsonl`` in ``jsonl:/var/lib/hr.jsonl``) through the
+``wearstream.sinks`` entry-point group; each entry point names a ``SinkFactory``. Every sink passes
+the contract suite in ``wearstream.testing.contracts.sinks``.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol, Sequence
+
+import attrs
+
+from ..domain.stream import Payload
+
+
+@attrs.frozen
+class SinkOptions:
+    """Settings a sink may need beyond its target; the CLI fills them from its options."""
+
+    format: str = "text"  # stdout: "text" (human-readable) or "jsonl"
+    webhook_secret: str | None = None  # webhook: HMAC-SHA256 key for the signature header
+    cursor_dir: str | None = None  # where sinks without a place of their own keep their cursor
+
+
+class SampleSink(Protocol):
+    """Stores payloads and remembers how far it got (its cursor: the last seq it committed).
+
+    The cursor is what makes a restart lossless: the consumer resumes from the lowest cursor of its
+    sinks, and each sink skips what it already has, so every payload is stored exactly once.
+    """
+
+    async def open(self) -> int:
+        """Prepare to write; return the committed cursor (0 when the sink has stored nothing)."""
+        ...
+
+    async def write(self, payloads: Sequence[Payload], cursor: int) -> None:
+        """Store ``payloads`` (ascending seqs, all above the current cursor) and commit ``cursor``
+        (>= the last seq written: payloads a filter dropped still advance it), atomically with the
+        data where the medium allows. Durable on return."""
+        ...
+
+    async def aclose(self) -> None: ...
+
+
+class SinkFactory(Protocol):
+    """What a ``wearstream.sinks`` entry point names: builds a sink from the spec's target."""
+
+    def __call__(self, target: str, options: SinkOptions) -> SampleSink: ...
