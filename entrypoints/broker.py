@@ -7,7 +7,7 @@ import logging
 import signal
 import sys
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, AsyncIterator
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
