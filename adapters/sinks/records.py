@@ -1,0 +1,29 @@
+"""The JSON record of a payload that the jsonl, stdout (``--format jsonl``) and webhook sinks emit.
+
+``{"seq": 7, "uid": "user-1", "t": "HEART_RATE", "d": {...}}``: the DISPATCH fields a backend
+needs, with ``d`` exactly as the broker forwarded it (key order and number types kept). As on the
+wire, ``"synthetic": true`` is added only for generated test data.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from ...domain.stream import Payload
+
+
+def record(payload: Payload) -> dict[str, Any]:
+    fields: dict[str, Any] = {"seq": payload.seq, "uid": payload.uid, "t": payload.t, "d": payload.d}
+    if payload.synthetic:
+        fields["synthetic"] = True
+    return fields
+
+
+def json_line(payload: Payload) -> bytes:
+    """One JSON line; a ``d`` that is not JSON fails with a ValueError naming the seq."""
+    try:
+        return orjson.dumps(record(payload), option=orjson.OPT_APPEND_NEWLINE)
+    except TypeError as error:  # orjson.JSONEncodeError
+        raise ValueError(f"payload seq {payload.seq}: d cannot be written as JSON: {error}") from None
