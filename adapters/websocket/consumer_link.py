@@ -1,0 +1,207 @@
+"""The consumer's WebSocket client: connect, identify, heartbeat, resume, reconnect.
+
+Decisions live in ``domain.consumer`` (``Resume``: gap replay and duplicates; ``after_close``:
+what a close code means). This adapter moves frames and time: one connection at a time, each in
+its own nursery (reader plus heartbeat), a fresh developer token for every connect (tokens are
+single use), and ``Backoff`` between attempts. Payloads go out, in seq order and each once, on a
+bounded memory channel, so a slow sink slows the reader (and the broker switches this consumer to
+catch-up) instead of growing memory.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from typing import Callable
+
+import attrs
+import trio
+from trio_websocket import (
+    ConnectionClosed,
+    HandshakeError,
+    WebSocketConnection,
+    open_websocket_url,
+)
+
+from ...domain.backoff import Backoff
+from ...domain.consumer import DEFAULT_BUFFER, CloseDecision, Resume, Verdict, after_close
+from ...domain.errors import ProtocolError
+from ...domain.frames import (
+    Dispatch,
+    Frame,
+    Heartbeat,
+    HeartbeatAck,
+    Hello,
+    Identify,
+    Ready,
+    Replay,
+)
+from ...domain.identity import Role
+from ...domain.stream import Payload
+from ..http.tokens_client import TokenApiUnavailable, TokenRejected, mint_developer_token
+from . import codec
+
+log = logging.getLogger("wearstream.consumer")
+
+HANDSHAKE_TIMEOUT = 15.0  # from opening the socket to READY
+CLOSE_TIMEOUT = 2.0
+
+
+class ConsumerStopped(Exception):
+    """Reconnecting cannot help (credentials refused, 4002, a client bug); ``reason`` says why."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class _Dropped(Exception):
+    """This connection is unusable (no HELLO first): reconnect."""
+
+
+@attrs.frozen
+class LinkSettings:
+    api_url: str
+    broker_url: str
+    dev_id: str
+    api_key: str
+    buffer_limit: int = DEFAULT_BUFFER  # live payloads held back while a gap replay streams
+
+
+@attrs.define
+class LinkStats:
+    connects: int = 0
+    replays: int = 0
+
+
+class ConsumerLink:
+    """Runs until cancelled, or raises ConsumerStopped; ``resume.cursor`` is the last seq sent on."""
+
+    def __init__(
+        self,
+        settings: LinkSettings,
+        cursor: int = 0,
+        *,
+        backoff: Backoff | None = None,
+        rng: random.Random | None = None,
+        on_ready: Callable[[], None] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.resume = Resume(cursor, settings.buffer_limit)
+        self.backoff = backoff or Backoff()
+        self.rng = rng or random.Random()
+        self.stats = LinkStats()
+        self._on_ready = on_ready
+
+    async def run(self, out: trio.MemorySendChannel[Payload]) -> None:
+        """Connect, stream into ``out``, reconnect after drops; never returns normally."""
+        while True:
+            decision = await self._attempt(out)
+            if not decision.retry:
+                raise ConsumerStopped(decision.message)
+            delay = self.backoff.next_delay()
+            log.warning("%s (retrying in %.1f s)", decision.message, delay)
+            await trio.sleep(delay)
+
+    async def _attempt(self, out: trio.MemorySendChannel[Payload]) -> CloseDecision:
+        s = self.settings
+        try:
+            token = await mint_developer_token(s.api_url, s.dev_id, s.api_key)
+        except TokenRejected as error:
+            raise ConsumerStopped(f"the token API refused the credentials: {error}") from None
+        except TokenApiUnavailable as error:
+            return CloseDecision(Verdict.RETRY, f"cannot mint a token: {error}")
+        try:
+            async with open_websocket_url(
+                s.broker_url, connect_timeout=HANDSHAKE_TIMEOUT, disconnect_timeout=CLOSE_TIMEOUT
+            ) as ws:
+                return await self._session(ws, token, out)
+        except (OSError, HandshakeError) as error:
+            return CloseDecision(Verdict.RETRY, f"cannot connect to {s.broker_url}: {error}")
+
+    async def _session(
+        self, ws: WebSocketConnection, token: str, out: trio.MemorySendChannel[Payload]
+    ) -> CloseDecision:
+        """One connection, from HELLO to its close; returns what the close means."""
+        async with trio.open_nursery() as nursery:
+            try:
+                with trio.fail_after(HANDSHAKE_TIMEOUT):
+                    interval = await self._identify(ws, token)
+                nursery.start_soon(self._heartbeat, ws, interval)
+                self._ready()
+                await self._stream(ws, out)
+            except ConnectionClosed as closed:
+                decision = after_close(closed.reason.code, closed.reason.reason or "")
+            except (_Dropped, trio.TooSlowError) as error:
+                why = str(error) or f"no READY within {HANDSHAKE_TIMEOUT:g} s"
+                decision = CloseDecision(Verdict.RETRY, why)
+                with trio.move_on_after(CLOSE_TIMEOUT):
+                    await ws.aclose(1000, why[:120])
+            nursery.cancel_scope.cancel()
+        return decision
+
+    async def _identify(self, ws: WebSocketConnection, token: str) -> float:
+        """HELLO, IDENTIFY, READY; returns the heartbeat interval in seconds."""
+        hello = await self._receive(ws)
+        if not isinstance(hello, Hello):
+            raise _Dropped(f"the broker's first frame was op {int(hello.op)}, not HELLO")
+        await ws.send_message(codec.encode(Identify(token, Role.CONSUMER)))
+        while not isinstance(frame := await self._receive(ws), Ready):
+            log.debug("ignored op %d before READY", int(frame.op))
+        return hello.heartbeat_interval / 1000
+
+    def _ready(self) -> None:
+        self.resume.connected()
+        self.backoff.reset()
+        self.stats.connects += 1
+        log.info("ready; resuming after seq %d", self.resume.cursor)
+        if self._on_ready is not None:
+            self._on_ready()
+
+    async def _stream(self, ws: WebSocketConnection, out: trio.MemorySendChannel[Payload]) -> None:
+        dev_id = self.settings.dev_id
+        while True:
+            frame = await self._receive(ws)
+            if not isinstance(frame, Dispatch):
+                continue
+            step = self.resume.received(attrs.evolve(frame.payload, developer_id=dev_id))
+            for rng in step.replays:
+                self.stats.replays += 1
+                await ws.send_message(codec.encode(Replay(rng)))
+            for payload in step.deliver:
+                await out.send(payload)
+
+    async def _heartbeat(self, ws: WebSocketConnection, interval: float) -> None:
+        """First beat after ``interval × jitter``, then one per interval (protocol.md). A beat
+        still unanswered when the next is due means the broker is gone: the connection is
+        closed, which ends the reader, and the link reconnects."""
+        self._acked = True
+        await trio.sleep(interval * self.rng.random())
+        try:
+            while True:
+                self._acked = False
+                await ws.send_message(codec.encode(Heartbeat()))
+                await trio.sleep(interval)
+                if not self._acked:
+                    log.warning("no HEARTBEAT_ACK within %g s: dropping the connection", interval)
+                    with trio.move_on_after(CLOSE_TIMEOUT):
+                        await ws.aclose(1000, "no HEARTBEAT_ACK")
+                    return
+        except ConnectionClosed:
+            return  # the reader sees the close too, and reports it
+
+    _acked: bool = True
+
+    async def _receive(self, ws: WebSocketConnection) -> Frame:
+        """The next frame from the broker; HEARTBEAT_ACKs are noted, undecodable frames dropped."""
+        while True:
+            message = await ws.get_message()
+            try:
+                frame = codec.decode(message)
+            except ProtocolError as error:
+                log.warning("ignored a frame from the broker: %s", error.reason)
+                continue
+            if isinstance(frame, HeartbeatAck):
+                self._acked = True
+                continue
+            return frame
