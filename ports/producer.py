@@ -10,6 +10,7 @@ from typing import Protocol, Sequence
 
 import attrs
 
+from ..domain.devices import DeviceStatus
 from ..domain.samples import Sample
 
 
@@ -39,8 +40,9 @@ class Outbox(Protocol):
         """A stable name for this outbox (the idempotency key source sent in IDENTIFY)."""
         ...
 
-    async def add(self, samples: Sequence[Sample]) -> None:
-        """Append, durable on return."""
+    async def add(self, samples: Sequence[Sample]) -> list[int]:
+        """Append in order, durable on return; returns the ids given, consecutive and higher than
+        any id this outbox ever gave before (also after a restart, also when it was emptied)."""
         ...
 
     async def peek(self, after: int, limit: int) -> list[OutboxEntry]:
@@ -51,6 +53,30 @@ class Outbox(Protocol):
         """Delete every entry with ``id <= upto``."""
         ...
 
-    async def depth(self) -> int: ...
+    async def depth(self) -> int:
+        """How many entries wait for an acknowledgement."""
+        ...
 
     async def aclose(self) -> None: ...
+
+
+class BrokerLink(Protocol):
+    """The producer's connection to the broker: drains the outbox, reports device presence.
+
+    ``run`` keeps a connection up (reconnecting with backoff) until cancelled, and raises
+    ``LinkStopped`` only when retrying cannot help (a fatal close, credentials refused).
+    """
+
+    def notify(self) -> None:
+        """New entries were added to the outbox."""
+        ...
+
+    def report(self, status: DeviceStatus) -> None:
+        """A device's presence changed: sent as STATUS now, and again after each reconnect."""
+        ...
+
+    async def wait_acked(self, upto: int) -> None:
+        """Return once every entry with ``id <= upto`` is acknowledged and gone from the outbox."""
+        ...
+
+    async def run(self) -> None: ...

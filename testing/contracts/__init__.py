@@ -16,7 +16,8 @@ need pytest, pytest-trio (``trio_mode = true``) and hypothesis.
 """
 
 from .developer_store import DeveloperStoreContract
+from .outbox import OutboxContract
 from .stream_log import StreamLogContract
 from .token_store import TokenStoreContract
 
-__all__ = ["DeveloperStoreContract", "StreamLogContract", "TokenStoreContract"]
+__all__ = ["DeveloperStoreContract", "OutboxContract", "StreamLogContract", "TokenStoreContract"]

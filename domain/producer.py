@@ -1,0 +1,240 @@
+"""The producer's decisions, free of I/O: the in-flight window, heartbeats, what a close means,
+and the per-device figures of the status line.
+
+The WebSocket link and the producer entrypoint only move bytes and time; every rule that could
+lose or duplicate a sample (what to send next, what an acknowledgement frees, when a link is
+dead, when to give up) lives here and is tested without a socket.
+"""
+
+from __future__ import annotations
+
+import collections
+import enum
+from typing import Iterable
+
+import attrs
+
+from .closecodes import CloseCode
+from .devices import DeviceStatus
+from .errors import DomainError
+from .samples import Sample
+
+
+class LinkStopped(DomainError):
+    """The link gave up for good: a close that says the client is wrong, or refused credentials.
+    Retrying would only repeat the failure, so the producer stops with this message."""
+
+
+class BrokerMisbehaved(DomainError):
+    """The broker broke the acknowledged-submit rules (e.g. acknowledged an id never sent); the
+    connection is dropped and made again, and nothing is deleted on the strength of that ack."""
+
+
+# The in-flight window ----------------------------------------------------------------------
+
+
+@attrs.define
+class InFlight:
+    """SUBMITs sent on the current connection and not yet acknowledged, at most ``window``.
+
+    ``acked`` is the highest id the broker has confirmed (across connections: it is durable on
+    the broker's side). After a reconnect ``rewind`` forgets what was sent, so everything after
+    ``acked`` is sent again, in order; the broker drops the resends it had already stored.
+    """
+
+    window: int
+    acked: int = -1
+    _sent: collections.deque[int] = attrs.field(factory=collections.deque)
+
+    def __attrs_post_init__(self) -> None:
+        if self.window < 1:
+            raise ValueError("the in-flight window must be at least 1")
+
+    @property
+    def room(self) -> int:
+        return self.window - len(self._sent)
+
+    @property
+    def cursor(self) -> int:
+        """The id after which the next entries to send come."""
+        return self._sent[-1] if self._sent else self.acked
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._sent)
+
+    def sent(self, entry_id: int) -> None:
+        if entry_id <= self.cursor:
+            raise ValueError(f"id {entry_id} sent out of order (after {self.cursor})")
+        if not self.room:
+            raise ValueError("the in-flight window is full")
+        self._sent.append(entry_id)
+
+    def ack(self, upto: int) -> bool:
+        """Apply a cumulative ack; True when it confirmed something new.
+
+        Raises BrokerMisbehaved for an ack beyond the last id sent on this connection.
+        """
+        if upto <= self.acked:
+            return False  # stale or repeated: acks are cumulative
+        if not self._sent or upto > self._sent[-1]:
+            raise BrokerMisbehaved(f"SUBMIT_ACK upto={upto} covers ids never sent (last {self.cursor})")
+        while self._sent and self._sent[0] <= upto:
+            self._sent.popleft()
+        self.acked = upto
+        return True
+
+    def rewind(self) -> None:
+        """A new connection: whatever was not acknowledged is to be sent again."""
+        self._sent.clear()
+
+
+# Heartbeats -------------------------------------------------------------------------------
+
+
+@attrs.define
+class Heartbeats:
+    """The client's heartbeat cadence: the first after ``interval × jitter``, then one per
+    interval; a heartbeat still unanswered when the next is due means the link is dead."""
+
+    interval: float
+    next_at: float
+    awaiting_ack: bool = False
+
+    @classmethod
+    def start(cls, now: float, interval: float, jitter: float) -> "Heartbeats":
+        if interval <= 0:
+            raise ValueError("the heartbeat interval must be positive")
+        return cls(interval, now + interval * min(max(jitter, 0.0), 1.0))
+
+    def beat(self, now: float) -> bool:
+        """Called at ``next_at``: True to send a HEARTBEAT, False when the last one had no ACK."""
+        if self.awaiting_ack:
+            return False
+        self.awaiting_ack = True
+        self.next_at = now + self.interval
+        return True
+
+    def acked(self) -> None:
+        self.awaiting_ack = False
+
+
+# Closes ------------------------------------------------------------------------------------
+
+
+class AfterClose(enum.Enum):
+    RECONNECT = "reconnect"
+    STOP = "stop"
+
+
+# Closes that say the client broke a rule: reconnecting would break it again.
+_CLIENT_BUGS = {
+    int(CloseCode.MALFORMED_FRAME): "the broker refused a frame as malformed",
+    1009: "a frame was larger than the broker accepts",
+    int(CloseCode.IDENTIFY_TIMEOUT): "IDENTIFY did not reach the broker in time",
+    int(CloseCode.ALREADY_IDENTIFIED): "IDENTIFY was sent twice",
+    int(CloseCode.INVALID_OPCODE): "an opcode the broker does not accept from a producer",
+}
+
+
+def after_close(code: int | None) -> AfterClose:
+    """What the producer does after the broker closed with ``code`` (None: the socket broke).
+
+    A producer has data to deliver, so it reconnects after anything but a client bug: going away,
+    internal errors, a refused token (4001: the next attempt mints a fresh one), heartbeat
+    timeouts, and codes it does not know (a proxy's, say).
+    """
+    return AfterClose.STOP if code in _CLIENT_BUGS else AfterClose.RECONNECT
+
+
+def describe_close(code: int | None, reason: str | None) -> str:
+    """A line for the log or the stop message: the code, the broker's reason, and our reading."""
+    if code is None:
+        return "connection lost"
+    meaning = _CLIENT_BUGS.get(code)
+    text = f"closed {code}" + (f" ({reason})" if reason else "")
+    if meaning:
+        text += f": {meaning}; this is a bug in the producer, please report it"
+    return text
+
+
+# The status line --------------------------------------------------------------------------
+
+RATE_WINDOW_S = 5.0
+
+
+@attrs.define
+class DeviceView:
+    """What the status line shows for one device, fed with samples and presence changes."""
+
+    device_id: str
+    connected: bool = False
+    last: Sample | None = None
+    battery: int | None = None
+    problem: str | None = None
+    samples: int = 0
+    _times: collections.deque[float] = attrs.field(factory=collections.deque)
+
+    def sample(self, sample: Sample, now: float) -> None:
+        self.last = sample
+        self.samples += 1
+        self.connected = True
+        self._times.append(now)
+        self._forget_before(now - RATE_WINDOW_S)
+
+    def status(self, status: DeviceStatus) -> None:
+        self.connected = status.connected
+        if status.battery is not None:
+            self.battery = status.battery
+        self.problem = None if status.connected else status.reason
+
+    def stopped(self, reason: str) -> None:
+        self.connected = False
+        self.problem = reason
+
+    def rate(self, now: float) -> float:
+        """Samples per second over the last few seconds."""
+        self._forget_before(now - RATE_WINDOW_S)
+        return len(self._times) / RATE_WINDOW_S
+
+    def _forget_before(self, cutoff: float) -> None:
+        while self._times and self._times[0] < cutoff:
+            self._times.popleft()
+
+
+def format_value(sample: Sample | None) -> str:
+    if sample is None:
+        return "-"
+    value = sample.value
+    if isinstance(value, tuple):
+        shown = ",".join(f"{v:.3g}" for v in value[:3]) + (",…" if len(value) > 3 else "")
+        return f"{sample.t}=[{shown}]"
+    return f"{sample.t}={value:.4g}"
+
+
+def status_line(view: DeviceView, now: float, depth: int) -> str:
+    """One device's line: presence, last value, rate, battery, outbox depth."""
+    state = "connected" if view.connected else "disconnected"
+    parts = [
+        f"{view.device_id:<20}",
+        f"{state:<12}",
+        f"{format_value(view.last):<28}",
+        f"{view.rate(now):6.1f}/s",
+        "batt " + ("-" if view.battery is None else f"{view.battery}%"),
+        f"outbox {depth}",
+    ]
+    if view.problem:
+        parts.append(f"({view.problem})")
+    return "  ".join(parts)
+
+
+def link_line(connected: bool, acked: int, problem: str | None) -> str:
+    state = "broker connected" if connected else "broker disconnected"
+    text = f"{state}, acked up to id {acked}" if acked >= 0 else state
+    return text + (f" ({problem})" if problem else "")
+
+
+def foreign_user(user_ids: Iterable[str], user_id: str) -> str | None:
+    """The first user other than ``user_id`` among the waiting samples: the outbox belongs to one
+    user, since a link identifies as one user and could never deliver another's samples."""
+    return next((u for u in user_ids if u != user_id), None)
