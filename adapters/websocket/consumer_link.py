@@ -91,7 +91,7 @@ class ConsumerLink:
         self.backoff = backoff or Backoff()
         self.rng = rng or random.Random()
         self.stats = LinkStats()
-        self._on_ready = on_ready
+        self.on_ready = on_ready
 
     async def run(self, out: trio.MemorySendChannel[Payload]) -> None:
         """Connect, stream into ``out``, reconnect after drops; never returns normally."""
@@ -155,8 +155,8 @@ class ConsumerLink:
         self.backoff.reset()
         self.stats.connects += 1
         log.info("ready; resuming after seq %d", self.resume.cursor)
-        if self._on_ready is not None:
-            self._on_ready()
+        if self.on_ready is not None:
+            self.on_ready()
 
     async def _stream(self, ws: WebSocketConnection, out: trio.MemorySendChannel[Payload]) -> None:
         dev_id = self.settings.dev_id

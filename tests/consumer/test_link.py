@@ -1,0 +1,108 @@
+"""The consumer link against the real broker, in process: identify, stream, drop and resume
+filling the gap exactly once, close codes that stop."""
+
+from __future__ import annotations
+
+import pytest
+import trio
+
+from wearstream.adapters.websocket.consumer_link import ConsumerLink, ConsumerStopped
+from wearstream.domain.backoff import Backoff
+from wearstream.domain.stream import Payload
+
+from .conftest import LiveBroker, producer, start_broker
+
+FAST = Backoff(initial=0.01, maximum=0.05)
+
+
+async def take(receive: trio.MemoryReceiveChannel[Payload], n: int) -> list[Payload]:
+    with trio.fail_after(10):
+        return [await receive.receive() for _ in range(n)]
+
+
+async def test_streams_history_and_live_in_order(broker: LiveBroker, nursery: trio.Nursery) -> None:
+    async with producer(broker) as prod:
+        await prod.submit(20)  # before the consumer exists: replayed
+        link = ConsumerLink(broker.link_settings(), 0, backoff=FAST)
+        send, receive = trio.open_memory_channel[Payload](0)
+        ready = trio.Event()
+        link.on_ready = ready.set
+        nursery.start_soon(link.run, send)
+        await ready.wait()
+        await prod.submit(5)  # the first live payload opens the gap replay
+        got = await take(receive, 25)
+    assert [p.seq for p in got] == list(range(1, 26))
+    assert [p.d["val"] for p in got] == list(range(1, 26))
+    assert {p.developer_id for p in got} == {broker.dev_id}
+    assert link.stats.replays == 2  # the gap and its fence
+
+
+async def test_drop_and_resume_fills_the_gap_exactly_once(
+    broker: LiveBroker, nursery: trio.Nursery
+) -> None:
+    link = ConsumerLink(broker.link_settings(), 0, backoff=FAST)
+    send, receive = trio.open_memory_channel[Payload](1000)
+    ready = trio.Event()
+    link.on_ready = ready.set
+    nursery.start_soon(link.run, send)
+    async with producer(broker) as prod:
+        await ready.wait()
+        await prod.submit(10)
+        first = await take(receive, 10)
+        ready = trio.Event()
+        link.on_ready = ready.set
+        assert await broker.drop_consumers() == 1
+        await prod.submit(15)  # nobody is connected: these are only in the log
+        await ready.wait()
+        await prod.submit(5)
+        rest = await take(receive, 20)
+    seqs = [p.seq for p in first + rest]
+    assert seqs == list(range(1, 31))
+    assert link.stats.connects == 2
+    await trio.testing.wait_all_tasks_blocked()
+    assert receive.statistics().current_buffer_used == 0
+
+
+async def test_a_second_consumer_stops_with_4002(broker: LiveBroker, nursery: trio.Nursery) -> None:
+    first = ConsumerLink(broker.link_settings(), 0, backoff=FAST)
+    ready = trio.Event()
+    first.on_ready = ready.set
+    send, _receive = trio.open_memory_channel[Payload](10)
+    nursery.start_soon(first.run, send)
+    await ready.wait()
+    second = ConsumerLink(broker.link_settings(), 0, backoff=FAST)
+    with pytest.raises(ConsumerStopped, match="another consumer is connected"):
+        with trio.fail_after(10):
+            await second.run(trio.open_memory_channel[Payload](10)[0])
+
+
+async def test_wrong_credentials_stop_with_the_reason(broker: LiveBroker) -> None:
+    settings = broker.link_settings(api_key="not-the-key")
+    with pytest.raises(ConsumerStopped, match="refused the credentials"):
+        with trio.fail_after(10):
+            await ConsumerLink(settings, 0, backoff=FAST).run(trio.open_memory_channel[Payload](1)[0])
+
+
+async def test_heartbeats_keep_the_connection_and_shutdown_is_retried(nursery: trio.Nursery) -> None:
+    """With a 0.2 s interval the broker would close a silent client after 0.3 s (4005); 1001 on
+    shutdown and refused connections while the broker is down are retried, never raised."""
+    link_done = trio.Event()
+    async with trio.open_nursery() as broker_nursery:
+        broker = await start_broker(broker_nursery, heartbeat_interval=200)
+        link = ConsumerLink(broker.link_settings(), 0, backoff=FAST)
+        ready = trio.Event()
+        link.on_ready = ready.set
+
+        async def run_link() -> None:
+            await link.run(trio.open_memory_channel[Payload](100)[0])
+            link_done.set()
+
+        nursery.start_soon(run_link)
+        await ready.wait()
+        await trio.sleep(0.6)
+        assert link.stats.connects == 1
+        assert broker.running.broker.closes == {}
+        await broker.running.broker.shutdown()
+        broker_nursery.cancel_scope.cancel()
+    await trio.sleep(0.2)
+    assert not link_done.is_set() and link.stats.connects == 1
