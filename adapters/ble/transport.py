@@ -1,0 +1,174 @@
+"""The ``ble`` transport: Bluetooth LE sensors through bleak (BlueZ on Linux), on trio.
+
+``BleSource.run`` owns one asyncio bridge thread for its whole life and loops: find the device,
+connect, subscribe (``central.stream`` on the asyncio side), decode and map what arrives on the
+trio side, and after a drop or any bleak/D-Bus error report the status and try again after a
+backoff. It never gives up on its own: a strap that is out of range or switched off is expected
+to come back, so a device not found is reported once and scanning goes on.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import trio
+
+from ...adapters.clock import SystemClock
+from ...domain.backoff import Backoff
+from ...domain.devices import Device, DeviceStatus, Transport
+from ...domain.errors import DeviceUnavailable
+from ...ports.clock import Clock
+from ...ports.devices import DeviceEvents
+from . import central
+from .asyncio_bridge import AsyncioLoop, open_asyncio_loop
+from .errors import DecodeError
+from .gatt import BATTERY_LEVEL, CHARACTERISTICS, data_types_of, service_names
+from .mapping import SampleMapper
+from .spec import Target, parse_spec
+
+logger = logging.getLogger(__name__)
+
+NAME = Transport.BLE.value
+# Notifications waiting for the trio side; a strap sends ~1/s, a power meter ~4/s.
+NOTIFY_BUFFER = 256
+
+
+def _describe(address: str, name: str | None, service_uuids: tuple[str, ...]) -> Device:
+    return Device(
+        id=address,
+        name=name or address,
+        transport=NAME,
+        data_types=data_types_of(service_uuids),
+        services=service_names(service_uuids),
+    )
+
+
+class BleSource:
+    """A session with one BLE device: reconnects until cancelled.
+
+    The device id is the BLE address. A ``name=`` spec is pinned to the address of the first
+    device that matched, so the samples of one session keep one ``device_id``.
+    """
+
+    def __init__(
+        self,
+        target: Target,
+        *,
+        clock: Clock | None = None,
+        backoff: Backoff | None = None,
+        find_timeout: float = 10.0,
+        connect_timeout: float = 20.0,
+    ) -> None:
+        self._target = target
+        self._clock = clock or SystemClock()
+        self._backoff = backoff or Backoff(initial=1.0, maximum=30.0)
+        self._find_timeout = find_timeout
+        self._connect_timeout = connect_timeout
+        self._device = Device(id=str(target), name=target.name_pattern or str(target), transport=NAME)
+
+    @property
+    def device(self) -> Device:
+        return self._device
+
+    async def run(self, user_id: str, events: DeviceEvents) -> None:
+        async with open_asyncio_loop() as loop:
+            last_failure: str | None = None
+            while True:
+                connected, reason = await self._connection(loop, user_id, events)
+                if connected or reason != last_failure:
+                    events.status(DeviceStatus(self._device.id, False, NAME, reason=reason))
+                last_failure = None if connected else reason
+                await trio.sleep(self._backoff.next_delay())
+
+    async def _connection(
+        self, loop: AsyncioLoop, user_id: str, events: DeviceEvents
+    ) -> tuple[bool, str]:
+        """One connection, from scanning to its end: (whether it connected, why it ended)."""
+        send, receive = trio.open_memory_channel[central.Connected | central.Value](NOTIFY_BUFFER)
+        session = _Session(self, user_id, events)
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(session.consume, receive)
+            async with send:
+                try:
+                    reason = await loop.run(
+                        central.stream,
+                        self._target,
+                        loop.forward_to(send),
+                        self._clock,
+                        self._find_timeout,
+                        self._connect_timeout,
+                    )
+                except central.NotFound as exc:
+                    reason = str(exc)
+                except Exception as exc:  # bleak, dbus-fast, BlueZ: all mean "try again"
+                    logger.info("%s: %s: %s", self._target, type(exc).__name__, exc, exc_info=True)
+                    reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        return session.connected, reason
+
+    def _on_connected(self, c: central.Connected) -> Device:
+        self._target = Target(address=c.address)
+        self._device = _describe(c.address, c.name, c.service_uuids)
+        return self._device
+
+    def _on_working(self) -> None:
+        self._backoff.reset()
+
+
+class _Session:
+    """The trio side of one connection: decodes values, maps them, delivers samples."""
+
+    def __init__(self, source: BleSource, user_id: str, events: DeviceEvents) -> None:
+        self._source = source
+        self._user_id = user_id
+        self._events = events
+        self._mapper: SampleMapper | None = None
+        self.connected = False
+
+    async def consume(self, receive: trio.MemoryReceiveChannel[central.Connected | central.Value]) -> None:
+        async with receive:
+            async for event in receive:
+                if isinstance(event, central.Connected):
+                    device = self._source._on_connected(event)
+                    self.connected = True
+                    self._mapper = SampleMapper(self._user_id, device.id)
+                    self._events.status(DeviceStatus(device.id, True, NAME))
+                else:
+                    await self._value(event)
+
+    async def _value(self, value: central.Value) -> None:
+        characteristic = CHARACTERISTICS[value.uuid]
+        try:
+            record = characteristic.decode(value.data)
+        except DecodeError as exc:
+            logger.warning("skipped a malformed value: %s (%s)", exc, value.data.hex())
+            return
+        assert self._mapper is not None  # Connected always comes first
+        self._source._on_working()
+        device_id = self._mapper.device_id
+        if characteristic is BATTERY_LEVEL:
+            self._events.status(DeviceStatus(device_id, True, NAME, battery=record))
+        for sample in self._mapper.samples(record, value.ts):
+            await self._events.sample(sample)
+
+
+class BleScanner:
+    async def scan(self, timeout: float) -> list[Device]:
+        """Sensors advertising a known service; DeviceUnavailable when Bluetooth is not usable."""
+        try:
+            async with open_asyncio_loop() as loop:
+                seen = await loop.run(central.scan, timeout)
+        except Exception as exc:
+            raise DeviceUnavailable(f"Bluetooth LE scan failed: {type(exc).__name__}: {exc}") from exc
+        return [_describe(a.address, a.name, a.service_uuids) for a in seen]
+
+
+class BleTransport:
+    """What the ``ble`` entry point of ``wearstream.transports`` names."""
+
+    name = NAME
+
+    def scanner(self) -> BleScanner:
+        return BleScanner()
+
+    def open(self, spec: str) -> BleSource:
+        return BleSource(parse_spec(spec))
