@@ -1,15 +1,267 @@
-"""`wearstream consumer`: not built yet."""
+"""`wearstream consumer`: a Terra consumer (IDENTIFY type 1) that stores the stream in sinks.
+
+Wiring: the sinks are opened first and the link resumes after the lowest of their cursors. The
+link feeds a bounded channel; one writer takes what has queued up (up to ``--batch``) and hands
+every sink its share at once: the payloads above its own cursor that the filters let through, and
+the batch's last seq as its new cursor (filtered-out payloads still move the cursor). A payload is
+"done" only when every sink has committed it, so SIGKILL at any moment loses nothing, and each
+sink skips what it already has, so nothing is stored twice.
+
+SIGINT/SIGTERM stop the link, let the batch being written finish and commit, then exit 0. A close
+that reconnecting cannot help (4002, a client bug, refused credentials) exits 1 with the reason.
+"""
 
 from __future__ import annotations
 
 import argparse
+import logging
+import signal
+import sys
+from typing import TYPE_CHECKING, Sequence
+
+import attrs
+
+if TYPE_CHECKING:  # pragma: no cover
+    import trio
+
+    from ..domain.stream import Payload
+    from ..domain.subscriptions import Subscription
+    from ..ports.sinks import SampleSink, SinkOptions
+
+log = logging.getLogger("wearstream.consumer")
+
+DEFAULT_BATCH = 500
+
+
+@attrs.frozen
+class ConsumerSettings:
+    api_url: str
+    broker_url: str
+    dev_id: str
+    api_key: str
+    sink: tuple[str, ...] = ("stdout",)
+    user: tuple[str, ...] = ()
+    type: tuple[str, ...] = ()
+    format: str = "text"
+    webhook_secret: str | None = None
+    cursor_dir: str | None = None
+    batch: int = DEFAULT_BATCH
+
+    def subscription(self) -> "Subscription":
+        from ..domain.subscriptions import Subscription
+
+        return Subscription(users=self.user, types=self.type)
+
+    def sink_options(self) -> "SinkOptions":
+        from ..ports.sinks import SinkOptions
+
+        return SinkOptions(self.format, self.webhook_secret, self.cursor_dir)
 
 
 def register(commands: argparse._SubParsersAction) -> None:
-    parser = commands.add_parser("consumer", help="(not built yet)")
+    parser = commands.add_parser(
+        "consumer",
+        help="store a developer's stream in sinks (stdout, jsonl, csv, sqlite, webhook)",
+        description=(
+            "Connect as the developer's consumer and store every payload in each --sink exactly "
+            "once, resuming after restarts. Every option also reads WEARSTREAM_<OPTION> "
+            "(WEARSTREAM_API_KEY, WEARSTREAM_SINK='jsonl:a.jsonl sqlite:b.db', …) and the "
+            "[consumer] table of the config file."
+        ),
+    )
+    required = {"required": True}
+    parser.add_argument("--api-url", **required, help="the broker's HTTP API, e.g. http://host:8766")
+    parser.add_argument("--broker-url", **required, help="the WebSocket, e.g. ws://host:8765/connect")
+    parser.add_argument("--dev-id", **required, help="developer id")
+    parser.add_argument("--api-key", **required, help="the developer's API key")
+    parser.add_argument(
+        "--sink",
+        action="append",
+        metavar="SPEC",
+        help="where to store: stdout, jsonl:PATH, csv:PATH, sqlite:PATH, webhook:URL "
+        "(repeat to fan out; default stdout)",
+    )
+    parser.add_argument("--user", action="append", metavar="U", help="only this user (repeatable)")
+    parser.add_argument("--type", action="append", metavar="T", help="only this data type (repeatable)")
+    parser.add_argument("--format", default="text", choices=["text", "jsonl"], help="stdout format")
+    parser.add_argument("--webhook-secret", default=None, metavar="S", help="HMAC key for webhook:")
+    parser.add_argument(
+        "--cursor-dir", default=None, metavar="DIR", help="cursor files of sinks without a place of their own"
+    )
+    parser.add_argument("--batch", type=int, default=DEFAULT_BATCH, metavar="N", help="max payloads per write")
+    parser.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
     parser.set_defaults(func=run)
 
 
+def settings_from_args(args: argparse.Namespace) -> ConsumerSettings:
+    values = {name: getattr(args, name) for name in attrs.fields_dict(ConsumerSettings)}
+    for name in ("sink", "user", "type"):
+        values[name] = tuple(values[name] or ())
+    values["sink"] = values["sink"] or ("stdout",)
+    return ConsumerSettings(**values)
+
+
 def run(args: argparse.Namespace) -> int:
-    print("wearstream consumer: not built yet")
-    return 2
+    import trio
+
+    from ..adapters.websocket.consumer_link import ConsumerStopped
+
+    logging.basicConfig(
+        level=args.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    settings = settings_from_args(args)
+    if settings.batch < 1:
+        return _fail("--batch must be at least 1", 2)
+    try:
+        sinks = build_sinks(settings)
+    except (ValueError, LookupError) as error:
+        return _fail(f"bad --sink: {error}", 2)
+    failure: str | None = None
+    try:
+        trio.run(_main, settings, sinks)
+    except* ConsumerStopped as group:
+        failure = _first(group).reason  # type: ignore[attr-defined]
+    except* Exception as group:  # a sink that cannot go on (full disk, webhook refusing, …)
+        error = _first(group)
+        log.debug("consumer failed", exc_info=error)
+        failure = f"stopped by {type(error).__name__}: {error}"
+    return 0 if failure is None else _fail(failure, 1)
+
+
+def _first(group: BaseExceptionGroup) -> BaseException:
+    while isinstance(group, BaseExceptionGroup):
+        group = group.exceptions[0]
+    return group
+
+
+def _fail(message: str, code: int) -> int:
+    print(f"wearstream consumer: {message}", file=sys.stderr, flush=True)
+    return code
+
+
+def build_sinks(settings: ConsumerSettings) -> list["SampleSink"]:
+    from .plugins import sink_for
+
+    options = settings.sink_options()
+    return [sink_for(spec, options) for spec in settings.sink]
+
+
+async def _main(settings: ConsumerSettings, sinks: Sequence["SampleSink"]) -> None:
+    import trio
+
+    stop = trio.Event()
+    async with trio.open_nursery() as nursery:
+
+        async def on_signal() -> None:
+            with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+                async for signum in signals:
+                    log.info("%s: stopping after the current batch", signal.Signals(signum).name)
+                    stop.set()
+                    return
+
+        nursery.start_soon(on_signal)
+        await serve_consumer(settings, sinks, stop)
+        nursery.cancel_scope.cancel()
+
+
+async def serve_consumer(
+    settings: ConsumerSettings, sinks: Sequence["SampleSink"], stop: "trio.Event | None" = None
+) -> None:
+    """Stream into ``sinks`` until ``stop`` is set (then return once the batch being written is
+    committed) or the link stops (then raise ConsumerStopped, after committing what arrived)."""
+    import trio
+
+    from ..adapters.websocket.consumer_link import ConsumerLink, ConsumerStopped, LinkSettings
+
+    stop = trio.Event() if stop is None else stop
+    fanout = Fanout(list(sinks), settings.subscription())
+    try:
+        cursor = await fanout.open()
+        link = ConsumerLink(
+            LinkSettings(settings.api_url, settings.broker_url, settings.dev_id, settings.api_key),
+            cursor,
+        )
+        send, receive = trio.open_memory_channel["Payload"](settings.batch * 2)
+        stopped: list[ConsumerStopped] = []
+
+        async def feed(task_status: trio.TaskStatus[trio.CancelScope]) -> None:
+            async with send:
+                with trio.CancelScope() as scope:
+                    task_status.started(scope)
+                    try:
+                        await link.run(send)
+                    except ConsumerStopped as error:
+                        stopped.append(error)
+
+        async with trio.open_nursery() as nursery:
+            link_scope = await nursery.start(feed)
+            nursery.start_soon(_cancel_when_set, stop, link_scope)
+            await write_batches(receive, fanout, settings.batch, stop)
+            nursery.cancel_scope.cancel()
+    finally:
+        with trio.CancelScope(shield=True):
+            await fanout.aclose()
+    if stopped:
+        raise stopped[0]
+
+
+async def _cancel_when_set(event: "trio.Event", scope: "trio.CancelScope") -> None:
+    await event.wait()
+    scope.cancel()
+
+
+async def write_batches(
+    receive: "trio.MemoryReceiveChannel[Payload]", fanout: "Fanout", batch_max: int, stop: "trio.Event"
+) -> None:
+    """Write whatever has queued up (up to ``batch_max``) as one batch, until the channel ends
+    or ``stop`` is set (checked between batches: a batch being written is finished)."""
+    import trio
+
+    while not stop.is_set():
+        try:
+            batch = [await receive.receive()]
+        except trio.EndOfChannel:
+            return
+        while len(batch) < batch_max:
+            try:
+                batch.append(receive.receive_nowait())
+            except (trio.WouldBlock, trio.EndOfChannel):
+                break
+        await fanout.write(batch)
+
+
+@attrs.define
+class Fanout:
+    """Several sinks behind one write: each gets its own share of a batch (domain.consumer)."""
+
+    sinks: list["SampleSink"]
+    subscription: "Subscription"
+    cursors: list[int] = attrs.field(factory=list)
+
+    async def open(self) -> int:
+        """Open every sink; the cursor to resume after (the sink furthest behind)."""
+        from ..domain.consumer import resume_cursor
+
+        self.cursors = [await sink.open() for sink in self.sinks]
+        return resume_cursor(self.cursors)
+
+    async def write(self, batch: Sequence["Payload"]) -> None:
+        import trio
+
+        async with trio.open_nursery() as nursery:
+            for index in range(len(self.sinks)):
+                nursery.start_soon(self._write_one, index, batch)
+
+    async def _write_one(self, index: int, batch: Sequence["Payload"]) -> None:
+        from ..domain.consumer import share_for_sink
+
+        share, cursor = share_for_sink(batch, self.cursors[index], self.subscription)
+        if cursor > self.cursors[index]:
+            await self.sinks[index].write(share, cursor)
+            self.cursors[index] = cursor
+
+    async def aclose(self) -> None:
+        for sink in self.sinks:
+            await sink.aclose()
