@@ -1,0 +1,1 @@
+"""Benchmarks: the relay harness (``python -m bench.relay``) and the storage micro-benchmark."""

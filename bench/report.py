@@ -1,0 +1,143 @@
+"""One Markdown table per run (every system side by side, with wearstream/Mosquitto ratios), its
+JSON, and a plot of latency percentiles against offered load."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Callable
+
+Figure = tuple[str, Callable[[dict[str, Any]], float | None], str]
+
+SYSTEM_ORDER = ("wearstream", "wearstream-sqlite", "mosquitto-qos0", "mosquitto-qos1")
+PEERS = ("mosquitto-qos0", "mosquitto-qos1")
+LOADGEN_BUSY_PCT = 85.0
+
+
+def _latency(name: str) -> Callable[[dict[str, Any]], float | None]:
+    return lambda r: r["latency_ms"][name] if r.get("latency_ms") else None
+
+
+def rss_per_connection_kib(r: dict[str, Any]) -> float | None:
+    if not r.get("producers_alive"):
+        return None
+    return (r["rss_end_kib"] - r["rss_baseline_kib"]) / r["producers_alive"]
+
+
+FLOW_FIGURES: list[Figure] = [
+    ("offered readings/s", lambda r: r["offered_per_s"], "{:,.0f}"),
+    ("delivered samples/s", lambda r: r["delivered_per_s"], "{:,.0f}"),
+    ("broker CPU µs/sample", lambda r: r["broker_cpu_us_per_sample"], "{:.1f}"),
+    ("broker CPU %", lambda r: r["broker_cpu_pct"], "{:.0f}"),
+    ("latency p50 ms", _latency("p50"), "{:.2f}"),
+    ("latency p95 ms", _latency("p95"), "{:.2f}"),
+    ("latency p99 ms", _latency("p99"), "{:.2f}"),
+    ("peak broker RSS MiB", lambda r: r["peak_rss_kib"] / 1024, "{:.1f}"),
+    ("losses", lambda r: r["losses"], "{:,}"),
+    ("load-gen CPU % (busiest process)", lambda r: max(r["loadgen_cpu_pct"], default=0), "{:.0f}"),
+]
+IDLE_FIGURES: list[Figure] = [
+    ("connections tried", lambda r: r["producers"], "{:,}"),
+    ("connections held", lambda r: r["producers_alive"], "{:,}"),
+    ("broker RSS per connection KiB", rss_per_connection_kib, "{:.1f}"),
+    ("broker CPU % (heartbeats)", lambda r: r["broker_cpu_pct"], "{:.1f}"),
+    ("peak broker RSS MiB", lambda r: r["peak_rss_kib"] / 1024, "{:.1f}"),
+    ("setup s", lambda r: r["setup_s"], "{:.1f}"),
+]
+
+
+def _cell(value: float | None, fmt: str) -> str:
+    return "—" if value is None else fmt.format(value)
+
+
+def _ratio(ours: float | None, theirs: float | None) -> str:
+    if ours is None or theirs is None:
+        return "—"
+    if theirs == 0:
+        return "—" if ours == 0 else "∞"
+    return f"{ours / theirs:.2f}"
+
+
+def markdown(header: dict[str, Any], results: list[dict[str, Any]]) -> str:
+    systems = [s for s in SYSTEM_ORDER if any(r["system"] == s for r in results)]
+    labels = {r["system"]: r["label"] for r in results}
+    peers = [p for p in PEERS if p in systems]
+    lines = [
+        f"# wearstream relay benchmark, {header['started']}",
+        "",
+        f"Machine: {header['machine']}. Python {header['python']}. {header['mosquitto']}.",
+        f"Window {header['duration']:g} s after {header['warmup']:g} s warm-up, per scenario and system.",
+        "",
+        "| scenario | figure | " + " | ".join(labels[s] for s in systems)
+        + "".join(f" | wearstream / {labels[p]}" for p in peers) + " |",
+        "|---|---|" + "---:|" * (len(systems) + len(peers)),
+    ]
+    scenarios = list(dict.fromkeys(r["scenario"] for r in results))
+    for name in scenarios:
+        runs = {r["system"]: r for r in results if r["scenario"] == name}
+        first = next(iter(runs.values()))
+        figures = IDLE_FIGURES if first.get("idle") else FLOW_FIGURES
+        for i, (title, get, fmt) in enumerate(figures):
+            values = {s: (get(runs[s]) if s in runs and not runs[s].get("failed") else None) for s in systems}
+            cells = [_cell(values[s], fmt) for s in systems]
+            ratios = [_ratio(values.get("wearstream"), values[p]) for p in peers]
+            scenario_cell = f"**{name}** {first['title']}" if i == 0 else ""
+            lines.append(f"| {scenario_cell} | {title} | " + " | ".join(cells + ratios) + " |")
+    lines += ["", *_notes(results)]
+    return "\n".join(lines) + "\n"
+
+
+def _notes(results: list[dict[str, Any]]) -> list[str]:
+    notes = []
+    for r in results:
+        where = f"{r['scenario']}/{r['system']}"
+        if r.get("failed"):
+            notes.append(f"- {where}: FAILED: {r['failed']}")
+            continue
+        busy = max(r["loadgen_cpu_pct"], default=0)
+        if busy > LOADGEN_BUSY_PCT:
+            notes.append(f"- {where}: a load-generator process used {busy:.0f}% of a core: it may be the bottleneck")
+        if r["losses"] or r["out_of_order"]:
+            notes.append(f"- {where}: {r['losses']} lost, {r['out_of_order']} out of order or duplicated")
+        if r["connect_failures"]:
+            notes.append(f"- {where}: {r['connect_failures']} connections failed: {r['errors'][:2]}")
+    return notes or ["- No losses, no reordering, no connection failures; every load generator below "
+                     f"{LOADGEN_BUSY_PCT:.0f}% of a core."]
+
+
+def write_json(path: Path, header: dict[str, Any], results: list[dict[str, Any]]) -> None:
+    path.write_text(json.dumps({"header": header, "results": results}, indent=1) + "\n")
+
+
+def plot(path: Path, results: list[dict[str, Any]]) -> bool:
+    """Latency p50/p95/p99 against offered load, one colour per system; False without matplotlib."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    paced = [r for r in results if r.get("offered_per_s") and r.get("latency_ms") and not r.get("failed")]
+    if not paced:
+        return False
+    figure, axes = plt.subplots(1, 3, figsize=(15, 4.5), sharey=True)
+    for axis, name in zip(axes, ("p50", "p95", "p99")):
+        for system in SYSTEM_ORDER:
+            points = sorted(
+                (r["offered_per_s"], r["latency_ms"][name]) for r in paced if r["system"] == system
+            )
+            if points:
+                label = next(r["label"] for r in paced if r["system"] == system)
+                axis.plot([p[0] for p in points], [p[1] for p in points], marker="o", label=label)
+        axis.set_title(f"latency {name}")
+        axis.set_xlabel("offered readings/s")
+        axis.set_xscale("log")
+        axis.set_yscale("log")
+        axis.grid(True, which="both", alpha=0.3)
+    axes[0].set_ylabel("ms, producer send -> consumer receive")
+    axes[0].legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return True

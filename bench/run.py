@@ -1,0 +1,257 @@
+"""One scenario on one system: start it, drive it from worker processes, measure, stop it.
+
+The broker's CPU (user + system, every thread) and the workers' CPU are read from /proc at the
+start and at the end of the measurement window, so setup and drain cost nothing in the figures.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import tempfile
+import time
+from array import array
+from multiprocessing.connection import Connection, wait
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from . import procstat, targets
+from .loadgen import WorkerConfig, worker_main
+from .scenarios import Scenario
+
+SETUP_TIMEOUT = 600.0
+REPLY_TIMEOUT = 120.0
+START_DELAY = 0.5
+DRAIN = 15.0
+KEEPALIVE_S = 40
+
+
+@attrs.frozen
+class System:
+    name: str
+    label: str
+    kind: str  # "wearstream" or "mqtt"
+    sqlite: bool = False
+    qos: int = 0
+
+
+SYSTEMS = {
+    s.name: s
+    for s in (
+        System("wearstream", "wearstream", "wearstream"),
+        System("wearstream-sqlite", "wearstream+SQLite", "wearstream", sqlite=True),
+        System("mosquitto-qos0", "Mosquitto QoS 0", "mqtt", qos=0),
+        System("mosquitto-qos1", "Mosquitto QoS 1", "mqtt", qos=1),
+    )
+}
+
+
+@attrs.frozen
+class Timing:
+    warmup: float
+    duration: float
+
+
+class BenchError(RuntimeError):
+    """A worker or a target failed; the run is reported as failed."""
+
+
+def run(scenario: Scenario, system: System, timing: Timing, mosquitto: str | None) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix=f"bench-{scenario.name}-{system.name}-") as tmp:
+        workdir = Path(tmp)
+        target, base = _start(scenario, system, workdir, mosquitto)
+        try:
+            baseline_rss = procstat.rss_kib(target.pid)
+            result = _drive(scenario, system, timing, target, base)
+            result["rss_baseline_kib"] = baseline_rss
+            result["peak_rss_kib"] = procstat.peak_rss_kib(target.pid)
+            return result
+        finally:
+            target.stop()
+
+
+def _start(scenario: Scenario, system: System, workdir: Path, mosquitto: str | None) -> tuple[Any, WorkerConfig]:
+    if system.kind == "mqtt":
+        assert mosquitto is not None
+        target = targets.start_mosquitto(workdir, mosquitto)
+        keepalive = max(1, scenario.heartbeat_ms // 1000) if scenario.idle else KEEPALIVE_S
+        return target, WorkerConfig("mqtt", qos=system.qos, mqtt_port=target.port, keepalive=keepalive)
+    ws = targets.start_wearstream(workdir, scenario.developers, scenario.heartbeat_ms, sqlite=system.sqlite)
+    config = WorkerConfig(
+        "wearstream", ws_url=ws.process.ws_url, http_url=ws.process.http_url,
+        developers=tuple(ws.developers),
+    )
+    return ws, config
+
+
+def _worker_configs(scenario: Scenario, base: WorkerConfig) -> list[WorkerConfig]:
+    """One process for the consumers, and the producers split over the others."""
+    configs = []
+    if scenario.consumers:
+        configs.append(attrs.evolve(base, consumers=tuple(range(scenario.developers))))
+    producers = [(i, i % scenario.developers) for i in range(scenario.producers)]
+    parts = max(1, scenario.producer_processes)
+    for k in range(parts):
+        share = tuple(producers[k::parts])
+        if share:
+            configs.append(attrs.evolve(base, producers=share, rate=scenario.rate, idle=scenario.idle))
+    return configs
+
+
+class Workers:
+    """The load-generator processes and their pipes."""
+
+    def __init__(self, configs: list[WorkerConfig]) -> None:
+        context = multiprocessing.get_context("spawn")
+        self.pipes: list[Connection] = []
+        self.processes = []
+        for config in configs:
+            parent, child = context.Pipe()
+            process = context.Process(target=worker_main, args=(child, config), daemon=True)
+            process.start()
+            child.close()
+            self.pipes.append(parent)
+            self.processes.append(process)
+
+    @property
+    def pids(self) -> list[int]:
+        return [p.pid for p in self.processes if p.pid is not None]
+
+    def send(self, message: Any) -> None:
+        for pipe in self.pipes:
+            pipe.send(message)
+
+    def gather(self, timeout: float) -> list[Any]:
+        replies: dict[int, Any] = {}
+        deadline = time.monotonic() + timeout
+        while len(replies) < len(self.pipes):
+            left = deadline - time.monotonic()
+            ready = wait([p for i, p in enumerate(self.pipes) if i not in replies], max(0.0, left))
+            if not ready and left <= 0:
+                raise BenchError(f"load generator silent for {timeout:g} s")
+            for pipe in ready:
+                index = self.pipes.index(pipe)  # type: ignore[arg-type]
+                try:
+                    replies[index] = pipe.recv()  # type: ignore[union-attr]
+                except EOFError:
+                    raise BenchError(f"load generator {index} died") from None
+        return [replies[i] for i in range(len(self.pipes))]
+
+    def close(self) -> None:
+        for pipe, process in zip(self.pipes, self.processes):
+            try:
+                pipe.send("exit")
+            except (BrokenPipeError, OSError):
+                pass
+            process.join(10)
+            if process.is_alive():
+                process.kill()
+                process.join()
+            pipe.close()
+
+
+def _cpu(pids: list[int]) -> list[float]:
+    return [procstat.cpu_seconds(pid) for pid in pids]
+
+
+def _sleep_until(wall: float) -> None:
+    time.sleep(max(0.0, wall - time.time()))
+
+
+def _drive(scenario: Scenario, system: System, timing: Timing, target: Any, base: WorkerConfig) -> dict[str, Any]:
+    workers = Workers(_worker_configs(scenario, base))
+    try:
+        setup_started = time.monotonic()
+        connected = workers.gather(SETUP_TIMEOUT)
+        setup_seconds = time.monotonic() - setup_started
+        start = time.time() + START_DELAY
+        window = (start + timing.warmup, start + timing.warmup + timing.duration)
+        workers.send({"start": start, "window": window, "stop": window[1]})
+        pids = [target.pid, *workers.pids]
+        _sleep_until(window[0])
+        cpu_before = _cpu(pids)
+        _sleep_until(window[1])
+        cpu_after = _cpu(pids)
+        rss_end = procstat.rss_kib(target.pid)
+        elapsed = window[1] - window[0]
+        sent_replies = workers.gather(REPLY_TIMEOUT)
+        sent = _sent_per_developer(sent_replies, scenario)
+        workers.send({"expect": sent, "drain": DRAIN})
+        received = [r["consumers"] for r in workers.gather(REPLY_TIMEOUT + DRAIN)]
+    finally:
+        workers.close()
+    cpu = [(after - before) / elapsed for before, after in zip(cpu_before, cpu_after)]
+    return _figures(
+        scenario, system, elapsed, cpu, rss_end, connected, sent_replies, sent, received, setup_seconds
+    )
+
+
+def _sent_per_developer(replies: list[dict[str, Any]], scenario: Scenario) -> dict[int, int]:
+    totals = {dev: 0 for dev in range(scenario.developers)}
+    for reply in replies:
+        for index, count in reply["sent"].items():
+            totals[index % scenario.developers] += count
+    return totals
+
+
+def _figures(
+    scenario: Scenario,
+    system: System,
+    elapsed: float,
+    cpu: list[float],
+    rss_end: int,
+    connected: list[dict[str, Any]],
+    sent_replies: list[dict[str, Any]],
+    sent: dict[int, int],
+    received: list[dict[int, dict[str, Any]]],
+    setup_seconds: float,
+) -> dict[str, Any]:
+    consumers = {dev: r for reply in received for dev, r in reply.items()}
+    latencies = array("d")
+    for r in consumers.values():
+        latencies.frombytes(r["latencies"])
+    in_window = sum(r["in_window"] for r in consumers.values())
+    distinct = {dev: consumers[dev]["distinct"] if dev in consumers else 0 for dev in sent}
+    broker_cpu = cpu[0]
+    alive = sum(r["alive"] for r in sent_replies)
+    errors = [e for r in [*connected, *sent_replies] for e in r["errors"]]
+    return {
+        "scenario": scenario.name,
+        "title": scenario.title,
+        "system": system.name,
+        "label": system.label,
+        "idle": scenario.idle,
+        "producers": scenario.producers,
+        "developers": scenario.developers,
+        "rate_per_producer": scenario.rate,
+        "offered_per_s": scenario.offered,
+        "window_s": elapsed,
+        "setup_s": setup_seconds,
+        "connected": sum(r["connected"] for r in connected),
+        "connect_failures": sum(r["failed"] for r in connected),
+        "producers_alive": alive,
+        "sent": sum(sent.values()),
+        "received": sum(r["received"] for r in consumers.values()),
+        "delivered_per_s": in_window / elapsed,
+        "broker_cpu_pct": 100 * broker_cpu,
+        "broker_cpu_us_per_sample": (broker_cpu * elapsed * 1e6 / in_window) if in_window else None,
+        "latency_ms": _percentiles(latencies),
+        "losses": sum(max(0, n - distinct[dev]) for dev, n in sent.items()) if not scenario.idle else 0,
+        "out_of_order": sum(r["out_of_order"] for r in consumers.values()),
+        "loadgen_cpu_pct": [100 * c for c in cpu[1:]],
+        "rss_end_kib": rss_end,
+        "errors": errors[:10],
+    }
+
+
+def _percentiles(latencies: array) -> dict[str, float] | None:
+    if not latencies:
+        return None
+    ordered = sorted(latencies)
+    last = len(ordered) - 1
+
+    def at(q: float) -> float:
+        return 1000 * ordered[min(last, int(q * len(ordered)))]
+
+    return {"p50": at(0.50), "p95": at(0.95), "p99": at(0.99), "max": 1000 * ordered[last], "n": len(ordered)}
