@@ -1,0 +1,305 @@
+"""The bridge between openant and trio: the one module where threads live.
+
+openant reads the stick in a thread of its own and calls back from another one (``Node.start``
+runs the dispatch loop). Here those threads are started with ``trio.to_thread``, their pages cross
+into trio through a bounded memory channel (``trio.from_thread`` with the trio token), and when
+the trio task is cancelled the node is stopped and its threads joined before ``run_stick``
+returns, so no thread outlives the task that opened the stick.
+
+The stick is reached through openant's own driver interface (``openant.base.driver.Driver``):
+openant picks the first class in ``openant.base.driver.drivers`` whose ``find()`` is true, so
+opening a node with a chosen driver means offering it there for the moment ``Node()`` is built.
+Every driver is wrapped in ``GuardedDriver``, which hands openant only whole, checksummed
+messages (see ``framing``) and turns a stick that vanished into a ``StickFailed`` report instead
+of a dead or spinning reader thread.
+"""
+
+from __future__ import annotations
+
+import array
+import logging
+import os
+import select
+import termios
+import threading
+import time
+import tty
+from typing import Any, Callable
+
+import attrs
+import trio
+from openant.base import driver as openant_driver
+from openant.easy.channel import Channel
+from openant.easy.node import Node
+from usb.core import USBTimeoutError
+
+from .errors import StickUnavailable
+from .framing import FrameSplitter
+from .profiles import ANTPLUS_NETWORK_KEY, ANTPLUS_RF_FREQUENCY
+
+log = logging.getLogger(__name__)
+
+SEARCH_FOREVER = 0xFF  # a lost sensor is searched for until the channel is closed
+READ_WAIT_S = 0.1  # how long a tty read blocks: short enough to stop promptly, long enough not to spin
+FAILED_READ_WAIT_S = 0.2
+JOIN_TIMEOUT_S = 5.0
+_CHOOSING = threading.Lock()
+
+
+@attrs.frozen
+class ChannelPlan:
+    """One receive channel: which sensor (device number 0 is the wildcard) on which period."""
+
+    device_type: int
+    device_number: int
+    period: int
+
+
+@attrs.frozen
+class Page:
+    channel: int
+    data: bytes  # the 8-byte page, then the extended bytes when the stick sends them
+
+
+@attrs.frozen
+class StickFailed:
+    """The stick could not be opened (``found`` False: there is none) or stopped working."""
+
+    reason: str
+    found: bool = True
+
+
+StickEvent = Page | StickFailed
+Deliver = Callable[[StickEvent], None]
+
+
+class TtyDriver(openant_driver.Driver):
+    """A stick behind a serial port (ANT USB sticks with a USB-serial bridge, or any tty)."""
+
+    def __init__(self, path: str) -> None:
+        self._path = path
+        self._fd: int | None = None
+
+    def open(self) -> None:
+        fd = os.open(self._path, os.O_RDWR | os.O_NOCTTY)
+        try:
+            tty.setraw(fd)
+            attributes = termios.tcgetattr(fd)
+            attributes[4] = attributes[5] = termios.B115200
+            termios.tcsetattr(fd, termios.TCSANOW, attributes)
+            termios.tcflush(fd, termios.TCIFLUSH)  # nothing left over from an earlier session
+        except termios.error as exc:
+            os.close(fd)
+            raise OSError(f"{self._path} is not a serial port: {exc}") from exc
+        self._fd = fd
+
+    def read(self) -> array.array:
+        fd = self._require_fd()
+        ready, _, _ = select.select([fd], [], [], READ_WAIT_S)
+        return array.array("B", os.read(fd, 4096) if ready else b"")
+
+    def write(self, data: Any) -> None:
+        view = memoryview(bytes(data))
+        while view:
+            view = view[os.write(self._require_fd(), view):]
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def _require_fd(self) -> int:
+        if self._fd is None:
+            raise OSError(f"{self._path} is not open")
+        return self._fd
+
+
+class GuardedDriver(openant_driver.Driver):
+    """Wraps a driver: passes only valid messages, reports a failed stick once through ``deliver``
+    (and again on each later read, in case the report was dropped) and then idles, because
+    openant's reader thread dies on unexpected errors and spins on repeated USB errors."""
+
+    def __init__(self, inner: openant_driver.Driver, deliver: Deliver) -> None:
+        self._inner = inner
+        self._deliver = deliver
+        self._splitter = FrameSplitter()
+        self._failure: str | None = None
+
+    def open(self) -> None:
+        self._inner.open()
+
+    def close(self) -> None:
+        try:
+            self._inner.close()
+        except OSError as exc:
+            log.debug("closing the ANT stick: %s", exc)
+
+    def read(self) -> array.array:
+        if self._failure is None:
+            try:
+                data = self._inner.read()
+            except USBTimeoutError:
+                raise  # openant expects these between messages
+            except OSError as exc:
+                self._fail(f"reading from the ANT stick failed: {exc}")
+            else:
+                skipped = self._splitter.skipped
+                frames = self._splitter.feed(bytes(data))
+                if self._splitter.skipped > skipped:
+                    log.warning("skipped %d corrupt bytes from the ANT stick",
+                                self._splitter.skipped - skipped)
+                return array.array("B", b"".join(frames))
+        time.sleep(FAILED_READ_WAIT_S)
+        self._deliver(StickFailed(self._failure or "the ANT stick failed"))
+        return array.array("B")
+
+    def write(self, data: Any) -> None:
+        if self._failure is not None:
+            return
+        try:
+            self._inner.write(data)
+        except OSError as exc:
+            self._fail(f"writing to the ANT stick failed: {exc}")
+
+    def _fail(self, reason: str) -> None:
+        self._failure = reason
+        log.warning("%s", reason)
+        self._deliver(StickFailed(reason))
+
+
+@attrs.frozen
+class _Chosen:
+    """An entry for openant's driver list that yields one driver object we built."""
+
+    driver: openant_driver.Driver
+
+    def find(self) -> bool:
+        return True
+
+    def __call__(self) -> openant_driver.Driver:
+        return self.driver
+
+
+def _inner_driver(device: str | None) -> openant_driver.Driver:
+    if device is not None:
+        return TtyDriver(device)
+    try:
+        return openant_driver.find_driver()
+    except openant_driver.DriverNotFound:
+        raise StickUnavailable(
+            "no ANT USB stick found (Dynastream 0fcf:1008 or 0fcf:1009); "
+            "is it plugged in and readable (see docs/ant.md)?"
+        ) from None
+
+
+def _build_node(driver: openant_driver.Driver) -> Node:
+    chosen = _Chosen(driver)
+    with _CHOOSING:
+        openant_driver.drivers.append(chosen)
+        try:
+            return Node()
+        except (openant_driver.DriverException, OSError, ValueError) as exc:
+            raise StickUnavailable(f"cannot open the ANT stick: {exc}") from exc
+        finally:
+            openant_driver.drivers.remove(chosen)
+
+
+def _configure(node: Node, plans: list[ChannelPlan], deliver: Deliver) -> None:
+    """ANT+ network key on network 0, then one slave channel per plan (ANT Message Protocol and
+    Usage, section 5.3: assign, channel ID, period, search timeout, RF frequency, open)."""
+    node.set_network_key(0, list(ANTPLUS_NETWORK_KEY))
+    channels = []
+    for plan in plans:
+        channel = node.new_channel(Channel.Type.BIDIRECTIONAL_RECEIVE)
+        number = channel.id
+        channel.on_broadcast_data = lambda data, number=number: deliver(Page(number, bytes(data)))
+        channel.set_id(plan.device_number, plan.device_type, 0)
+        channel.set_period(plan.period)
+        channel.set_search_timeout(SEARCH_FOREVER)
+        channel.set_rf_freq(ANTPLUS_RF_FREQUENCY)
+        channels.append(channel)
+    try:
+        channels[0].enable_extended_messages(1)
+    except Exception as exc:  # optional: older sticks answer with an error code
+        log.info("the ANT stick sends no extended messages: %s", exc)
+    for channel in channels:
+        channel.open()
+
+
+@attrs.define
+class _Dispatch:
+    """openant's dispatch loop (``Node.start``) in a trio worker thread. The thread goes back to
+    trio's thread cache afterwards, so its end is an event rather than a join."""
+
+    node: Node
+    began: threading.Event = attrs.field(factory=threading.Event)
+    ended: threading.Event = attrs.field(factory=threading.Event)
+
+    def run(self) -> None:
+        self.began.set()
+        try:
+            self.node.start()
+        finally:
+            self.ended.set()
+
+    def stop(self) -> None:
+        """Stop openant's threads and wait for the dispatch loop, if it got as far as starting
+        (one that starts after this finds the node stopped and returns at once)."""
+        self.node.stop()
+        if self.began.is_set():
+            self.ended.wait(JOIN_TIMEOUT_S)
+
+
+def _open(
+    device: str | None, plans: list[ChannelPlan], deliver: Deliver, held: list[_Dispatch]
+) -> None:
+    """Build the node and open the channels; the node is in ``held`` as soon as it exists, so
+    that the caller stops it even when configuring fails or the task is cancelled meanwhile."""
+    node = _build_node(GuardedDriver(_inner_driver(device), deliver))
+    held.append(_Dispatch(node))
+    _configure(node, plans, deliver)
+
+
+def _deliverer(send: trio.MemorySendChannel[StickEvent], token: trio.lowlevel.TrioToken) -> Deliver:
+    def deliver(event: StickEvent) -> None:
+        try:
+            trio.from_thread.run_sync(send.send_nowait, event, trio_token=token)
+        except trio.WouldBlock:
+            log.warning("ANT pages arrive faster than they are read: dropped one")
+        except (trio.BrokenResourceError, trio.ClosedResourceError, trio.RunFinishedError):
+            pass  # the session is over; the node is being stopped
+
+    return deliver
+
+
+async def run_stick(
+    device: str | None, plans: list[ChannelPlan], send: trio.MemorySendChannel[StickEvent]
+) -> None:
+    """Open the stick (``device``: a tty path, or None for the first USB stick), open ``plans``'
+    channels and deliver pages into ``send`` until cancelled. Trouble with the stick is delivered
+    as a final ``StickFailed``, never raised; ``send`` is closed on the way out."""
+    deliver = _deliverer(send, trio.lowlevel.current_trio_token())
+    held: list[_Dispatch] = []
+
+    async with send:
+        try:
+            try:
+                await trio.to_thread.run_sync(_open, device, plans, deliver, held)
+                await trio.to_thread.run_sync(held[0].run, abandon_on_cancel=True)
+            finally:
+                if held:
+                    with trio.CancelScope(shield=True):
+                        await trio.to_thread.run_sync(held[0].stop)
+        except StickUnavailable as exc:
+            await _final(send, StickFailed(str(exc), found=False))
+        except Exception as exc:  # openant raises bare Exception for error responses and timeouts
+            await _final(send, StickFailed(f"ANT stick error: {exc}"))
+        else:
+            await _final(send, StickFailed("the ANT stick stopped"))
+
+
+async def _final(send: trio.MemorySendChannel[StickEvent], event: StickFailed) -> None:
+    try:
+        await send.send(event)
+    except (trio.BrokenResourceError, trio.ClosedResourceError):
+        pass
