@@ -6,3 +6,19 @@ rules), ``wearstream.ports`` (the interfaces the application needs), ``wearstrea
 """
 
 __version__ = "0.1.0"
+
+__all__ = ["ConsumerStopped", "connect_consumer", "__version__"]
+
+# Imported on first use, so that ``import wearstream`` (and ``wearstream --help``) stays light.
+_LAZY = {
+    "connect_consumer": "wearstream.entrypoints.connect",
+    "ConsumerStopped": "wearstream.adapters.websocket.consumer_link",
+}
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'wearstream' has no attribute {name!r}")

@@ -30,11 +30,18 @@ class LiveBroker:
         settings = LinkSettings(self.running.api_url, self.running.ws_url, self.dev_id, self.api_key)
         return attrs.evolve(settings, **overrides)
 
+    def consumers(self) -> set[object]:
+        return {c for c in self.running.broker.connections if c.queue is not None}
+
+    async def wait_new_consumer(self, old: set[object] = frozenset()) -> None:  # type: ignore[assignment]
+        """Wait until a consumer other than those in ``old`` has identified."""
+        with trio.fail_after(10):
+            while not self.consumers() - old:
+                await trio.sleep(0.01)
+
     async def drop_consumers(self, code: int = 1011, reason: str = "test drop") -> int:
         """Close every identified consumer connection from the broker's side."""
-        closing = [
-            c for c in self.running.broker.connections if c.queue is not None
-        ]
+        closing = list(self.consumers())
         for connection in closing:
             await connection.close(code, reason)  # type: ignore[arg-type]
         return len(closing)
