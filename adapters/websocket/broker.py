@@ -135,7 +135,7 @@ class Connection:
                 await self._perform(self.session.connected(trio.current_time()))
                 await self._read()
                 nursery.cancel_scope.cancel()
-        except ConnectionClosed:
+        except* ConnectionClosed:  # from any task of the connection, so maybe in a group
             pass
         finally:
             if self.queue is not None:
