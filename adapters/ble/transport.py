@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 
+import attrs
 import trio
 
 from ...adapters.clock import SystemClock
@@ -110,6 +111,9 @@ class BleSource:
         self._device = _describe(c.address, c.name, c.service_uuids)
         return self._device
 
+    def _on_battery(self, level: int) -> None:
+        self._device = attrs.evolve(self._device, battery=level)
+
     def _on_working(self) -> None:
         self._backoff.reset()
 
@@ -145,7 +149,8 @@ class _Session:
         assert self._mapper is not None  # Connected always comes first
         self._source._on_working()
         device_id = self._mapper.device_id
-        if characteristic is BATTERY_LEVEL:
+        if characteristic is BATTERY_LEVEL and record != self._source.device.battery:
+            self._source._on_battery(record)
             self._events.status(DeviceStatus(device_id, True, NAME, battery=record))
         for sample in self._mapper.samples(record, value.ts):
             await self._events.sample(sample)
