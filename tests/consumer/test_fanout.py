@@ -8,7 +8,7 @@ import trio
 
 from wearstream.adapters.websocket.consumer_link import ConsumerStopped
 from wearstream.entrypoints.consumer import ConsumerSettings, serve_consumer
-from wearstream.testing.memory_sink import MemorySink, SinkWriteFailed
+from wearstream.testing.memory_sink import MemoryMedium, MemorySink, SinkWriteFailed
 
 from .conftest import LiveBroker, producer
 
@@ -28,7 +28,7 @@ async def wait_for(sinks: list[MemorySink], cursor: int) -> None:
 async def test_each_sink_gets_its_share_and_filtered_payloads_move_cursors(
     broker: LiveBroker, nursery: trio.Nursery
 ) -> None:
-    behind, ahead = MemorySink(), MemorySink(cursor=6)
+    behind, ahead = MemorySink(), MemorySink(MemoryMedium(cursor=6))
     stop = trio.Event()
     done = trio.Event()
 
