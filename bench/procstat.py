@@ -32,3 +32,8 @@ def rss_kib(pid: int) -> int:
 
 def peak_rss_kib(pid: int) -> int:
     return memory_kib(pid)["VmHWM"]
+
+
+def load_average() -> float:
+    """The 1-minute load average: above the CPU count, other work competed with the benchmark."""
+    return os.getloadavg()[0]

@@ -104,6 +104,7 @@ def main(argv: list[str] | None = None) -> int:
         "duration": args.duration,
         "warmup": args.warmup,
         "open_files_limit": files,
+        "load_average_1m": os.getloadavg()[0],
         "argv": sys.argv[1:] if argv is None else argv,
     }
     timing = Timing(args.warmup, args.duration)

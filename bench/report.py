@@ -4,6 +4,7 @@ JSON, and a plot of latency percentiles against offered load."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any, Callable
 
@@ -12,6 +13,8 @@ Figure = tuple[str, Callable[[dict[str, Any]], float | None], str]
 SYSTEM_ORDER = ("wearstream", "wearstream-sqlite", "mosquitto-qos0", "mosquitto-qos1")
 PEERS = ("mosquitto-qos0", "mosquitto-qos1")
 LOADGEN_BUSY_PCT = 85.0
+CPU_COUNT = os.cpu_count() or 1
+OWN_PROCESSES = 2  # the broker and a busy load generator add this much to the load average
 
 
 def _latency(name: str) -> Callable[[dict[str, Any]], float | None]:
@@ -66,7 +69,8 @@ def markdown(header: dict[str, Any], results: list[dict[str, Any]]) -> str:
         f"# wearstream relay benchmark, {header['started']}",
         "",
         f"Machine: {header['machine']}. Python {header['python']}. {header['mosquitto']}.",
-        f"Window {header['duration']:g} s after {header['warmup']:g} s warm-up, per scenario and system.",
+        f"Window {header['duration']:g} s after {header['warmup']:g} s warm-up, per scenario and system; "
+        f"load average {header['load_average_1m']:.1f} when the run began.",
         "",
         "| scenario | figure | " + " | ".join(labels[s] for s in systems)
         + "".join(f" | wearstream / {labels[p]}" for p in peers) + " |",
@@ -94,6 +98,9 @@ def _notes(results: list[dict[str, Any]]) -> list[str]:
         if r.get("failed"):
             notes.append(f"- {where}: FAILED: {r['failed']}")
             continue
+        load = r.get("load_average_1m", 0)
+        if load > CPU_COUNT + OWN_PROCESSES:
+            notes.append(f"- {where}: load average {load:.1f} on {CPU_COUNT} CPUs: other work may have competed")
         busy = max(r["loadgen_cpu_pct"], default=0)
         if busy > LOADGEN_BUSY_PCT:
             notes.append(f"- {where}: a load-generator process used {busy:.0f}% of a core: it may be the bottleneck")

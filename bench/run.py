@@ -174,6 +174,7 @@ def _drive(scenario: Scenario, system: System, timing: Timing, target: Any, base
         _sleep_until(window[1])
         cpu_after = _cpu(pids)
         rss_end = procstat.rss_kib(target.pid)
+        load = procstat.load_average()
         elapsed = window[1] - window[0]
         sent_replies = workers.gather(REPLY_TIMEOUT)
         sent = _sent_per_developer(sent_replies, scenario)
@@ -182,9 +183,11 @@ def _drive(scenario: Scenario, system: System, timing: Timing, target: Any, base
     finally:
         workers.close()
     cpu = [(after - before) / elapsed for before, after in zip(cpu_before, cpu_after)]
-    return _figures(
+    figures = _figures(
         scenario, system, elapsed, cpu, rss_end, connected, sent_replies, sent, received, setup_seconds
     )
+    figures["load_average_1m"] = load
+    return figures
 
 
 def _sent_per_developer(replies: list[dict[str, Any]], scenario: Scenario) -> dict[int, int]:
