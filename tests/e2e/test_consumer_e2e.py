@@ -1,0 +1,335 @@
+"""`wearstream consumer` as a real process against a real `wearstream broker` process: killed with
+SIGKILL and restarted, the broker restarted, a second consumer refused with 4002, a webhook that
+fails its first requests. After each, every payload is stored exactly once, in order.
+
+The producer is a plain WebSocket client using the acknowledged-submit extension (docs/protocol.md),
+so the test knows exactly what the broker stored: readings 1…N, each once, with ``val`` = its number.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import sqlite3
+import subprocess
+from pathlib import Path
+from typing import Any, Iterator
+
+import attrs
+import httpx
+import pytest
+import trio
+from trio_websocket import ConnectionClosed, HandshakeError, open_websocket_url
+
+from wearstream.testing.broker_process import (
+    BrokerProcess,
+    DeveloperCredentials,
+    clean_environment,
+    create_developers,
+    wearstream_command,
+)
+
+pytestmark = pytest.mark.e2e
+
+TS = "2022-05-04T10:26:11.268507+01:00"
+WAIT = 15.0
+
+
+# Producer: numbered readings, resent until acknowledged ------------------------------------------
+
+
+@attrs.define
+class Producer:
+    """Submits readings 1, 2, … (``val`` = number, SUBMIT ``id`` = number) until stopped, resending
+    whatever the broker has not acknowledged after every reconnect."""
+
+    broker: BrokerProcess
+    dev: DeveloperCredentials
+    user: str = "runner"
+    interval: float = 0.004
+    sent: int = 0
+    acked: int = 0
+    stopping: bool = False
+
+    async def run(self) -> None:
+        while not (self.stopping and self.acked >= self.sent):
+            try:
+                await self._session()
+            except (ConnectionClosed, HandshakeError, OSError, httpx.HTTPError):
+                await trio.sleep(0.1)
+
+    async def _session(self) -> None:
+        async with httpx.AsyncClient(timeout=5) as http:
+            response = await http.post(
+                f"{self.broker.http_url}/auth/user", params={"id": self.user}, headers=self.dev.headers()
+            )
+            response.raise_for_status()
+        token = response.json()["token"]
+        async with open_websocket_url(self.broker.ws_url, disconnect_timeout=1) as ws:
+            await ws.get_message()  # HELLO
+            identify = {"token": token, "type": 0, "source": f"e2e-{self.user}", "ack": True}
+            await ws.send_message(json.dumps({"op": 3, "d": identify}))
+            await ws.get_message()  # READY
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(self._acks, ws, nursery.cancel_scope)
+                number = self.acked
+                while not (self.stopping and number >= self.sent):
+                    number += 1
+                    frame = {"op": 6, "id": number, "t": "HEART_RATE", "d": {"ts": TS, "val": number}}
+                    await ws.send_message(json.dumps(frame))
+                    self.sent = max(self.sent, number)
+                    await trio.sleep(self.interval)
+                while self.acked < self.sent:
+                    await trio.sleep(0.01)
+                nursery.cancel_scope.cancel()
+
+    async def _acks(self, ws: Any, scope: trio.CancelScope) -> None:
+        try:
+            while True:
+                frame = json.loads(await ws.get_message())
+                if frame.get("op") == 9:
+                    self.acked = max(self.acked, frame["d"]["upto"])
+        except ConnectionClosed:
+            scope.cancel()
+
+
+# The consumer process -----------------------------------------------------------------------------
+
+
+@attrs.define
+class ConsumerProcess:
+    args: list[str]
+    log_dir: Path
+    process: subprocess.Popen[bytes] | None = None
+    runs: int = 0
+
+    def start(self) -> "ConsumerProcess":
+        self.runs += 1
+        out = open(self.log_dir / f"consumer{self.runs}.stdout", "wb")
+        err = open(self.log_dir / f"consumer{self.runs}.stderr", "wb")
+        with out, err:
+            self.process = subprocess.Popen(
+                self.args, stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=clean_environment()
+            )
+        return self
+
+    def stderr(self) -> str:
+        return (self.log_dir / f"consumer{self.runs}.stderr").read_text(errors="replace")
+
+    async def wait(self, timeout: float = WAIT) -> int:
+        assert self.process is not None
+        with trio.fail_after(timeout):
+            while self.process.poll() is None:
+                await trio.sleep(0.02)
+        return self.process.returncode
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(sig)
+
+
+def consumer_args(broker: BrokerProcess, dev: DeveloperCredentials, *options: str) -> list[str]:
+    return [
+        *wearstream_command(), "consumer", "--api-url", broker.http_url, "--broker-url",
+        broker.ws_url, "--dev-id", dev.dev_id, "--api-key", dev.api_key, "--log-level", "info",
+        *options,
+    ]
+
+
+# Reading what the sinks stored --------------------------------------------------------------------
+
+
+def sqlite_rows(path: Path) -> list[tuple[int, int]]:
+    """(seq, val) of every stored sample, in seq order."""
+    if not path.exists():
+        return []
+    with sqlite3.connect(path, timeout=5) as db:
+        try:
+            rows = db.execute("SELECT seq, d FROM samples ORDER BY rowid").fetchall()
+        except sqlite3.OperationalError:  # not created yet
+            return []
+    return [(seq, json.loads(d)["val"]) for seq, d in rows]
+
+
+def jsonl_rows(path: Path) -> list[tuple[int, int]]:
+    if not path.exists():
+        return []
+    lines = path.read_bytes().split(b"\n")[:-1]  # a torn last line is not stored yet
+    records = [json.loads(line) for line in lines if line.startswith(b"{")]
+    return [(r["seq"], r["d"]["val"]) for r in records]
+
+
+async def until(condition: Any, what: str, timeout: float = WAIT) -> None:
+    with trio.move_on_after(timeout):
+        while not condition():
+            await trio.sleep(0.05)
+        return
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def assert_exactly_once_in_order(rows: list[tuple[int, int]], producer: Producer) -> None:
+    """The broker numbered the readings 1…N in the order it stored them (val = their number)."""
+    assert producer.acked == producer.sent > 0
+    seqs = [seq for seq, _ in rows]
+    values = [val for _, val in rows]
+    assert seqs == sorted(set(seqs)), "stored out of order or twice"
+    assert values == list(range(1, producer.sent + 1))
+
+
+# Fixtures -----------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("consumer-e2e-data")
+
+
+@pytest.fixture(scope="module")
+def developers(data_dir: Path) -> list[DeveloperCredentials]:
+    return create_developers(data_dir, [f"consumer-e2e-{i}" for i in range(4)])
+
+
+@pytest.fixture(scope="module")
+def broker(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrokerProcess]:
+    process = BrokerProcess.create(data_dir, log_dir=tmp_path_factory.mktemp("broker-logs"))
+    with process:
+        yield process
+
+
+@pytest.fixture
+def consumers(tmp_path: Path) -> Iterator[list[ConsumerProcess]]:
+    started: list[ConsumerProcess] = []
+    yield started
+    for consumer in started:
+        consumer.kill()
+        if consumer.process is not None:
+            consumer.process.wait(5)
+
+
+def new_consumer(started: list[ConsumerProcess], args: list[str], log_dir: Path) -> ConsumerProcess:
+    consumer = ConsumerProcess(args, log_dir)
+    started.append(consumer)
+    return consumer
+
+
+# Scenarios ----------------------------------------------------------------------------------------
+
+
+async def test_consumer_killed_with_sigkill_and_restarted(
+    broker: BrokerProcess, developers: list[DeveloperCredentials], consumers: list, tmp_path: Path
+) -> None:
+    dev, store = developers[0], tmp_path / "samples.db"
+    producer = Producer(broker, dev)
+    consumer = new_consumer(consumers, consumer_args(broker, dev, "--sink", f"sqlite:{store}"), tmp_path)
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(producer.run)
+        consumer.start()
+        await until(lambda: len(sqlite_rows(store)) > 100, "the first rows")
+        consumer.kill()
+        assert await consumer.wait() == -signal.SIGKILL
+        at_kill = len(sqlite_rows(store))
+        await trio.sleep(0.3)  # readings keep coming while no consumer runs
+        consumer.start()
+        await until(lambda: len(sqlite_rows(store)) > at_kill + 100, "the restart to resume")
+        producer.stopping = True
+    await until(lambda: len(sqlite_rows(store)) >= producer.sent, "every reading")
+    consumer.kill(signal.SIGTERM)
+    assert await consumer.wait() == 0, consumer.stderr()
+    assert_exactly_once_in_order(sqlite_rows(store), producer)
+
+
+async def test_broker_restarted_mid_stream(
+    data_dir: Path, developers: list[DeveloperCredentials], consumers: list, tmp_path: Path
+) -> None:
+    dev, store = developers[1], tmp_path / "samples.jsonl"
+    first = BrokerProcess.create(data_dir, log_dir=tmp_path / "broker1")
+    await first.start_async()
+    ws_port, http_port = first.ws_url.rsplit(":", 1)[1].split("/")[0], first.http_url.rsplit(":", 1)[1]
+    second = BrokerProcess.create(
+        data_dir, log_dir=tmp_path / "broker2", extra=["--port", ws_port, "--http-port", http_port]
+    )
+    producer = Producer(first, dev)
+    consumer = new_consumer(consumers, consumer_args(first, dev, "--sink", f"jsonl:{store}"), tmp_path)
+    try:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(producer.run)
+            consumer.start()
+            await until(lambda: len(jsonl_rows(store)) > 100, "the first rows")
+            assert await first.stop_async() == 0
+            at_stop = len(jsonl_rows(store))
+            await trio.sleep(0.3)
+            await second.start_async()
+            producer.broker = second
+            await until(lambda: len(jsonl_rows(store)) > at_stop + 100, "the consumer to resume")
+            producer.stopping = True
+        await until(lambda: len(jsonl_rows(store)) >= producer.sent, "every reading")
+    finally:
+        first.kill()
+        second.kill()
+    assert consumer.process is not None and consumer.process.poll() is None, consumer.stderr()
+    assert_exactly_once_in_order(jsonl_rows(store), producer)
+
+
+async def test_a_second_consumer_exits_with_4002_and_a_clear_message(
+    broker: BrokerProcess, developers: list[DeveloperCredentials], consumers: list, tmp_path: Path
+) -> None:
+    dev = developers[2]
+    args = consumer_args(broker, dev, "--sink", f"jsonl:{tmp_path / 'first.jsonl'}")
+    first = new_consumer(consumers, args, tmp_path / "first")
+    (tmp_path / "first").mkdir()
+    first.start()
+    await until(lambda: "ready" in first.stderr(), "the first consumer to be ready")
+    (tmp_path / "second").mkdir()
+    args = consumer_args(broker, dev, "--sink", f"jsonl:{tmp_path / 'second.jsonl'}")
+    second = new_consumer(consumers, args, tmp_path / "second")
+    second.start()
+    assert await second.wait() == 1
+    assert "another consumer is connected" in second.stderr()
+    assert first.process is not None and first.process.poll() is None
+
+
+async def test_webhook_receiver_that_fails_the_first_requests(
+    broker: BrokerProcess, developers: list[DeveloperCredentials], consumers: list, tmp_path: Path
+) -> None:
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    from wearstream.adapters.http.server import serve_http
+    from wearstream.adapters.sinks.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify_signature
+
+    secret, failures_left, received = "e2e-secret", [3], {}
+    refused: list[int] = []
+
+    async def hook(request: Request) -> Response:
+        body = await request.body()
+        headers = request.headers
+        verify_signature(secret, headers[TIMESTAMP_HEADER], body, headers[SIGNATURE_HEADER])
+        if failures_left[0] > 0:
+            failures_left[0] -= 1
+            refused.append(503)
+            return Response("not yet", status_code=503)
+        for record in json.loads(body)["payloads"]:
+            received.setdefault(record["seq"], record["d"]["val"])  # receivers dedupe by seq
+        return Response("ok")
+
+    app = Starlette(routes=[Route("/hook", hook, methods=["POST"])])
+    dev = developers[3]
+    producer = Producer(broker, dev)
+    async with trio.open_nursery() as nursery:
+        port = await nursery.start(serve_http, app, "127.0.0.1", 0)
+        sink = f"webhook:http://127.0.0.1:{port}/hook"
+        args = consumer_args(
+            broker, dev, "--sink", sink, "--webhook-secret", secret, "--cursor-dir", str(tmp_path)
+        )
+        consumer = new_consumer(consumers, args, tmp_path).start()
+        nursery.start_soon(producer.run)
+        await until(lambda: len(received) > 50, "the first deliveries")
+        producer.stopping = True
+        await until(lambda: producer.acked >= producer.sent and len(received) >= producer.sent, "all")
+        consumer.kill(signal.SIGTERM)
+        assert await consumer.wait() == 0, consumer.stderr()
+        nursery.cancel_scope.cancel()
+    assert refused == [503, 503, 503]
+    assert_exactly_once_in_order(sorted(received.items()), producer)
