@@ -42,6 +42,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--rate", type=float, help="override readings/s per producer (0 = maximum)")
     parser.add_argument("--idle-connections", type=int, help="producers to hold in scenario e (10,000)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="where results go")
+    parser.add_argument(
+        "--profile", type=Path, metavar="DIR",
+        help="py-spy the wearstream broker over each window (collapsed stacks, DIR/<scenario>-<system>.txt)",
+    )
     return parser.parse_args(argv)
 
 
@@ -107,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
         "load_average_1m": os.getloadavg()[0],
         "argv": sys.argv[1:] if argv is None else argv,
     }
-    timing = Timing(args.warmup, args.duration)
+    timing = Timing(args.warmup, args.duration, args.profile)
     results = []
     for scenario, system in runs:
         print(f"[{time.strftime('%H:%M:%S')}] {scenario.name} on {system.name}: {scenario.title}", flush=True)

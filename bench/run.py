@@ -7,6 +7,9 @@ start and at the end of the measurement window, so setup and drain cost nothing 
 from __future__ import annotations
 
 import multiprocessing
+import shutil
+import subprocess
+import sys
 import tempfile
 import time
 from array import array
@@ -51,6 +54,7 @@ SYSTEMS = {
 class Timing:
     warmup: float
     duration: float
+    profile_dir: Path | None = None  # py-spy the wearstream broker during the window, into here
 
 
 class BenchError(RuntimeError):
@@ -151,6 +155,20 @@ class Workers:
             pipe.close()
 
 
+def _profile(timing: Timing, scenario: Scenario, system: System, pid: int) -> subprocess.Popen[bytes] | None:
+    """py-spy (collapsed stacks, non-blocking: the broker is never paused) over the window."""
+    if timing.profile_dir is None or system.kind != "wearstream":
+        return None
+    timing.profile_dir.mkdir(parents=True, exist_ok=True)
+    out = timing.profile_dir / f"{scenario.name}-{system.name}.txt"
+    command = [
+        shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy")), "record",
+        "--pid", str(pid), "--duration", str(max(1, int(timing.duration))), "--rate", "250",
+        "--nonblocking", "--format", "raw", "--output", str(out),
+    ]
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
 def _cpu(pids: list[int]) -> list[float]:
     return [procstat.cpu_seconds(pid) for pid in pids]
 
@@ -171,8 +189,11 @@ def _drive(scenario: Scenario, system: System, timing: Timing, target: Any, base
         pids = [target.pid, *workers.pids]
         _sleep_until(window[0])
         cpu_before = _cpu(pids)
+        profiler = _profile(timing, scenario, system, target.pid)
         _sleep_until(window[1])
         cpu_after = _cpu(pids)
+        if profiler is not None:
+            profiler.wait()
         rss_end = procstat.rss_kib(target.pid)
         load = procstat.load_average()
         elapsed = window[1] - window[0]
