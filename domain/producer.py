@@ -173,11 +173,14 @@ class DeviceView:
     battery: int | None = None
     problem: str | None = None
     samples: int = 0
+    _since: float | None = None
     _times: collections.deque[float] = attrs.field(factory=collections.deque)
 
     def sample(self, sample: Sample, now: float) -> None:
         self.last = sample
         self.samples += 1
+        if self._since is None:
+            self._since = now
         self.connected = True
         self._times.append(now)
         self._forget_before(now - RATE_WINDOW_S)
@@ -193,9 +196,11 @@ class DeviceView:
         self.problem = reason
 
     def rate(self, now: float) -> float:
-        """Samples per second over the last few seconds."""
+        """Samples per second over the last few seconds (fewer, just after the first sample)."""
         self._forget_before(now - RATE_WINDOW_S)
-        return len(self._times) / RATE_WINDOW_S
+        if self._since is None:
+            return 0.0
+        return len(self._times) / max(min(RATE_WINDOW_S, now - self._since), 1.0)
 
     def _forget_before(self, cutoff: float) -> None:
         while self._times and self._times[0] < cutoff:
@@ -218,7 +223,7 @@ def status_line(view: DeviceView, now: float, depth: int) -> str:
     parts = [
         f"{view.device_id:<20}",
         f"{state:<12}",
-        f"{format_value(view.last):<28}",
+        f"{format_value(view.last):<32}",
         f"{view.rate(now):6.1f}/s",
         "batt " + ("-" if view.battery is None else f"{view.battery}%"),
         f"outbox {depth}",

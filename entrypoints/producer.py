@@ -294,3 +294,4 @@ def _configure_logging(level: str, board: StatusBoard | None) -> None:
     handler = _BoardLogHandler(board) if board is not None else logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logging.basicConfig(level=level.upper(), handlers=[handler])
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per token minted is noise

@@ -103,7 +103,7 @@ def test_the_status_line_shows_presence_value_rate_battery_and_depth() -> None:
     for n in range(10):
         view.sample(hr(n), 100.0 + n * 0.1)
     line = status_line(view, 101.0, 42)
-    assert "connected" in line and "HEART_RATE=69" in line and "2.0/s" in line
+    assert "connected" in line and "HEART_RATE=69" in line and "10.0/s" in line
     assert "batt 87%" in line and "outbox 42" in line
     assert view.rate(200.0) == 0.0
     view.status(DeviceStatus("sim:hr-strap", False, "sim", reason="out of range"))
