@@ -102,19 +102,22 @@ class BleSource:
                 except central.NotFound as exc:
                     reason = str(exc)
                 except Exception as exc:  # bleak, dbus-fast, BlueZ: all mean "try again"
-                    logger.info("%s: %s: %s", self._target, type(exc).__name__, exc, exc_info=True)
+                    logger.info("%s: %s: %s", self._target, type(exc).__name__, exc)
+                    logger.debug("%s: connection failed", self._target, exc_info=True)
                     reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         return session.connected, reason
 
-    def _on_connected(self, c: central.Connected) -> Device:
+    def note_connected(self, c: central.Connected) -> Device:
+        """Pin the target to the address found and describe the device from its services."""
         self._target = Target(address=c.address)
         self._device = _describe(c.address, c.name, c.service_uuids)
         return self._device
 
-    def _on_battery(self, level: int) -> None:
+    def note_battery(self, level: int) -> None:
         self._device = attrs.evolve(self._device, battery=level)
 
-    def _on_working(self) -> None:
+    def note_working(self) -> None:
+        """A value decoded: the connection works, so the next drop starts the backoff anew."""
         self._backoff.reset()
 
 
@@ -132,7 +135,7 @@ class _Session:
         async with receive:
             async for event in receive:
                 if isinstance(event, central.Connected):
-                    device = self._source._on_connected(event)
+                    device = self._source.note_connected(event)
                     self.connected = True
                     self._mapper = SampleMapper(self._user_id, device.id)
                     self._events.status(DeviceStatus(device.id, True, NAME))
@@ -147,10 +150,10 @@ class _Session:
             logger.warning("skipped a malformed value: %s (%s)", exc, value.data.hex())
             return
         assert self._mapper is not None  # Connected always comes first
-        self._source._on_working()
+        self._source.note_working()
         device_id = self._mapper.device_id
         if characteristic is BATTERY_LEVEL and record != self._source.device.battery:
-            self._source._on_battery(record)
+            self._source.note_battery(record)
             self._events.status(DeviceStatus(device_id, True, NAME, battery=record))
         for sample in self._mapper.samples(record, value.ts):
             await self._events.sample(sample)

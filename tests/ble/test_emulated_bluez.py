@@ -9,16 +9,22 @@ import trio
 from wearstream.adapters.ble.mapping import DEFAULT_WHEEL_CIRCUMFERENCE_M
 from wearstream.adapters.ble.spec import parse_spec
 from wearstream.adapters.ble.transport import BleSource, BleTransport
+from wearstream.adapters.ble.gatt import uuid16
 from wearstream.domain.backoff import Backoff
+from wearstream.domain.errors import DeviceUnavailable
 from wearstream.testing.bluez import (
     BATTERY_PERCENT,
+    HEART_RATE_SERVICE,
     cadence_sensor,
+    dbus_daemon,
     emulated_bluez,
     footpod,
     heart_rate_strap,
     not_a_sensor,
     strap_rr_1024,
+    strap_value,
 )
+from wearstream.testing.bluez_objects import CharacteristicPlan, PeripheralPlan
 
 from .conftest import needs_dbus
 
@@ -148,3 +154,39 @@ async def test_a_device_not_in_range_is_reported_once_and_scanning_goes_on(tmp_p
     first = recorder.statuses[0]
     assert not first.connected and "not found" in first.reason and "still scanning" in first.reason
     assert [s.connected for s in recorder.statuses if s.battery is None] == [False, True]
+
+
+async def test_malformed_notifications_are_skipped_and_the_rest_flows(tmp_path, recorder, caplog):
+    def sometimes_truncated(n: int) -> bytes:
+        return b"\x01\x48" if n % 3 == 0 else strap_value(n)  # uint16 format, one byte of it
+
+    faulty = PeripheralPlan(
+        "C0:FF:EE:00:00:0F", "Faulty HR", {HEART_RATE_SERVICE: [CharacteristicPlan(uuid16(0x2A37), sometimes_truncated)]}
+    )
+    source = fast_source(faulty.address)
+    async with emulated_bluez(tmp_path, faulty), trio.open_nursery() as nursery:
+        nursery.start_soon(source.run, "u", recorder)
+        await recorder.wait_for(lambda: recorder.count("HEART_RATE") >= 4)
+        nursery.cancel_scope.cancel()
+    assert recorder.values("HEART_RATE")[:4] == [61, 62, 64, 65]
+    assert "Heart Rate Measurement (0x2A37): truncated heart rate value" in caplog.text
+    assert [s.connected for s in recorder.statuses] == [True]
+
+
+async def test_without_bluez_a_scan_says_bluetooth_is_unavailable(tmp_path, monkeypatch):
+    async with dbus_daemon(tmp_path) as address:
+        monkeypatch.setenv("DBUS_SYSTEM_BUS_ADDRESS", address)
+        with pytest.raises(DeviceUnavailable, match="Bluetooth LE scan failed"):
+            await BleTransport().scanner().scan(0.2)
+
+
+async def test_without_bluez_a_session_reports_and_keeps_trying(tmp_path, monkeypatch, recorder):
+    source = fast_source("C0:FF:EE:00:00:01")
+    async with dbus_daemon(tmp_path) as address, trio.open_nursery() as nursery:
+        monkeypatch.setenv("DBUS_SYSTEM_BUS_ADDRESS", address)
+        nursery.start_soon(source.run, "u", recorder)
+        await recorder.wait_for(lambda: len(recorder.statuses) >= 1)
+        await trio.sleep(0.3)  # several more attempts: still running, nothing raised
+        nursery.cancel_scope.cancel()
+    assert len(recorder.statuses) == 1  # the same failure is not repeated
+    assert not recorder.statuses[0].connected and "org.bluez" in recorder.statuses[0].reason

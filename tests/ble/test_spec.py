@@ -28,3 +28,10 @@ def test_open_describes_the_device_before_connecting():
     source = BleTransport().open("C0:FF:EE:00:00:01")
     assert (source.device.id, source.device.transport) == ("C0:FF:EE:00:00:01", "ble")
     assert BleTransport.name == "ble"
+
+
+def test_registered_as_the_ble_transport_entry_point():
+    from importlib.metadata import entry_points
+
+    (entry,) = entry_points(group="wearstream.transports", name="ble")
+    assert entry.load() is BleTransport
