@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import random
+from typing import Awaitable, Callable, TypeVar
 
 import attrs
 import trio
@@ -35,7 +36,6 @@ from ...domain.backoff import Backoff
 from ...domain.devices import DeviceStatus
 from ...domain.errors import CredentialsError, ProtocolError, TokenUnavailable
 from ...domain.frames import (
-    Frame,
     Heartbeat,
     HeartbeatAck,
     Hello,
@@ -61,6 +61,7 @@ from . import codec
 log = logging.getLogger("wearstream.producer")
 
 MAX_STATUS_TEXT = 256
+F = TypeVar("F", Hello, Ready)
 
 
 @attrs.frozen
@@ -220,13 +221,17 @@ class ProducerLink:
         self.state.problem = None
         log.info("broker link: connected to %s", self.url)
         async with trio.open_nursery() as nursery:
-            for task in (self._read, self._send_submits, self._send_presence):
+            for task in (self._read, self._send_submits, self._send_presence, self._heartbeat):
                 nursery.start_soon(self._guarded, task, ws, beats, attempt, nursery.cancel_scope)
-            nursery.start_soon(
-                self._guarded, self._heartbeat, ws, beats, attempt, nursery.cancel_scope
-            )
 
-    async def _guarded(self, task, ws, beats, attempt, scope) -> None:  # type: ignore[no-untyped-def]
+    async def _guarded(
+        self,
+        task: Callable[[WebSocketConnection, Heartbeats], Awaitable[None]],
+        ws: WebSocketConnection,
+        beats: Heartbeats,
+        attempt: _Attempt,
+        scope: trio.CancelScope,
+    ) -> None:
         """Run one task of a connection; the first to end (a close, a dead link) ends them all."""
         try:
             await task(ws, beats)
@@ -305,7 +310,7 @@ class ProducerLink:
                 await acked.wait()
 
 
-async def _expect(ws: WebSocketConnection, kind: type[Frame], timeout: float) -> Frame:
+async def _expect(ws: WebSocketConnection, kind: type[F], timeout: float) -> F:
     with trio.move_on_after(timeout):
         message = await ws.get_message()
         try:
