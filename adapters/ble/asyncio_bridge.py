@@ -65,7 +65,8 @@ class AsyncioLoop:
                     await done.wait()
         task = holder[0]
         if task.cancelled():
-            raise RuntimeError(f"{getattr(async_fn, '__name__', async_fn)} was cancelled in asyncio")
+            name = getattr(async_fn, "__name__", async_fn)
+            raise RuntimeError(f"{name} was cancelled on the asyncio side")
         return task.result()
 
     def forward_to(self, send: trio.MemorySendChannel[T]) -> Callable[[T], None]:

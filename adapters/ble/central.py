@@ -115,7 +115,8 @@ async def stream(
             await client.start_notify(char, _on_value(char.uuid, push, clock))
         for char in known:
             # Battery Level notifies only on change: read it once for a first value.
-            if "read" in char.properties and (char not in subscribed or char.uuid == BATTERY_LEVEL.uuid):
+            once = char not in subscribed or char.uuid == BATTERY_LEVEL.uuid
+            if "read" in char.properties and once:
                 data = await client.read_gatt_char(char)
                 push(Value(char.uuid, bytes(data), clock.now()))
         await dropped.wait()
@@ -125,7 +126,9 @@ async def stream(
             await asyncio.wait_for(client.disconnect(), DISCONNECT_TIMEOUT_S)
 
 
-def _on_value(uuid: str, push: Push, clock: Clock) -> Callable[[BleakGATTCharacteristic, bytearray], None]:
+def _on_value(
+    uuid: str, push: Push, clock: Clock
+) -> Callable[[BleakGATTCharacteristic, bytearray], None]:
     def on_value(_: BleakGATTCharacteristic, data: bytearray) -> None:
         push(Value(uuid, bytes(data), clock.now()))
 

@@ -97,7 +97,8 @@ CHARACTERISTICS = {
             "Indoor Bike Data",
             FITNESS_MACHINE,
             decoders.decode_indoor_bike_data,
-            (_DT.SPEED, _DT.BIKE_CADENCE, _DT.POWER, _DT.DISTANCE, _DT.HEART_RATE, _DT.CALORIES, _DT.MET),
+            (_DT.SPEED, _DT.BIKE_CADENCE, _DT.POWER, _DT.DISTANCE, _DT.HEART_RATE, _DT.CALORIES,
+             _DT.MET),
         ),
         Characteristic(
             uuid16(0x2ACD),

@@ -33,6 +33,8 @@ NAME = Transport.BLE.value
 # Notifications waiting for the trio side; a strap sends ~1/s, a power meter ~4/s.
 NOTIFY_BUFFER = 256
 
+Event = central.Connected | central.Value
+
 
 def _describe(address: str, name: str | None, service_uuids: tuple[str, ...]) -> Device:
     return Device(
@@ -65,7 +67,7 @@ class BleSource:
         self._backoff = backoff or Backoff(initial=1.0, maximum=30.0)
         self._find_timeout = find_timeout
         self._connect_timeout = connect_timeout
-        self._device = Device(id=str(target), name=target.name_pattern or str(target), transport=NAME)
+        self._device = Device(str(target), target.name_pattern or str(target), NAME)
 
     @property
     def device(self) -> Device:
@@ -85,7 +87,7 @@ class BleSource:
         self, loop: AsyncioLoop, user_id: str, events: DeviceEvents
     ) -> tuple[bool, str]:
         """One connection, from scanning to its end: (whether it connected, why it ended)."""
-        send, receive = trio.open_memory_channel[central.Connected | central.Value](NOTIFY_BUFFER)
+        send, receive = trio.open_memory_channel[Event](NOTIFY_BUFFER)
         session = _Session(self, user_id, events)
         async with trio.open_nursery() as nursery:
             nursery.start_soon(session.consume, receive)
@@ -131,7 +133,7 @@ class _Session:
         self._mapper: SampleMapper | None = None
         self.connected = False
 
-    async def consume(self, receive: trio.MemoryReceiveChannel[central.Connected | central.Value]) -> None:
+    async def consume(self, receive: trio.MemoryReceiveChannel[Event]) -> None:
         async with receive:
             async for event in receive:
                 if isinstance(event, central.Connected):
@@ -166,7 +168,8 @@ class BleScanner:
             async with open_asyncio_loop() as loop:
                 seen = await loop.run(central.scan, timeout)
         except Exception as exc:
-            raise DeviceUnavailable(f"Bluetooth LE scan failed: {type(exc).__name__}: {exc}") from exc
+            reason = f"{type(exc).__name__}: {exc}"
+            raise DeviceUnavailable(f"Bluetooth LE scan failed: {reason}") from exc
         return [_describe(a.address, a.name, a.service_uuids) for a in seen]
 
 
