@@ -190,3 +190,17 @@ async def test_without_bluez_a_session_reports_and_keeps_trying(tmp_path, monkey
         nursery.cancel_scope.cancel()
     assert len(recorder.statuses) == 1  # the same failure is not repeated
     assert not recorder.statuses[0].connected and "org.bluez" in recorder.statuses[0].reason
+
+
+async def test_two_devices_stream_at_once(tmp_path):
+    from .conftest import Recorder
+
+    strap, cadence = Recorder(), Recorder()
+    async with emulated_bluez(tmp_path, STRAP, CADENCE), trio.open_nursery() as nursery:
+        nursery.start_soon(fast_source(STRAP.address).run, "u", strap)
+        nursery.start_soon(fast_source(CADENCE.address).run, "u", cadence)
+        await strap.wait_for(lambda: strap.count("HEART_RATE") >= 3)
+        await cadence.wait_for(lambda: cadence.count("BIKE_CADENCE") >= 3)
+        nursery.cancel_scope.cancel()
+    assert {s.device_id for s in strap.samples} == {STRAP.address}
+    assert {s.device_id for s in cadence.samples} == {CADENCE.address}
