@@ -105,14 +105,14 @@ def _heart_rate(body: Body, rate: float) -> Iterator[Reading]:
 
 def _beats(body: Body, rng: random.Random) -> Iterator[Reading]:
     """One RR interval per beat: 60000/HR, plus sinus arrhythmia (damped by effort) and noise."""
-    at = rng.uniform(0.2, 1.0)
+    at = rng.uniform(0.0, 0.5)  # the first beat, which ends no interval
     while True:
         rsa_ms = 45.0 * (1.0 - body.effort(at))
         rr = 60_000.0 / body.heart_rate(at)
         rr += rsa_ms * math.sin(2 * math.pi * at / body.breath_s) + rng.gauss(0.0, 12.0)
-        rr = min(2000.0, max(300.0, rr))
-        yield Reading(at, DataType.RR_INTERVAL, round(rr, 1))
+        rr = round(min(2000.0, max(300.0, rr)), 1)
         at += rr / 1000.0
+        yield Reading(at, DataType.RR_INTERVAL, rr)  # known when the beat that ends it comes
 
 
 def battery_start(seed: int) -> int:
