@@ -21,9 +21,13 @@ def record(payload: Payload) -> dict[str, Any]:
     return fields
 
 
-def json_line(payload: Payload) -> bytes:
-    """One JSON line; a ``d`` that is not JSON fails with a ValueError naming the seq."""
+def json_record(payload: Payload) -> bytes:
+    """The record as JSON; a ``d`` that is not JSON fails with a ValueError naming the seq."""
     try:
-        return orjson.dumps(record(payload), option=orjson.OPT_APPEND_NEWLINE)
+        return orjson.dumps(record(payload))
     except TypeError as error:  # orjson.JSONEncodeError
         raise ValueError(f"payload seq {payload.seq}: d cannot be written as JSON: {error}") from None
+
+
+def json_line(payload: Payload) -> bytes:
+    return json_record(payload) + b"\n"

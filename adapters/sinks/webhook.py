@@ -37,7 +37,7 @@ from ...domain.backoff import Backoff
 from ...domain.stream import Payload
 from ...ports.sinks import SinkOptions
 from .cursor import CursorFile, cursor_file_name, new_payloads
-from .records import record
+from .records import json_record
 
 log = logging.getLogger("wearstream.sinks.webhook")
 
@@ -125,10 +125,11 @@ class WebhookSink:
 
     async def write(self, payloads: Sequence[Payload], cursor: int) -> None:
         fresh = new_payloads(payloads, self._cursor, cursor)
+        records = [json_record(p) for p in fresh]  # an unencodable payload fails before any POST
         for start in range(0, len(fresh), self._max_batch):
-            chunk = fresh[start : start + self._max_batch]
-            await self._deliver(chunk)
-            await self._commit(chunk[-1].seq)
+            end = start + self._max_batch
+            await self._deliver(fresh[start:end], records[start:end])
+            await self._commit(fresh[start:end][-1].seq)
         await self._commit(cursor)
 
     async def aclose(self) -> None:
@@ -142,13 +143,16 @@ class WebhookSink:
             await self._cursor_file.save(cursor)
             self._cursor = cursor
 
-    async def _deliver(self, chunk: list[Payload]) -> None:
+    async def _deliver(self, chunk: list[Payload], records: list[bytes]) -> None:
         """POST one chunk until a 2xx; raise on a refusal or after ``max_attempts``."""
         if self._client is None:
             raise RuntimeError(f"webhook sink {self.url} is not open")
         first = chunk[0]
         delivery = f"{first.developer_id}:{first.seq}-{chunk[-1].seq}"
-        body = orjson.dumps({"developer_id": first.developer_id, "payloads": [record(p) for p in chunk]})
+        body = b'{"developer_id":%s,"payloads":[%s]}' % (
+            orjson.dumps(first.developer_id),
+            b",".join(records),
+        )
         attempt = 0
         while True:
             attempt += 1
