@@ -24,6 +24,7 @@ COMMANDS = (
     "developers",
     "token",
     "scan",
+    "listing",  # `transports` and `sinks`
 )
 
 
