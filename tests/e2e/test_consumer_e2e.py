@@ -55,8 +55,9 @@ class Producer:
         while not (self.stopping and self.acked >= self.sent):
             try:
                 await self._session()
-            except (ConnectionClosed, HandshakeError, OSError, httpx.HTTPError):
-                await trio.sleep(0.1)
+            except* (ConnectionClosed, HandshakeError, OSError, httpx.HTTPError):
+                pass  # the broker went away: reconnect and resend what is unacknowledged
+            await trio.sleep(0.1)
 
     async def _session(self) -> None:
         async with httpx.AsyncClient(timeout=5) as http:
@@ -159,12 +160,15 @@ def jsonl_rows(path: Path) -> list[tuple[int, int]]:
     return [(r["seq"], r["d"]["val"]) for r in records]
 
 
-async def until(condition: Any, what: str, timeout: float = WAIT) -> None:
+async def until(
+    condition: Any, what: str, *consumers: ConsumerProcess, timeout: float = WAIT
+) -> None:
     with trio.move_on_after(timeout):
         while not condition():
             await trio.sleep(0.05)
         return
-    raise AssertionError(f"timed out waiting for {what}")
+    logs = "".join(f"\n--- consumer stderr ---\n{c.stderr()}" for c in consumers)
+    raise AssertionError(f"timed out waiting for {what}{logs}")
 
 
 def assert_exactly_once_in_order(rows: list[tuple[int, int]], producer: Producer) -> None:
@@ -224,15 +228,16 @@ async def test_consumer_killed_with_sigkill_and_restarted(
     async with trio.open_nursery() as nursery:
         nursery.start_soon(producer.run)
         consumer.start()
-        await until(lambda: len(sqlite_rows(store)) > 100, "the first rows")
+        await until(lambda: len(sqlite_rows(store)) > 100, "the first rows", consumer)
         consumer.kill()
         assert await consumer.wait() == -signal.SIGKILL
         at_kill = len(sqlite_rows(store))
         await trio.sleep(0.3)  # readings keep coming while no consumer runs
         consumer.start()
-        await until(lambda: len(sqlite_rows(store)) > at_kill + 100, "the restart to resume")
+        await until(lambda: len(sqlite_rows(store)) > at_kill + 100, "the restart to resume", consumer)
+        assert f"resuming after seq {at_kill}" in consumer.stderr()
         producer.stopping = True
-    await until(lambda: len(sqlite_rows(store)) >= producer.sent, "every reading")
+    await until(lambda: len(sqlite_rows(store)) >= producer.sent, "every reading", consumer)
     consumer.kill(signal.SIGTERM)
     assert await consumer.wait() == 0, consumer.stderr()
     assert_exactly_once_in_order(sqlite_rows(store), producer)
@@ -254,19 +259,20 @@ async def test_broker_restarted_mid_stream(
         async with trio.open_nursery() as nursery:
             nursery.start_soon(producer.run)
             consumer.start()
-            await until(lambda: len(jsonl_rows(store)) > 100, "the first rows")
+            await until(lambda: len(jsonl_rows(store)) > 100, "the first rows", consumer)
             assert await first.stop_async() == 0
             at_stop = len(jsonl_rows(store))
             await trio.sleep(0.3)
             await second.start_async()
             producer.broker = second
-            await until(lambda: len(jsonl_rows(store)) > at_stop + 100, "the consumer to resume")
+            await until(lambda: len(jsonl_rows(store)) > at_stop + 100, "the consumer to resume", consumer)
             producer.stopping = True
-        await until(lambda: len(jsonl_rows(store)) >= producer.sent, "every reading")
+        await until(lambda: len(jsonl_rows(store)) >= producer.sent, "every reading", consumer)
     finally:
         first.kill()
         second.kill()
     assert consumer.process is not None and consumer.process.poll() is None, consumer.stderr()
+    assert consumer.stderr().count("ready; resuming") == 2
     assert_exactly_once_in_order(jsonl_rows(store), producer)
 
 
@@ -278,7 +284,7 @@ async def test_a_second_consumer_exits_with_4002_and_a_clear_message(
     first = new_consumer(consumers, args, tmp_path / "first")
     (tmp_path / "first").mkdir()
     first.start()
-    await until(lambda: "ready" in first.stderr(), "the first consumer to be ready")
+    await until(lambda: "ready" in first.stderr(), "the first consumer to be ready", first)
     (tmp_path / "second").mkdir()
     args = consumer_args(broker, dev, "--sink", f"jsonl:{tmp_path / 'second.jsonl'}")
     second = new_consumer(consumers, args, tmp_path / "second")
@@ -325,9 +331,9 @@ async def test_webhook_receiver_that_fails_the_first_requests(
         )
         consumer = new_consumer(consumers, args, tmp_path).start()
         nursery.start_soon(producer.run)
-        await until(lambda: len(received) > 50, "the first deliveries")
+        await until(lambda: len(received) > 50, "the first deliveries", consumer)
         producer.stopping = True
-        await until(lambda: producer.acked >= producer.sent and len(received) >= producer.sent, "all")
+        await until(lambda: producer.acked >= producer.sent and len(received) >= producer.sent, "all", consumer)
         consumer.kill(signal.SIGTERM)
         assert await consumer.wait() == 0, consumer.stderr()
         nursery.cancel_scope.cancel()
