@@ -77,14 +77,15 @@ class LiveView:
         self.payloads = 0
         self.last_seq = 0
 
-    def add(self, payload: Payload, received_at: float) -> None:
-        """Take one payload that arrived at ``received_at`` (UNIX seconds)."""
+    def add(self, payload: Payload, received_at: float, *, measure: bool = True) -> None:
+        """Take one payload that arrived at ``received_at`` (UNIX seconds); ``measure=False``
+        leaves it out of the latency figures (a warm-up, while clients are still connecting)."""
         self.payloads += 1
         self.last_seq = max(self.last_seq, payload.seq)
         user = self.users.setdefault(payload.uid, UserView())
         user.payloads += 1
         ts = _timestamp(payload.d)
-        if ts is not None:
+        if ts is not None and measure:
             self.latencies.append(received_at - ts)
         value = _value(payload.d)
         known = resolve(payload.t)
