@@ -9,7 +9,7 @@ Payloads (and their ``d`` dicts) are kept by reference, not copied; the broker n
 from __future__ import annotations
 
 import bisect
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Sequence
 
 import attrs
@@ -17,6 +17,7 @@ import attrs
 from ...domain.identity import Developer, Token
 from ...domain.stream import Payload, ReplayRange
 from ...ports.clock import Clock
+from ...ports.storage import Retention
 from ..clock import SystemClock
 from .checks import check_appendable, check_limit
 
@@ -29,28 +30,42 @@ PURGE_GRACE = timedelta(minutes=10)
 
 @attrs.define
 class _DeveloperLog:
-    """One developer's payloads, with their seqs in a parallel list for bisecting."""
+    """One developer's payloads, with their seqs and store times in parallel lists for bisecting."""
 
     seqs: list[int] = attrs.field(factory=list)
     payloads: list[Payload] = attrs.field(factory=list)
+    stored_at: list[datetime] = attrs.field(factory=list)
     last_seq: int = 0
+    trimmed_upto: int = 0
     keys: dict[tuple[str, str], int] = attrs.field(factory=dict)
+
+    def drop_first(self, count: int) -> int:
+        """Remove the ``count`` oldest payloads (retention); returns how many went."""
+        if count <= 0:
+            return 0
+        # Everything below the first payload kept is gone (seqs may have gaps).
+        self.trimmed_upto = self.seqs[count] - 1 if count < len(self.seqs) else self.last_seq
+        del self.seqs[:count], self.payloads[:count], self.stored_at[:count]
+        return count
 
 
 class MemoryStreamLog:
     """The StreamLog port on lists: appends are O(1), ranges are found by bisection."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Clock | None = None) -> None:
         self._logs: dict[str, _DeveloperLog] = {}
+        self._clock: Clock = clock or SystemClock()
 
     async def append(self, payloads: Sequence[Payload]) -> None:
         check_appendable(payloads, lambda dev: self._logs[dev].last_seq if dev in self._logs else 0)
+        now = self._clock.now()
         for payload in payloads:
             log = self._logs.get(payload.developer_id)
             if log is None:
                 log = self._logs[payload.developer_id] = _DeveloperLog()
             log.seqs.append(payload.seq)
             log.payloads.append(payload)
+            log.stored_at.append(now)
             log.last_seq = payload.seq
             if payload.key is not None:
                 slot = (payload.uid, payload.key.source)
@@ -72,6 +87,19 @@ class MemoryStreamLog:
     async def last_keys(self, developer_id: str) -> dict[tuple[str, str], int]:
         log = self._logs.get(developer_id)
         return {} if log is None else dict(log.keys)
+
+    async def trim(self, retention: Retention, now: datetime) -> int:
+        removed = 0
+        for log in self._logs.values():
+            if retention.max_length is not None:
+                removed += log.drop_first(len(log.seqs) - retention.max_length)
+            if retention.max_age is not None:
+                removed += log.drop_first(bisect.bisect_left(log.stored_at, now - retention.max_age))
+        return removed
+
+    async def trimmed_upto(self, developer_id: str) -> int:
+        log = self._logs.get(developer_id)
+        return 0 if log is None else log.trimmed_upto
 
     async def aclose(self) -> None:
         """Nothing to release; kept for the port."""

@@ -44,12 +44,13 @@ import trio
 from ...domain.identity import Developer, Role, Token
 from ...domain.stream import Payload, ReplayRange, SubmitKey
 from ...ports.clock import Clock
+from ...ports.storage import Retention
 from ..clock import SystemClock
 from .checks import check_appendable, check_limit
 from .memory import PURGE_EVERY, PURGE_GRACE
 
 DB_FILENAME = "wearstream.db"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 MIN_SQLITE_VERSION = (3, 35, 0)  # DELETE … RETURNING
 DEFAULT_BUSY_TIMEOUT = 10.0  # seconds to wait for another connection's write lock
 _INT64_MAX = 2**63 - 1
@@ -68,13 +69,15 @@ _SCHEMA = (
         synthetic INTEGER NOT NULL DEFAULT 0,
         key_source TEXT,
         key_counter INTEGER,
+        stored_at REAL NOT NULL DEFAULT 0,
         PRIMARY KEY (developer_id, seq)
     ) WITHOUT ROWID""",
     # The highest seq ever stored per developer, kept beside the log so that it outlives
-    # retention (seqs are never reused) and needs no scan.
+    # retention (seqs are never reused) and needs no scan; and the highest seq retention removed.
     """CREATE TABLE IF NOT EXISTS streams (
         developer_id TEXT PRIMARY KEY,
-        last_seq INTEGER NOT NULL
+        last_seq INTEGER NOT NULL,
+        trimmed_upto INTEGER NOT NULL DEFAULT 0
     ) WITHOUT ROWID""",
     # The highest idempotency counter per (developer, user, key source), for resend dedupe.
     """CREATE TABLE IF NOT EXISTS submit_keys (
@@ -193,9 +196,19 @@ def _migrate(connection: sqlite3.Connection) -> None:
             )
         if version == SCHEMA_VERSION:
             return
+        if version == 1:
+            _migrate_1_to_2(connection)
         for statement in _SCHEMA:
             connection.execute(statement)
         connection.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+
+
+def _migrate_1_to_2(connection: sqlite3.Connection) -> None:
+    """Version 2 adds retention: when each payload was stored, and how far the log was trimmed.
+    Payloads stored before the upgrade count as stored at the upgrade, so none is dropped early."""
+    now = datetime.now().timestamp()
+    connection.execute(f"ALTER TABLE payloads ADD COLUMN stored_at REAL NOT NULL DEFAULT {now!r}")
+    connection.execute("ALTER TABLE streams ADD COLUMN trimmed_upto INTEGER NOT NULL DEFAULT 0")
 
 
 @contextmanager
@@ -217,19 +230,20 @@ def _write_transaction(connection: sqlite3.Connection) -> Iterator[None]:
 class SqliteStreamLog:
     """The StreamLog port on the ``payloads``, ``streams`` and ``submit_keys`` tables."""
 
-    def __init__(self, db: SqliteDatabase, *, owns_db: bool = False) -> None:
+    def __init__(self, db: SqliteDatabase, *, owns_db: bool = False, clock: Clock | None = None) -> None:
         self.db = db
         self._owns_db = owns_db
+        self._clock: Clock = clock or SystemClock()
 
     @classmethod
-    async def open(cls, path: str | Path, **options: Any) -> "SqliteStreamLog":
+    async def open(cls, path: str | Path, *, clock: Clock | None = None, **options: Any) -> "SqliteStreamLog":
         """A log on its own connection to the file ``path``; ``aclose`` closes it."""
-        return cls(await SqliteDatabase.open(path, **options), owns_db=True)
+        return cls(await SqliteDatabase.open(path, **options), owns_db=True, clock=clock)
 
     async def append(self, payloads: Sequence[Payload]) -> None:
         if payloads:
-            batch = list(payloads)
-            await self.db.run(lambda connection: _append(connection, batch))
+            batch, now = list(payloads), self._clock.now().timestamp()
+            await self.db.run(lambda connection: _append(connection, batch, now))
 
     async def read_range(self, developer_id: str, rng: ReplayRange, limit: int) -> list[Payload]:
         check_limit(limit)
@@ -257,9 +271,59 @@ class SqliteStreamLog:
 
         return await self.db.run(query)
 
+    async def trim(self, retention: Retention, now: datetime) -> int:
+        if retention.unlimited:
+            return 0
+        cutoff = None if retention.max_age is None else (now - retention.max_age).timestamp()
+        return await self.db.run(lambda connection: _trim(connection, retention.max_length, cutoff))
+
+    async def trimmed_upto(self, developer_id: str) -> int:
+        def query(connection: sqlite3.Connection) -> int:
+            row = connection.execute(
+                "SELECT trimmed_upto FROM streams WHERE developer_id = ?", (developer_id,)
+            ).fetchone()
+            return 0 if row is None else row[0]
+
+        return await self.db.run(query)
+
     async def aclose(self) -> None:
         if self._owns_db:
             await self.db.aclose()
+
+
+def _trim(connection: sqlite3.Connection, max_length: int | None, cutoff: float | None) -> int:
+    """Delete, per developer, everything before the first payload retention keeps."""
+    removed = 0
+    with _write_transaction(connection):
+        streams = connection.execute("SELECT developer_id, last_seq FROM streams").fetchall()
+        for developer_id, last_seq in streams:
+            keep_from = [last_seq + 1]
+            if max_length is not None:
+                row = connection.execute(
+                    "SELECT seq FROM payloads WHERE developer_id = ? ORDER BY seq DESC"
+                    " LIMIT 1 OFFSET ?",
+                    (developer_id, max_length - 1),
+                ).fetchone()
+                keep_from.append(1 if row is None else row[0])
+            if cutoff is not None:
+                # Store times rise with seqs, so this scans only what is about to go.
+                row = connection.execute(
+                    "SELECT seq FROM payloads WHERE developer_id = ? AND stored_at >= ?"
+                    " ORDER BY seq LIMIT 1",
+                    (developer_id, cutoff),
+                ).fetchone()
+                keep_from.append(last_seq + 1 if row is None else row[0])
+            first_kept = max(keep_from[1:])
+            count = connection.execute(
+                "DELETE FROM payloads WHERE developer_id = ? AND seq < ?", (developer_id, first_kept)
+            ).rowcount
+            if count:
+                connection.execute(
+                    "UPDATE streams SET trimmed_upto = max(trimmed_upto, ?) WHERE developer_id = ?",
+                    (first_kept - 1, developer_id),
+                )
+            removed += count
+    return removed
 
 
 def _stored_last_seq(connection: sqlite3.Connection, developer_id: str) -> int:
@@ -290,8 +354,8 @@ def _payload_row(index: int, payload: Payload) -> tuple[Any, ...]:
     )
 
 
-def _append(connection: sqlite3.Connection, payloads: list[Payload]) -> None:
-    rows = [_payload_row(index, payload) for index, payload in enumerate(payloads)]
+def _append(connection: sqlite3.Connection, payloads: list[Payload], now: float) -> None:
+    rows = [(*_payload_row(index, payload), now) for index, payload in enumerate(payloads)]
     last: dict[str, int] = {}
     keys: dict[tuple[str, str, str], int] = {}
     for p in payloads:
@@ -302,8 +366,9 @@ def _append(connection: sqlite3.Connection, payloads: list[Payload]) -> None:
     with _write_transaction(connection):
         check_appendable(payloads, lambda dev: _stored_last_seq(connection, dev))
         connection.executemany(
-            "INSERT INTO payloads (developer_id, seq, uid, t, d, synthetic, key_source, key_counter)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO payloads"
+            " (developer_id, seq, uid, t, d, synthetic, key_source, key_counter, stored_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             rows,
         )
         connection.executemany(
@@ -534,7 +599,7 @@ async def open_sqlite_stores(
         identity_db = await SqliteDatabase.open(path, **options)
         try:
             yield (
-                SqliteStreamLog(log_db),
+                SqliteStreamLog(log_db, clock=clock),
                 SqliteDeveloperStore(identity_db),
                 SqliteTokenStore(identity_db, clock=clock),
             )

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import abc
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import AsyncIterator
 
 import pytest
+import trio
 from hypothesis import given
 from hypothesis import strategies as st
 
 from ...domain.stream import Payload, ReplayRange, SubmitKey
-from ...ports.storage import StreamLog
+from ...ports.storage import Retention, StreamLog
 from .values import assert_same_payloads, json_objects, payload
 
 # One batch of a generated history: (developer index, seq gap, synthetic, key counter or None).
@@ -186,6 +188,53 @@ class StreamLogContract(abc.ABC):
         await log.aclose()
         await log.aclose()
 
+    # Retention -----------------------------------------------------------------------------
+
+    async def test_trimming_by_length_keeps_the_newest_per_developer(self, log: StreamLog) -> None:
+        await log.append([payload("dev_a", seq, key=SubmitKey("s", seq)) for seq in (1, 2, 4, 7, 9)])
+        await log.append([payload("dev_b", 1)])
+        assert await log.trimmed_upto("dev_a") == 0
+        assert await log.trim(Retention(max_length=2), _now()) == 3
+        assert [p.seq for p in await log.read_range("dev_a", ReplayRange(0, 100), 100)] == [7, 9]
+        assert [p.seq for p in await log.read_range("dev_b", ReplayRange(0, 100), 100)] == [1]
+        assert await log.trimmed_upto("dev_a") == 6  # everything below the first kept is gone
+        assert await log.trimmed_upto("dev_b") == 0
+        assert await log.last_seq("dev_a") == 9
+        assert await log.last_keys("dev_a") == {("user-1", "s"): 9}
+        assert await log.trim(Retention(max_length=2), _now()) == 0
+        with pytest.raises(ValueError):
+            await log.append([payload("dev_a", 5)])  # a trimmed seq is still used up
+        await log.append([payload("dev_a", 10)])
+        assert [p.seq for p in await log.read_range("dev_a", ReplayRange(0, 100), 100)] == [7, 9, 10]
+
+    async def test_trimming_by_age_drops_what_was_stored_before_the_cutoff(
+        self, log: StreamLog
+    ) -> None:
+        await log.append([payload("dev_a", 1), payload("dev_a", 2)])
+        await trio.sleep(0.01)  # store times are compared, so keep the two batches apart
+        middle = _now()
+        await trio.sleep(0.01)
+        await log.append([payload("dev_a", 3)])
+        hour = timedelta(hours=1)
+        assert await log.trim(Retention(max_age=hour), _now()) == 0
+        assert await log.trim(Retention(max_age=hour), middle + hour) == 2
+        assert [p.seq for p in await log.read_range("dev_a", ReplayRange(0, 10), 10)] == [3]
+        assert await log.trimmed_upto("dev_a") == 2
+
+    async def test_trimming_everything_keeps_the_seqs_used_up(self, log: StreamLog) -> None:
+        await log.append([payload("dev_a", 1), payload("dev_a", 5)])
+        later = _now() + timedelta(days=2)
+        assert await log.trim(Retention(max_age=timedelta(days=1), max_length=10), later) == 2
+        assert await log.read_range("dev_a", ReplayRange(0, 10), 10) == []
+        assert (await log.last_seq("dev_a"), await log.trimmed_upto("dev_a")) == (5, 5)
+        await log.append([payload("dev_a", 6)])
+        assert [p.seq for p in await log.read_range("dev_a", ReplayRange(0, 10), 10)] == [6]
+
+    async def test_no_retention_keeps_everything(self, log: StreamLog) -> None:
+        await log.append([payload("dev_a", seq) for seq in range(1, 4)])
+        assert await log.trim(Retention(), _now() + timedelta(days=9999)) == 0
+        assert len(await log.read_range("dev_a", ReplayRange(0, 10), 10)) == 3
+
     # Persistence ---------------------------------------------------------------------------
 
     async def test_reopening_keeps_payloads_last_seq_and_keys(self, tmp_path: Path) -> None:
@@ -261,3 +310,7 @@ class StreamLogContract(abc.ABC):
                 assert await log.last_keys(dev) == keys[dev]
         finally:
             await log.aclose()
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import sys
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -26,6 +26,7 @@ from wearstream.adapters.storage.sqlite import (
 )
 from wearstream.domain.identity import Role, Token
 from wearstream.domain.stream import ReplayRange, SubmitKey
+from wearstream.ports.storage import Retention
 from wearstream.testing.contracts import (
     DeveloperStoreContract,
     StreamLogContract,
@@ -283,3 +284,35 @@ async def test_tokens_within_the_grace_are_kept(tmp_path: Path) -> None:
         assert await tokens.take("late") is not None
     finally:
         await tokens.aclose()
+
+
+# Schema upgrade ----------------------------------------------------------------------------
+
+
+async def test_a_version_1_file_is_upgraded_and_keeps_its_payloads(tmp_path: Path) -> None:
+    path = tmp_path / DB_FILENAME
+    with sqlite3.connect(path) as connection:
+        connection.executescript(
+            """
+            CREATE TABLE payloads (developer_id TEXT NOT NULL, seq INTEGER NOT NULL,
+                uid TEXT NOT NULL, t TEXT NOT NULL, d TEXT NOT NULL,
+                synthetic INTEGER NOT NULL DEFAULT 0, key_source TEXT, key_counter INTEGER,
+                PRIMARY KEY (developer_id, seq)) WITHOUT ROWID;
+            CREATE TABLE streams (developer_id TEXT PRIMARY KEY, last_seq INTEGER NOT NULL)
+                WITHOUT ROWID;
+            INSERT INTO payloads VALUES ('dev_1', 1, 'u', 'HEART_RATE', '{"val":60}', 0, NULL, NULL);
+            INSERT INTO streams VALUES ('dev_1', 1);
+            PRAGMA user_version = 1;
+            """
+        )
+    log = await SqliteStreamLog.open(path)
+    try:
+        hour = timedelta(hours=1)
+        # Old payloads count as stored at the upgrade: an hour's retention keeps them.
+        assert await log.trim(Retention(max_age=hour), datetime.now(timezone.utc)) == 0
+        assert [p.seq for p in await log.read_range("dev_1", ReplayRange(0, 5), 5)] == [1]
+        await log.append([payload("dev_1", 2)])
+        assert await log.trimmed_upto("dev_1") == 0
+    finally:
+        await log.aclose()
+    assert _pragma(path, "user_version") == SCHEMA_VERSION
