@@ -52,7 +52,7 @@ def split_spec(spec: str) -> tuple[str, str]:
 
 
 def _entry_points(group: str) -> dict[str, metadata.EntryPoint]:
-    """Installed entry points by name; when two packages claim one name, the first on the path wins."""
+    """Entry points by name; of two packages claiming one name, the first on sys.path wins."""
     found: dict[str, metadata.EntryPoint] = {}
     for entry in metadata.entry_points(group=group):
         found.setdefault(entry.name, entry)

@@ -87,8 +87,11 @@ async def scan_all(names: list[str], timeout: float) -> dict[str, list["Device"]
 
 
 def _reason(error: Exception) -> str:
+    """Our own errors say what happened; anything else also needs its type to make sense."""
     text = str(error)
-    return text if text and type(error).__module__.startswith("wearstream") else f"{type(error).__name__}: {text}"
+    if text and type(error).__module__.startswith("wearstream"):
+        return text
+    return f"{type(error).__name__}: {text}"
 
 
 def device_record(device: "Device") -> dict:
@@ -109,7 +112,8 @@ def _text_rows(devices: list["Device"]) -> list[str]:
         battery = "-" if d.battery is None else f"{d.battery}%"
         rows.append((d.id, d.name or "-", d.transport, offers, battery))
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
-    return ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)) + "  " + row[4] for row in rows]
+    padded = ("  ".join(cell.ljust(w) for cell, w in zip(row, widths)) for row in rows)
+    return [f"{left}  {row[4]}" for left, row in zip(padded, rows)]
 
 
 def run(args: argparse.Namespace) -> int:
@@ -121,7 +125,8 @@ def run(args: argparse.Namespace) -> int:
     names = list(dict.fromkeys(args.transport or installed))
     unknown = [name for name in names if name not in installed]
     if unknown:
-        _warn(f"no transport called {', '.join(unknown)}; installed: {', '.join(installed) or 'none'}")
+        listed = ", ".join(installed) or "none"
+        _warn(f"no transport called {', '.join(unknown)}; installed: {listed}")
         return 2
     results = trio.run(scan_all, names, args.timeout)
     devices: list["Device"] = []

@@ -129,7 +129,8 @@ def _battery(start: int) -> Iterator[Reading]:
 
 def hr_strap(seed: int, rate: float) -> Iterator[Reading]:
     body = Body.from_seed(_rng(seed, "body"))
-    return _merge(_heart_rate(body, rate), _beats(body, _rng(seed, "rr")), _battery(battery_start(seed)))
+    beats = _beats(body, _rng(seed, "rr"))
+    return _merge(_heart_rate(body, rate), beats, _battery(battery_start(seed)))
 
 
 # footpod ----------------------------------------------------------------------------------------

@@ -26,7 +26,8 @@ class SimSpec:
 
 
 def _usage() -> str:
-    return f"expected KIND[?PARAM=VALUE&...] with KIND one of {', '.join(KINDS)}; parameters: {PARAMETERS}"
+    kinds = ", ".join(KINDS)
+    return f"expected KIND[?PARAM=VALUE&...] with KIND one of {kinds}; parameters: {PARAMETERS}"
 
 
 def _rate(text: str) -> float:

@@ -60,8 +60,8 @@ class SimulatedSource:
             if lag > MAX_LAG_S:
                 start += lag
             await trio.sleep_until(start + reading.at)
-            sample = Sample(reading.data_type.value, self._clock.now(), reading.value, user_id, device.id)
-            await events.sample(sample)
+            label, now = reading.data_type.value, self._clock.now()
+            await events.sample(Sample(label, now, reading.value, user_id, device.id))
 
 
 class SimulatedScanner:

@@ -19,7 +19,9 @@ CLI_TIMEOUT = 30
 
 def wearstream() -> list[str]:
     script = Path(sys.executable).with_name("wearstream")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "wearstream.entrypoints.cli"]
+    if script.exists():
+        return [str(script)]
+    return [sys.executable, "-m", "wearstream.entrypoints.cli"]
 
 
 def cli(*args: str, path: Path | None = None, **settings: str) -> subprocess.CompletedProcess[str]:

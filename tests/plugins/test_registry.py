@@ -78,7 +78,8 @@ def test_a_third_party_transport_loads_like_a_built_in(fake_package: Path) -> No
 
 
 def test_a_broken_plugin_is_named_with_its_error_and_others_still_load(fake_package: Path) -> None:
-    with pytest.raises(PluginError, match=r"'broken' \(acme_missing_module:Transport\).*ModuleNotFoundError"):
+    expected = r"'broken' \(acme_missing_module:Transport\).*ModuleNotFoundError"
+    with pytest.raises(PluginError, match=expected):
         open_device("broken:x")
     by_name = {info.name: info for info in list_transports()}
     assert "ModuleNotFoundError" in by_name["broken"].error
