@@ -106,6 +106,10 @@ class Broker:
         self.connections.add(connection)
         try:
             await connection.run()
+        except Exception:  # a bug met by one connection must not take the broker down
+            log.exception("connection failed; closing it with 1011")
+            with trio.move_on_after(1):
+                await ws.aclose(CloseCode.INTERNAL_ERROR, "internal error")
         finally:
             self.connections.discard(connection)
 
