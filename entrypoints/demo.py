@@ -90,7 +90,7 @@ async def _main(duration: float | None, rate: float, out: TextIO) -> None:
 
 
 def _with_rate(specs: tuple[str, ...], rate: float) -> tuple[str, ...]:
-    return tuple(f"{spec}&rate={rate:g}" for spec in specs)
+    return tuple(f"{spec}{'&' if '?' in spec else '?'}rate={rate:g}" for spec in specs)
 
 
 async def _produce(
