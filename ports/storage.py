@@ -13,7 +13,7 @@ nodes (``ConsumerLeases``).
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any, AsyncIterator, Protocol, Sequence, runtime_checkable
+from typing import Any, Callable, Mapping, Protocol, Sequence, runtime_checkable
 
 import attrs
 
@@ -109,17 +109,19 @@ class SharedStreamLog(StreamLog, Protocol):
         """
         ...
 
-    def follow(self, developer_ids: "FollowSet") -> AsyncIterator[list[Payload]]:
-        """Everything appended (by any node) to the developers currently in ``developer_ids``,
-        after the seq given there for each, in seq order per developer; runs until cancelled and
-        rides out a backend that is briefly unreachable."""
+    async def follow(
+        self,
+        positions: Callable[[], Mapping[str, int]],
+        deliver: Callable[[list[Payload]], None],
+    ) -> None:
+        """Hand ``deliver`` everything appended (by any node) to the developers in
+        ``positions()`` after the seq given there for each, in seq order per developer.
+
+        ``positions`` is asked again before every read, so the caller adds and drops developers
+        (and moves positions) as it goes. Runs until cancelled and rides out a backend that is
+        briefly unreachable.
+        """
         ...
-
-
-class FollowSet(Protocol):
-    """The developers a node follows, with the last seq it has for each (read on every poll)."""
-
-    def positions(self) -> dict[str, int]: ...
 
 
 class ConsumerLeases(Protocol):

@@ -112,8 +112,8 @@ class RedisConnection:
 
     @classmethod
     async def open(cls, url: str, *, prefix: str = DEFAULT_PREFIX) -> "RedisConnection":
-        """A connection of its own (for one store alone); ``aclose`` it in the task that opened it:
-        the client's connection pool runs its tasks in a task group of that task."""
+        """A connection of its own (for one store alone). The client's connection pool runs its
+        tasks in a task group of the opening task: ``aclose`` it in that task, the newest first."""
         connection = cls(coredis.Redis.from_url(url, decode_responses=False), RedisKeys(prefix))
         await connection.client.__aenter__()
         connection._entered = True
@@ -463,10 +463,24 @@ def _token(value: str, stored: bytes) -> Token:
 class RedisConsumerLeases:
     """The ConsumerLeases port: a sorted set per developer, holder -> expiry on Redis's clock."""
 
-    def __init__(self, redis: RedisConnection, ttl: timedelta = LEASE_TTL) -> None:
+    def __init__(
+        self, redis: RedisConnection, ttl: timedelta = LEASE_TTL, *, owns_connection: bool = False
+    ) -> None:
         self.redis = redis
         self.ttl = ttl
         self._keys = redis.keys
+        self._owns_connection = owns_connection
+
+    @classmethod
+    async def open(
+        cls, url: str, *, prefix: str = DEFAULT_PREFIX, ttl: timedelta = LEASE_TTL
+    ) -> "RedisConsumerLeases":
+        """Leases on a connection of their own, closed by ``aclose``."""
+        return cls(await RedisConnection.open(url, prefix=prefix), ttl, owns_connection=True)
+
+    async def aclose(self) -> None:
+        if self._owns_connection:
+            await self.redis.aclose()
 
     @property
     def ttl_ms(self) -> int:

@@ -17,7 +17,16 @@ need pytest, pytest-trio (``trio_mode = true``) and hypothesis.
 
 from .developer_store import DeveloperStoreContract
 from .outbox import OutboxContract
+from .shared_log import ConsumerLeasesContract, SharedStreamLogContract, SharedTokenStoreContract
 from .stream_log import StreamLogContract
 from .token_store import TokenStoreContract
 
-__all__ = ["DeveloperStoreContract", "OutboxContract", "StreamLogContract", "TokenStoreContract"]
+__all__ = [
+    "ConsumerLeasesContract",
+    "DeveloperStoreContract",
+    "OutboxContract",
+    "SharedStreamLogContract",
+    "SharedTokenStoreContract",
+    "StreamLogContract",
+    "TokenStoreContract",
+]

@@ -6,26 +6,25 @@ what other clients append."""
 from __future__ import annotations
 
 import hashlib
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
-import trio
 
 from wearstream.adapters.storage.redis import (
-    RedisConnection,
     RedisConsumerLeases,
     RedisDeveloperStore,
     RedisStreamLog,
     RedisTokenStore,
 )
-from wearstream.domain.stream import Payload, ReplayRange, SubmitKey
-from wearstream.ports.storage import SharedStreamLog, Submission
 from wearstream.testing.contracts import (
+    ConsumerLeasesContract,
     DeveloperStoreContract,
+    SharedStreamLogContract,
+    SharedTokenStoreContract,
     StreamLogContract,
     TokenStoreContract,
 )
-from wearstream.testing.contracts.token_store import producer_token
 from wearstream.testing.redis_server import RedisServer
 
 
@@ -61,5 +60,22 @@ class TestRedisDeveloperStore(RedisContract, DeveloperStoreContract):
 
 
 class TestRedisTokenStore(RedisContract, TokenStoreContract):
+    async def make_tokens(self, path: Path) -> RedisTokenStore:
+        return await RedisTokenStore.open(self.url, prefix=prefix_for(path))
+
+
+class TestRedisSharedStreamLog(RedisContract, SharedStreamLogContract):
+    async def make_node(self, path: Path) -> RedisStreamLog:
+        return await RedisStreamLog.open(self.url, prefix=prefix_for(path))
+
+
+class TestRedisConsumerLeases(RedisContract, ConsumerLeasesContract):
+    async def make_leases(self, path: Path, ttl: float) -> RedisConsumerLeases:
+        return await RedisConsumerLeases.open(
+            self.url, prefix=prefix_for(path), ttl=timedelta(seconds=ttl)
+        )
+
+
+class TestRedisSharedTokenStore(RedisContract, SharedTokenStoreContract):
     async def make_tokens(self, path: Path) -> RedisTokenStore:
         return await RedisTokenStore.open(self.url, prefix=prefix_for(path))
