@@ -130,6 +130,8 @@ class ConsumerLeases(Protocol):
     A lease expires ``ttl`` after its last renewal, so a node that dies frees its slots.
     """
 
+    ttl: timedelta
+
     async def acquire(self, developer_id: str, holder: str, cap: int) -> bool:
         """Take a slot for ``holder`` unless ``cap`` live leases are held; False when full."""
         ...

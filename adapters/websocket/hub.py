@@ -6,6 +6,12 @@ writer takes whatever has queued up as one batch, allocates seqs in that order, 
 to the StreamLog in one call (one transaction for SQLite), and only then dispatches: a payload is
 replayable as soon as any consumer has seen it, and acknowledged producers are told it is durable.
 
+With a shared log (Redis: several broker nodes on one backend) the log numbers payloads itself,
+atomically across nodes, and the writer hands it unnumbered submissions. Every node then
+dispatches from one ordered source: a follower task tails the log for the developers that have
+consumers on this node, so a payload reaches them the same way whichever node stored it. The
+consumer cap then holds across nodes through leases kept in the backend.
+
 Consumers never slow anyone down. Each has a bounded queue of encoded DISPATCH frames; a consumer
 whose queue is full is switched to catch-up mode: it stops receiving live frames and its sender
 reads the missed payloads from the log, in order, until it has caught up with the live stream, then
@@ -15,7 +21,9 @@ goes live again. A slow consumer therefore gets everything, late, and costs the 
 from __future__ import annotations
 
 import collections
+import itertools
 import logging
+import uuid
 from typing import Any, Protocol
 
 import attrs
@@ -23,7 +31,7 @@ import trio
 
 from ...domain.frames import Status
 from ...domain.stream import Payload, ReplayRange, Stream, SubmitKey
-from ...ports.storage import StreamLog
+from ...ports.storage import ConsumerLeases, SharedStreamLog, StreamLog, Submission
 from .codec import encode_dispatch
 
 log = logging.getLogger("wearstream.broker")
@@ -102,6 +110,11 @@ class ConsumerQueue:
 
     async def _replay(self, send: Any, rng: ReplayRange) -> None:
         rng = rng.clamp(self.hub.dispatched_seq(self.developer_id))
+        if rng.empty:
+            return
+        # Retention may have removed the start of the range: the first frame says so.
+        trimmed = await self.hub.log.trimmed_upto(self.developer_id)
+        notice = f'{{"trimmed":{trimmed},' if rng.after < trimmed else None
         after = rng.after
         while after + 1 < rng.before:
             page = await self.hub.log.read_range(
@@ -110,7 +123,10 @@ class ConsumerQueue:
             if not page:
                 return
             for payload in page:
-                await send(encode_dispatch(payload))
+                frame = encode_dispatch(payload)
+                if notice is not None:
+                    frame, notice = notice + frame[1:], None
+                await send(frame)
             after = page[-1].seq
 
     async def _catch_up(self, send: Any) -> None:
@@ -149,8 +165,16 @@ class Hub:
         queue_size: int = 4096,
         consumer_queue: int = 10_000,
         max_batch: int = 1000,
+        leases: ConsumerLeases | None = None,
     ) -> None:
         self.log = log
+        self.shared: SharedStreamLog | None = log if isinstance(log, SharedStreamLog) else None
+        self.leases = leases
+        self.node_id = uuid.uuid4().hex[:12]
+        self._holders: dict[ConsumerQueue, str] = {}
+        self._holder_ids = itertools.count(1)
+        self._releases: list[tuple[str, str]] = []
+        self._release_wanted = trio.Event()
         self.max_consumers = max_consumers
         self.consumer_queue = consumer_queue
         self.max_batch = max_batch
@@ -198,10 +222,35 @@ class Hub:
         consumers.append(queue)
         return queue
 
+    async def admit_consumer(self, developer_id: str) -> ConsumerQueue | None:
+        """add_consumer, plus what several nodes need: a lease in the backend (the cap across
+        nodes) and, for a developer this node does not follow yet, the live position."""
+        queue = self.add_consumer(developer_id)
+        if queue is None or self.leases is None:
+            return queue
+        holder = f"{self.node_id}/{next(self._holder_ids)}"
+        self._holders[queue] = holder
+        try:
+            admitted = await self.leases.acquire(developer_id, holder, self.max_consumers)
+            if admitted and self.shared is not None and len(self._consumers[developer_id]) == 1:
+                last = await self.shared.last_seq(developer_id)
+                self._dispatched[developer_id] = max(last, self.dispatched_seq(developer_id))
+        except BaseException:  # cancelled while asking: the caller never gets the queue
+            self.remove_consumer(queue)
+            raise
+        if not admitted:
+            self.remove_consumer(queue)
+            return None
+        return queue
+
     def remove_consumer(self, queue: ConsumerQueue) -> None:
         consumers = self._consumers.get(queue.developer_id, [])
         if queue in consumers:
             consumers.remove(queue)
+        holder = self._holders.pop(queue, None)
+        if holder is not None:  # released by the lease keeper (this method cannot await)
+            self._releases.append((queue.developer_id, holder))
+            self._release_wanted.set()
 
     def consumer_count(self) -> int:
         return sum(len(c) for c in self._consumers.values())
@@ -209,7 +258,15 @@ class Hub:
     # The writer ----------------------------------------------------------------------------
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        task_status.started()
+        async with trio.open_nursery() as nursery:
+            if self.shared is not None:
+                nursery.start_soon(self.shared.follow, self._following, self._deliver)
+            if self.leases is not None:
+                nursery.start_soon(self._keep_leases)
+            task_status.started()
+            await self._write_forever()
+
+    async def _write_forever(self) -> None:
         async with self._receive:
             while True:
                 batch = [await self._receive.receive()]
@@ -221,6 +278,9 @@ class Hub:
                 await self._write(batch)
 
     async def _write(self, batch: list[_Item]) -> None:
+        if self.shared is not None:
+            await self._write_shared(self.shared, batch)
+            return
         for developer_id in {item.developer_id for item in batch} - self._streams.keys():
             await self.open_developer(developer_id)
         payloads = [p for p in map(self._number, batch) if p is not None]
@@ -255,6 +315,44 @@ class Hub:
         item.payload = self._streams[item.developer_id].append(item.uid, item.t, item.d, key=key)
         self.payloads_in += 1
         return item.payload
+
+    async def _write_shared(self, log: SharedStreamLog, batch: list[_Item]) -> None:
+        """The shared log numbers the batch; the follower dispatches it, as it does other nodes'."""
+        submissions = [Submission(i.developer_id, i.uid, i.t, i.d, i.key) for i in batch]
+        floors = {i.developer_id: self.dispatched_seq(i.developer_id) for i in batch}
+        payloads = await log.append_new(submissions, floors)
+        for item, payload in zip(batch, payloads):
+            if payload is not None:
+                self.payloads_in += 1
+                # Remember the newest seq (the floor of the next batch), unless the follower
+                # owns the position: it dispatches this payload when it reads it back.
+                dev = payload.developer_id
+                if not self._consumers.get(dev) and payload.seq > self.dispatched_seq(dev):
+                    self._dispatched[dev] = payload.seq
+            if item.ack is not None and item.key is not None:
+                item.ack.stored(item.key.counter)
+
+    def _following(self) -> dict[str, int]:
+        return {dev: self.dispatched_seq(dev) for dev, queues in self._consumers.items() if queues}
+
+    def _deliver(self, payloads: list[Payload]) -> None:
+        for payload in payloads:
+            if payload.seq > self.dispatched_seq(payload.developer_id):
+                self._dispatch(payload)
+
+    async def _keep_leases(self) -> None:
+        """Renew this node's consumer leases well within their time to live; release promptly."""
+        assert self.leases is not None
+        interval = self.leases.ttl.total_seconds() / 3
+        while True:
+            with trio.move_on_after(interval):
+                await self._release_wanted.wait()
+            self._release_wanted = trio.Event()
+            releases, self._releases = self._releases, []
+            for developer_id, holder in releases:
+                await self.leases.release(developer_id, holder)
+            held = [(queue.developer_id, holder) for queue, holder in self._holders.items()]
+            await self.leases.renew(held)
 
     def _dispatch(self, payload: Payload) -> None:
         self._dispatched[payload.developer_id] = payload.seq
