@@ -196,7 +196,7 @@ class Connection:
             return
         if principal.role is Role.CONSUMER:
             await self.broker.hub.open_developer(principal.developer_id)
-            self.queue = self.broker.hub.add_consumer(principal.developer_id)
+            self.queue = await self.broker.hub.admit_consumer(principal.developer_id)
             if self.queue is None:
                 cap = self.broker.hub.max_consumers
                 reason = f"consumer session cap reached ({cap} per developer)"
