@@ -105,6 +105,7 @@ def run(args: argparse.Namespace) -> int:
     import trio
 
     from ..adapters.websocket.consumer_link import ConsumerStopped
+    from ..domain.errors import SpecError
 
     logging.basicConfig(
         level=args.log_level.upper(),
@@ -116,7 +117,7 @@ def run(args: argparse.Namespace) -> int:
         return _fail("--batch must be at least 1", 2)
     try:
         sinks = build_sinks(settings)
-    except (ValueError, LookupError) as error:
+    except (SpecError, ValueError) as error:
         return _fail(f"bad --sink: {error}", 2)
     failure: str | None = None
     try:

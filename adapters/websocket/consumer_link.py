@@ -108,7 +108,7 @@ class ConsumerLink:
         try:
             token = await mint_developer_token(s.api_url, s.dev_id, s.api_key)
         except TokenRejected as error:
-            raise ConsumerStopped(f"the token API refused the credentials: {error}") from None
+            raise ConsumerStopped(f"cannot mint a consumer token (not retried): {error}") from None
         except TokenApiUnavailable as error:
             return CloseDecision(Verdict.RETRY, f"cannot mint a token: {error}")
         try:

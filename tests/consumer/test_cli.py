@@ -48,3 +48,20 @@ def test_from_the_config_file() -> None:
                            "dev-id": "dev_c", "api-key": "key_c", "sink": ["csv:x.csv"], "batch": 7}}
     s = parse([], config=config)
     assert s.sink == ("csv:x.csv",) and s.batch == 7 and s.dev_id == "dev_c"
+
+
+def test_a_bad_sink_exits_2_with_the_reason(capsys) -> None:  # type: ignore[no-untyped-def]
+    from wearstream.entrypoints.cli import main
+
+    assert main(["consumer", *BASE, "--sink", "nosuchsink:x"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("wearstream consumer: bad --sink") and "nosuchsink" in err
+
+
+def test_a_token_api_url_that_cannot_work_exits_1_with_the_reason(capsys) -> None:  # type: ignore[no-untyped-def]
+    from wearstream.entrypoints.cli import main
+
+    argv = ["consumer", "--api-url", "ftp://h", *BASE[2:], "--sink", "stdout"]
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert "cannot mint a consumer token" in err and "http://" in err

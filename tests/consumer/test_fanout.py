@@ -41,7 +41,7 @@ async def test_each_sink_gets_its_share_and_filtered_payloads_move_cursors(
             await a.submit(1)
             await b.submit(1)  # seqs 1..10: odd from a, even from b
         nursery.start_soon(consume)
-        await trio.sleep(0.1)
+        await broker.wait_new_consumer()
         for _ in range(5):
             await a.submit(1)
             await b.submit(1)  # 11..20
@@ -61,7 +61,7 @@ async def test_a_fatal_close_commits_what_arrived_then_raises(
     first = MemorySink()
     nursery.start_soon(serve_consumer, settings(broker), [first])
     async with producer(broker) as prod:
-        await trio.sleep(0.1)
+        await broker.wait_new_consumer()
         await prod.submit(3)
         await wait_for([first], 3)
     second = MemorySink()
@@ -79,7 +79,7 @@ async def test_a_sink_that_fails_stops_the_consumer_without_committing(
         async with trio.open_nursery() as nursery:
             nursery.start_soon(serve_consumer, settings(broker), [sink])
             async with producer(broker) as prod:
-                await trio.sleep(0.1)
+                await broker.wait_new_consumer()
                 await prod.submit(2)
                 await trio.sleep_forever()
     assert sink.cursor == 0 and sink.payloads == [] and sink.closed
