@@ -157,7 +157,9 @@ class TestWebhookSink(SinkContract):
 
     def make_sink(self, path: Path) -> WebhookSink:
         url = self.receiver.url(self.key(path))
-        return WebhookSink(url, self.options(path), backoff=Backoff(0.01, 0.05), max_batch=3)
+        return WebhookSink(
+            url, self.options(path), backoff=Backoff(0.01, 0.05), max_batch=3, max_attempts=20
+        )
 
     async def stored(self, path: Path) -> list[Stored]:
         return [(p["seq"], p["uid"], p["t"], p["d"]) for p in self.receiver.payloads(self.key(path))]
