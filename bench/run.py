@@ -23,7 +23,7 @@ from . import procstat, targets
 from .loadgen import WorkerConfig, worker_main
 from .scenarios import Scenario
 
-SETUP_TIMEOUT = 600.0
+SETUP_TIMEOUT = 1200.0
 REPLY_TIMEOUT = 120.0
 START_DELAY = 0.5
 DRAIN = 15.0

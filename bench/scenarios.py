@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import attrs
 
-IDLE_HEARTBEAT_MS = 5000  # (e): short enough that every connection heartbeats in the window
+IDLE_HEARTBEAT_MS = 10_000  # (e): every connection heartbeats about once in a 10 s window
 
 
 @attrs.frozen
