@@ -1,0 +1,40 @@
+"""The pytest plug-in of the testing kit, registered as the ``pytest11`` entry point
+``wearstream``: installing wearstream makes these fixtures available to every test suite.
+
+Fixtures (async ones need pytest-trio, e.g. ``trio_mode = true``):
+
+- ``wearstream_broker``: a real broker on free ports of 127.0.0.1 with memory stores and a
+  developer (``LiveBroker``: URLs, credentials, token helpers, ``producer()``, ``consumer()``).
+- ``fake_device``: a ``FakeDevice`` (id ``fake-1``, HEART_RATE) the test drives.
+- ``device_events``: an ``EventRecorder`` to run a device session against.
+- ``fake_sink``: a ``MemorySink``, an in-memory sink that passes the sink contract.
+"""
+
+from __future__ import annotations
+
+import pytest
+import trio
+
+from .fake_device import EventRecorder, FakeDevice
+from .fixtures import LiveBroker, start_broker
+from .memory_sink import MemorySink
+
+
+@pytest.fixture
+async def wearstream_broker(nursery: trio.Nursery) -> LiveBroker:
+    return await start_broker(nursery)
+
+
+@pytest.fixture
+def fake_device() -> FakeDevice:
+    return FakeDevice()
+
+
+@pytest.fixture
+def device_events() -> EventRecorder:
+    return EventRecorder()
+
+
+@pytest.fixture
+def fake_sink() -> MemorySink:
+    return MemorySink()
