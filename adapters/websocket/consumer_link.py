@@ -126,9 +126,11 @@ class ConsumerLink:
         async with trio.open_nursery() as nursery:
             try:
                 with trio.fail_after(HANDSHAKE_TIMEOUT):
-                    interval = await self._identify(ws, token)
+                    interval, early = await self._identify(ws, token)
                 nursery.start_soon(self._heartbeat, ws, interval)
                 self._ready()
+                for frame in early:
+                    await self._dispatched(ws, frame, out)
                 await self._stream(ws, out)
             except ConnectionClosed as closed:
                 decision = after_close(closed.reason.code, closed.reason.reason or "")
@@ -140,15 +142,18 @@ class ConsumerLink:
             nursery.cancel_scope.cancel()
         return decision
 
-    async def _identify(self, ws: WebSocketConnection, token: str) -> float:
-        """HELLO, IDENTIFY, READY; returns the heartbeat interval in seconds."""
+    async def _identify(self, ws: WebSocketConnection, token: str) -> tuple[float, list[Dispatch]]:
+        """HELLO, IDENTIFY, READY: the heartbeat interval in seconds, and any DISPATCH that
+        overtook the READY (the broker starts a consumer's sender just before it sends READY)."""
         hello = await self._receive(ws)
         if not isinstance(hello, Hello):
             raise _Dropped(f"the broker's first frame was op {int(hello.op)}, not HELLO")
         await ws.send_message(codec.encode(Identify(token, Role.CONSUMER)))
+        early = []
         while not isinstance(frame := await self._receive(ws), Ready):
-            log.debug("ignored op %d before READY", int(frame.op))
-        return hello.heartbeat_interval / 1000
+            if isinstance(frame, Dispatch):
+                early.append(frame)
+        return hello.heartbeat_interval / 1000, early
 
     def _ready(self) -> None:
         self.resume.connected()
@@ -159,17 +164,21 @@ class ConsumerLink:
             self.on_ready()
 
     async def _stream(self, ws: WebSocketConnection, out: trio.MemorySendChannel[Payload]) -> None:
-        dev_id = self.settings.dev_id
         while True:
             frame = await self._receive(ws)
-            if not isinstance(frame, Dispatch):
-                continue
-            step = self.resume.received(attrs.evolve(frame.payload, developer_id=dev_id))
-            for rng in step.replays:
-                self.stats.replays += 1
-                await ws.send_message(codec.encode(Replay(rng)))
-            for payload in step.deliver:
-                await out.send(payload)
+            if isinstance(frame, Dispatch):
+                await self._dispatched(ws, frame, out)
+
+    async def _dispatched(
+        self, ws: WebSocketConnection, frame: Dispatch, out: trio.MemorySendChannel[Payload]
+    ) -> None:
+        payload = attrs.evolve(frame.payload, developer_id=self.settings.dev_id)
+        step = self.resume.received(payload)
+        for rng in step.replays:
+            self.stats.replays += 1
+            await ws.send_message(codec.encode(Replay(rng)))
+        for payload in step.deliver:
+            await out.send(payload)
 
     async def _heartbeat(self, ws: WebSocketConnection, interval: float) -> None:
         """First beat after ``interval × jitter``, then one per interval (protocol.md). A beat
