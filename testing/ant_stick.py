@@ -93,23 +93,27 @@ class HeartRateStrap(EmulatedSensor):
 
 @attrs.define
 class StrideSensor(EmulatedSensor):
-    """Page 1 (time, distance, speed, strides), with page 2 every 4th message."""
+    """Page 1 (time, distance, speed, strides), with page 2 every 4th message. Page 1's time is
+    that of the last stride, when the SDM last computed distance and speed."""
 
     speed: float = 3.2  # m/s
     strides_per_min: float = 84.0
     device_type: int = 124
     period_s: float = 8134 / 32768
     distance_m: float = 250.0  # the 8-bit distance rolls over soon
-    strides: float = 250.0
+    strides: int = 250
+    stride_s: float = 0.0
 
     def _page(self) -> list[int]:
-        self.distance_m += self.speed * self.period_s
-        self.strides += self.strides_per_min / 60 * self.period_s
+        while self.stride_s + 60 / self.strides_per_min <= self.clock_s:
+            self.stride_s += 60 / self.strides_per_min
+            self.strides += 1
+            self.distance_m += self.speed * 60 / self.strides_per_min
         speed_int, speed_frac = int(self.speed), self.speed % 1
         if self.sent % 4 == 3:
             cadence = int(self.strides_per_min)
             return [2, 0xFF, 0xFF, cadence, speed_int & 0x0F, int(speed_frac * 256), 0xFF, 0x10]
-        time = self.clock_s % 256
+        time = self.stride_s % 256
         return [
             1,
             int(time % 1 * 200),
@@ -117,7 +121,7 @@ class StrideSensor(EmulatedSensor):
             int(self.distance_m) % 256,
             int(self.distance_m % 1 * 16) << 4 | speed_int & 0x0F,
             int(speed_frac * 256),
-            int(self.strides) % 256,
+            self.strides % 256,
             0x02,
         ]
 
@@ -198,6 +202,7 @@ class EmulatedStick:
         self._network_key = b""
         self._extended = False
         self._corrupt = 0
+        self.corrupted = 0
         self._master, self._slave = os.openpty()
         tty.setraw(self._slave)  # no echo, no line discipline: binary both ways
         os.set_blocking(self._master, False)
@@ -326,6 +331,7 @@ class EmulatedStick:
         frame = encode_message(message_id, payload)
         if message_id == BROADCAST and self._corrupt:
             self._corrupt -= 1
+            self.corrupted += 1
             frame = b"\x00\xa4\x03" + frame[:-1] + bytes([frame[-1] ^ 0x5A])
         async with self._send_lock:
             view = memoryview(frame)

@@ -136,17 +136,23 @@ def decode_sdm(page: bytes) -> SdmPage1 | None:
     )
 
 
-def sdm_progress(previous: SdmPage1, current: SdmPage1) -> tuple[float, int, float | None]:
-    """Distance (m) and strides since ``previous``, and the step cadence (steps/s) over that time.
-
-    One stride is two steps (one of each foot). The SDM's time rolls at 256 s and its distance at
-    256 m; the cadence is None when no time passed.
-    """
+def sdm_progress(previous: SdmPage1, current: SdmPage1) -> tuple[float, int]:
+    """Distance (m) and strides since ``previous``; the SDM's distance rolls over at 256 m and
+    its stride count at 256."""
     distance = (current.distance_m - previous.distance_m) % 256
-    strides = _delta(current.strides, previous.strides, _U8)
-    elapsed = (current.time_s - previous.time_s) % 256
-    cadence = 2 * strides / elapsed if elapsed > 0 else None
-    return distance, strides, cadence
+    return distance, _delta(current.strides, previous.strides, _U8)
+
+
+def step_cadence(since: SdmPage1, current: SdmPage1) -> float | None:
+    """Steps per second between two pages whose stride counts differ (one stride is two steps,
+    one of each foot); None when no stride or no time lies between them. Measured from one
+    stride change to the next, because over a single 0.25 s page a runner makes 0 or 1 strides.
+    """
+    strides = _delta(current.strides, since.strides, _U8)
+    elapsed = (current.time_s - since.time_s) % 256
+    if strides == 0 or elapsed == 0:
+        return None
+    return 2 * strides / elapsed
 
 
 # ------------------------------------------------ bike speed and cadence, combined (type 121)

@@ -46,6 +46,7 @@ class HeartRateReader:
 class StrideReader:
     def __init__(self) -> None:
         self._last: d.SdmPage1 | None = None
+        self._last_stride: d.SdmPage1 | None = None  # the page where the stride count last changed
         self._distance = 0.0
         self._steps = 0
 
@@ -55,11 +56,14 @@ class StrideReader:
             return []
         readings: list[Reading] = [(DataType.SPEED, current.speed_m_s)]
         if self._last is not None:
-            distance, strides, cadence = d.sdm_progress(self._last, current)
+            distance, strides = d.sdm_progress(self._last, current)
             self._distance += distance
             self._steps += 2 * strides
-            if cadence is not None:
-                readings.append((DataType.STEPS_CADENCE, cadence))
+            if strides:
+                cadence = d.step_cadence(self._last_stride or self._last, current)
+                if cadence is not None:
+                    readings.append((DataType.STEPS_CADENCE, cadence))
+                self._last_stride = current
         readings += [(DataType.DISTANCE, self._distance), (DataType.STEPS, self._steps)]
         self._last = current
         return readings

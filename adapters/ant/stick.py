@@ -69,7 +69,12 @@ class StickFailed:
     found: bool = True
 
 
-StickEvent = Page | StickFailed
+@attrs.frozen
+class ChannelsOpen:
+    """The stick is set up and listening: from now on, silence means the sensor is away."""
+
+
+StickEvent = Page | StickFailed | ChannelsOpen
 Deliver = Callable[[StickEvent], None]
 
 
@@ -96,7 +101,12 @@ class TtyDriver(openant_driver.Driver):
     def read(self) -> array.array:
         fd = self._require_fd()
         ready, _, _ = select.select([fd], [], [], READ_WAIT_S)
-        return array.array("B", os.read(fd, 4096) if ready else b"")
+        if not ready:
+            return array.array("B")
+        data = os.read(fd, 4096)
+        if not data:  # readable yet empty: the port hung up (a USB-serial stick unplugged)
+            raise OSError(f"{self._path} hung up")
+        return array.array("B", data)
 
     def write(self, data: Any) -> None:
         view = memoryview(bytes(data))
@@ -285,6 +295,7 @@ async def run_stick(
         try:
             try:
                 await trio.to_thread.run_sync(_open, device, plans, deliver, held)
+                await send.send(ChannelsOpen())
                 await trio.to_thread.run_sync(held[0].run, abandon_on_cancel=True)
             finally:
                 if held:

@@ -11,6 +11,7 @@ a missing sensor is never a reason to give up, a missing stick is.
 from __future__ import annotations
 
 import logging
+import math
 from typing import Callable
 
 import attrs
@@ -28,7 +29,7 @@ from .framing import extended_channel_id
 from .mapping import PageReader, reader_for, to_samples
 from .profiles import BY_DEVICE_TYPE, PROFILES, Profile
 from .spec import AntSpec, parse_spec
-from .stick import ChannelPlan, Page, StickEvent, StickFailed, run_stick
+from .stick import ChannelPlan, ChannelsOpen, Page, StickEvent, StickFailed, run_stick
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +88,8 @@ class AntScanner:
                     if isinstance(event, StickFailed):
                         failure = event
                         break
-                    _note_sender(event, found)
+                    if isinstance(event, Page):
+                        _note_sender(event, found)
             nursery.cancel_scope.cancel()
         if failure is not None and not failure.found:
             raise DeviceUnavailable(failure.reason)
@@ -180,9 +182,10 @@ class AntSession:
         presence: _Presence,
     ) -> StickFailed:
         silence = self._settings.silence_s
+        listening = False
         while True:
             event: StickEvent | None = None
-            with trio.move_on_after(silence):
+            with trio.move_on_after(silence if listening else math.inf):
                 try:
                     event = await recv.receive()
                 except trio.EndOfChannel:
@@ -191,6 +194,8 @@ class AntSession:
                 presence.lost(f"no ANT+ pages for {silence:g} s")
             elif isinstance(event, StickFailed):
                 return event
+            elif isinstance(event, ChannelsOpen):
+                listening = True
             else:
                 presence.seen()
                 await self._deliver(event, reader, user_id, presence)

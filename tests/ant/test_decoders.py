@@ -104,12 +104,14 @@ def test_sdm_time_fraction_out_of_range():
 def test_sdm_progress_across_rollover():
     before = d.decode_sdm(bytes([0x01, 0, 255, 255, 0x00, 0, 250, 0]))
     after = d.decode_sdm(bytes([0x01, 0, 1, 1, 0x00, 0, 4, 0]))
-    assert d.sdm_progress(before, after) == (2.0, 10, 10.0)
+    assert d.sdm_progress(before, after) == (2.0, 10)
+    assert d.step_cadence(before, after) == 10.0
 
 
-def test_sdm_cadence_needs_time_to_pass():
+def test_sdm_cadence_needs_a_stride_and_time():
     page = d.decode_sdm(bytes([0x01, 0, 5, 5, 0, 0, 5, 0]))
-    assert d.sdm_progress(page, page) == (0.0, 0, None)
+    assert d.sdm_progress(page, page) == (0.0, 0)
+    assert d.step_cadence(page, page) is None
 
 
 # ------------------------------------------------------------------------------ bike S&C

@@ -47,6 +47,10 @@ def test_stride_totals_start_at_zero_and_survive_rollover():
     assert (DataType.STEPS, 6) in second
     assert (DataType.STEPS_CADENCE, 3.0) in second
     assert (DataType.SPEED, 3.0) in second
+    same_stride = reader.read(bytes([1, 0, 13, 5, 0x03, 0, 203, 0]))
+    assert not any(t is DataType.STEPS_CADENCE for t, _ in same_stride)
+    third = reader.read(bytes([1, 0, 14, 6, 0x03, 0, 204, 0]))  # 1 stride since t=12 s
+    assert (DataType.STEPS_CADENCE, 1.0) in third
 
 
 def test_bike_reader_reports_standing_still():
