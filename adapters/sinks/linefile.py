@@ -49,7 +49,7 @@ class FileTarget:
         if not path:
             raise ValueError("a file sink needs a path, e.g. jsonl:/var/lib/wearstream/hr.jsonl")
         settings: dict[str, int] = {}
-        for name, text in parse_qsl(query, keep_blank_values=True, strict_parsing=bool(query)):
+        for name, text in parse_qsl(query, keep_blank_values=True):
             if name not in ("max_bytes", "keep"):
                 raise ValueError(f"unknown file sink option {name!r} (known: max_bytes, keep)")
             try:
