@@ -31,7 +31,7 @@ import trio
 from openant.base import driver as openant_driver
 from openant.easy.channel import Channel
 from openant.easy.node import Node
-from usb.core import USBTimeoutError
+from usb.core import NoBackendError, USBTimeoutError
 
 from .errors import StickUnavailable
 from .framing import FrameSplitter
@@ -200,6 +200,8 @@ def _inner_driver(device: str | None) -> openant_driver.Driver:
             "no ANT USB stick found (Dynastream 0fcf:1008 or 0fcf:1009); "
             "is it plugged in and readable (see docs/ant.md)?"
         ) from None
+    except NoBackendError:
+        raise StickUnavailable("pyusb finds no libusb: install libusb-1.0") from None
 
 
 def _build_node(driver: openant_driver.Driver) -> Node:
