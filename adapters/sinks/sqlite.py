@@ -178,13 +178,8 @@ def _row(payload: Payload) -> tuple[Any, ...]:
 
 
 def _real(val: object) -> float | None:
-    """A scalar as REAL; None when absent or beyond a double (``d`` still has it exactly)."""
-    if not is_number(val):
-        return None
-    try:
-        return float(val)  # type: ignore[arg-type]
-    except OverflowError:
-        return None
+    """A scalar as REAL (``d`` keeps it exactly: integers up to 2**64 as they came)."""
+    return float(val) if is_number(val) else None  # type: ignore[arg-type]
 
 
 def _utc(ts: object) -> str | None:
