@@ -51,18 +51,27 @@ class DeviceSessionContract(abc.ABC):
         """A new session, not yet running; ``path`` is an empty directory for its files."""
 
     async def _collect(self, source: SampleSource, events: EventRecorder) -> None:
-        """Run the session until it delivered ``min_samples`` (or ended by itself), then stop it."""
+        """Run the session until it delivered ``min_samples`` (or ended by itself), then stop
+        it; what the session raised is raised here as it was, not inside an exception group."""
+        failure: BaseException | None = None
         with trio.fail_after(self.wait_s):
             async with trio.open_nursery() as nursery:
 
                 async def run() -> None:
-                    await source.run(USER, events)
-                    assert self.ends, "the session ended by itself, but ends = False"
+                    nonlocal failure
+                    try:
+                        await source.run(USER, events)
+                        if not self.ends:
+                            failure = AssertionError("the session ended by itself, but ends = False")
+                    except Exception as error:
+                        failure = error
                     nursery.cancel_scope.cancel()
 
                 nursery.start_soon(run)
                 await events.wait_for(samples=self.min_samples)
                 nursery.cancel_scope.cancel()
+        if failure is not None:
+            raise failure
 
     async def test_device_is_described(self, tmp_path: Path, nursery: trio.Nursery) -> None:
         device = (await self.make_source(tmp_path, nursery)).device
