@@ -7,8 +7,9 @@ the trio task is cancelled the node is stopped and its threads joined before ``r
 returns, so no thread outlives the task that opened the stick.
 
 The stick is reached through openant's own driver interface (``openant.base.driver.Driver``):
-openant picks the first class in ``openant.base.driver.drivers`` whose ``find()`` is true, so
-opening a node with a chosen driver means offering it there for the moment ``Node()`` is built.
+``Node()`` builds its ``Ant``, which takes the first entry of ``openant.base.driver.drivers``
+(the last added first) whose ``find()`` is true, so opening a node with a chosen driver means
+offering it there for the moment ``Node()`` is built.
 Every driver is wrapped in ``GuardedDriver``, which hands openant only whole, checksummed
 messages (see ``framing``) and turns a stick that vanished into a ``StickFailed`` report instead
 of a dead or spinning reader thread.
@@ -43,7 +44,7 @@ SEARCH_FOREVER = 0xFF  # a lost sensor is searched for until the channel is clos
 READ_WAIT_S = 0.1  # how long a tty read blocks: short enough to stop promptly, long enough not to spin
 FAILED_READ_WAIT_S = 0.2
 JOIN_TIMEOUT_S = 5.0
-_CHOOSING = threading.Lock()
+_CHOOSING = threading.Lock()  # openant's driver list is shared: one node is built at a time
 
 
 @attrs.frozen
@@ -204,9 +205,9 @@ def _inner_driver(device: str | None) -> openant_driver.Driver:
         raise StickUnavailable("pyusb finds no libusb: install libusb-1.0") from None
 
 
-def _build_node(driver: openant_driver.Driver) -> Node:
-    chosen = _Chosen(driver)
-    with _CHOOSING:
+def _build_node(device: str | None, deliver: Deliver) -> Node:
+    with _CHOOSING:  # also around find_driver: it must not see another session's entry
+        chosen = _Chosen(GuardedDriver(_inner_driver(device), deliver))
         openant_driver.drivers.append(chosen)
         try:
             return Node()
@@ -267,7 +268,7 @@ def _open(
 ) -> None:
     """Build the node and open the channels; the node is in ``held`` as soon as it exists, so
     that the caller stops it even when configuring fails or the task is cancelled meanwhile."""
-    node = _build_node(GuardedDriver(_inner_driver(device), deliver))
+    node = _build_node(device, deliver)
     held.append(_Dispatch(node))
     _configure(node, plans, deliver)
 
@@ -277,7 +278,7 @@ def _deliverer(send: trio.MemorySendChannel[StickEvent], token: trio.lowlevel.Tr
         try:
             trio.from_thread.run_sync(send.send_nowait, event, trio_token=token)
         except trio.WouldBlock:
-            log.warning("ANT pages arrive faster than they are read: dropped one")
+            log.warning("ANT events arrive faster than the session reads them: dropped %r", event)
         except (trio.BrokenResourceError, trio.ClosedResourceError, trio.RunFinishedError):
             pass  # the session is over; the node is being stopped
 
