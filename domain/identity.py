@@ -17,10 +17,27 @@ from .errors import CredentialsError, TokenError
 
 
 class Role(enum.IntEnum):
-    """The IDENTIFY ``type``: 0 = user (producer), 1 = developer (consumer)."""
+    """The IDENTIFY ``type``: 0 = user (producer), 1 = developer (consumer).
+
+    2 = dashboard is our extension (docs/protocol.md): a read-only view of a developer's stream
+    that only a dashboard token opens, so a plain Terra client never meets it.
+    """
 
     PRODUCER = 0
     CONSUMER = 1
+    DASHBOARD = 2
+
+    @property
+    def session_name(self) -> str:
+        """How a close reason names a session of this role."""
+        return _SESSION_NAMES[self]
+
+
+_SESSION_NAMES = {
+    Role.PRODUCER: "user (type 0)",
+    Role.CONSUMER: "developer (type 1)",
+    Role.DASHBOARD: "dashboard (type 2)",
+}
 
 
 def hash_api_key(api_key: str) -> str:
@@ -45,7 +62,8 @@ class Developer:
 
 @attrs.frozen
 class Token:
-    """A single-use, short-lived token. A producer token binds a user; a consumer token, a developer."""
+    """A single-use, short-lived token. A producer token binds a user; a consumer or dashboard
+    token, a developer."""
 
     value: str
     role: Role
@@ -75,8 +93,7 @@ class Token:
         if now >= self.expires_at:
             raise TokenError("token expired")
         if role is not self.role:
-            want = "user (type 0)" if self.role is Role.PRODUCER else "developer (type 1)"
-            raise TokenError(f"token is for a {want} session")
+            raise TokenError(f"token is for a {self.role.session_name} session")
 
 
 def validate_user_id(user_id: object) -> str:

@@ -202,9 +202,11 @@ class ServerSession:
             return [UpdatePresence(principal.developer_id, principal.user_id, frame)]
         if isinstance(frame, InvalidStatus) and producer:
             return [Ignored(frame.reason)]
-        if isinstance(frame, Replay) and not producer:
+        if isinstance(frame, Replay) and principal.role is Role.CONSUMER:
             return [StartReplay(principal.developer_id, frame.range)]
-        role = "producer" if producer else "consumer"
+        # A dashboard (extension) only watches: no SUBMIT, no STATUS, and no REPLAY either, so a
+        # browser tab can never make the broker read the log.
+        role = principal.role.name.lower()
         return self._close(CloseCode.INVALID_OPCODE, f"op {int(frame.op)} is not valid for a {role}")
 
     def _submit(self, principal: Principal, frame: Submit) -> list[Action]:

@@ -8,6 +8,7 @@ every other connection carries on.
 
 from __future__ import annotations
 
+import itertools
 import logging
 from datetime import timezone
 from typing import Any
@@ -37,6 +38,7 @@ from ...domain.session import (
 from ...ports.clock import Clock
 from ...ports.storage import DeveloperStore, TokenStore
 from . import codec
+from .dashboard import DashboardQueue
 from .hub import ConsumerQueue, Hub
 
 log = logging.getLogger("wearstream.broker")
@@ -71,6 +73,8 @@ class Broker:
         self.config = config
         self.connections: set[Connection] = set()
         self.closes: dict[int, int] = {}
+        self.replay_requests = 0
+        self._ids = itertools.count(1)
 
     async def serve(
         self, host: str, port: int, *, task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED
@@ -102,8 +106,10 @@ class Broker:
             await request.reject(404, body=b"the WebSocket endpoint is /connect\n")
             return
         ws = await request.accept()
-        connection = Connection(self, ws)
+        connection = Connection(self, ws, next(self._ids))
         self.connections.add(connection)
+        peer = f"{ws.remote.address}:{ws.remote.port}" if hasattr(ws.remote, "port") else str(ws.remote)
+        connection.log_event("connect", "connection opened", peer=peer)
         try:
             await connection.run()
         except Exception:  # a bug met by one connection must not take the broker down
@@ -117,11 +123,13 @@ class Broker:
 class Connection:
     """One socket: feeds frames and deadlines to the session and carries out its actions."""
 
-    def __init__(self, broker: Broker, ws: WebSocketConnection) -> None:
+    def __init__(self, broker: Broker, ws: WebSocketConnection, conn_id: int = 0) -> None:
         self.broker = broker
         self.ws = ws
+        self.id = conn_id
         self.session = ServerSession(broker.config.session)
-        self.queue: ConsumerQueue | None = None
+        self.queue: ConsumerQueue | DashboardQueue | None = None
+        self._linked: tuple[str, str] | None = None  # (developer, user) of a producer, for presence
         self._acked_upto = -1
         self._ack_wanted = trio.Event()
         self._nursery: trio.Nursery | None = None
@@ -144,6 +152,12 @@ class Connection:
         finally:
             if self.queue is not None:
                 self.broker.hub.remove_consumer(self.queue)
+            if self._linked is not None:
+                self.broker.hub.link_changed(*self._linked, -1)
+            if not self._closing:  # the client closed, or the socket broke
+                closed = self.ws.closed
+                code, reason = (closed.code, closed.reason) if closed else (None, "connection lost")
+                self.log_event("close", "closed by the client", code=code, reason=reason, by="client")
 
     async def _read(self) -> None:
         while not self._closing:
@@ -170,7 +184,8 @@ class Connection:
             elif isinstance(action, Publish):
                 await self._publish(action)
             elif isinstance(action, StartReplay):
-                assert self.queue is not None
+                assert isinstance(self.queue, ConsumerQueue)
+                self.broker.replay_requests += 1
                 self.queue.replay(action.range)
             elif isinstance(action, UpdatePresence):
                 self.broker.hub.update_presence(action.developer_id, action.user_id, action.status)
@@ -204,10 +219,46 @@ class Connection:
                 return
             assert self._nursery is not None
             self._nursery.start_soon(self.queue.run, self.ws.send_message)
+        elif principal.role is Role.DASHBOARD:
+            await self._watch(principal)
+            return
         elif self.session.wants_acks:
             assert self._nursery is not None
             self._nursery.start_soon(self._send_acks)
+        if principal.role is Role.PRODUCER:
+            assert principal.user_id is not None
+            self._linked = (principal.developer_id, principal.user_id)
+            self.broker.hub.link_changed(*self._linked, +1)
         await self._perform(self.session.identified(principal))
+        self._log_identified()
+
+    async def _watch(self, principal: Principal) -> None:
+        """A dashboard (extension): READY, then live frames and presence through a lossy queue."""
+        await self.broker.hub.open_developer(principal.developer_id)
+        queue = self.queue = DashboardQueue(principal.developer_id)
+        await self.broker.hub.add_dashboard(queue)
+        await self._perform(self.session.identified(principal))
+        self._log_identified()
+        self.broker.hub.send_presence(queue)
+        assert self._nursery is not None
+        self._nursery.start_soon(queue.run, self.ws.send_message)
+
+    def _log_identified(self) -> None:
+        if self.principal is not None:
+            self.log_event("identify", "identified", role=self.principal.role.name.lower())
+
+    def log_event(self, event: str, message: str, **fields: object) -> None:
+        """One structured line per connection event, with the developer and user once known
+        (adapters/logging_json.py renders the fields as JSON or as readable text)."""
+        who = self.principal
+        fields = {
+            "event": event,
+            "conn": self.id,
+            "developer": who.developer_id if who else None,
+            "user": who.user_id if who else None,
+            **fields,
+        }
+        log.info(message, extra={"fields": fields})
 
     async def _redeem(self, value: str, role: Role) -> Principal:
         token = await self.broker.tokens.take(value)
@@ -243,14 +294,7 @@ class Connection:
             return
         self._closing = True
         self.broker.closes[int(code)] = self.broker.closes.get(int(code), 0) + 1
-        who = self.principal
-        log.info(
-            "close %d (%s) developer=%s user=%s",
-            code,
-            reason,
-            who.developer_id if who else None,
-            who.user_id if who else None,
-        )
+        self.log_event("close", "closed by the broker", code=int(code), reason=reason, by="server")
         with trio.move_on_after(CLOSE_TIMEOUT):
             await self.ws.aclose(int(code), _truncate(reason))
         if self._nursery is not None:

@@ -111,7 +111,7 @@ def _identify(obj: dict[str, Any]) -> Identify:
     token, role = d["token"], d["type"]
     if not isinstance(token, str) or not token:
         raise MalformedFrame("IDENTIFY d.token must be a non-empty string")
-    if not isinstance(role, int) or isinstance(role, bool) or role not in (0, 1):
+    if not isinstance(role, int) or isinstance(role, bool) or role not in (0, 1, 2):
         raise MalformedFrame("IDENTIFY d.type must be 0 (user) or 1 (developer)")
     source, ack = d.get("source"), d.get("ack", False)
     if source is not None and (not isinstance(source, str) or not 0 < len(source) <= 128):

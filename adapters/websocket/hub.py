@@ -24,7 +24,7 @@ import collections
 import itertools
 import logging
 import uuid
-from typing import Any, Protocol
+from typing import Any, Callable, Protocol
 
 import attrs
 import trio
@@ -33,6 +33,7 @@ from ...domain.frames import Status
 from ...domain.stream import Payload, ReplayRange, Stream, SubmitKey
 from ...ports.storage import ConsumerLeases, SharedStreamLog, StreamLog, Submission
 from .codec import encode_dispatch
+from .dashboard import DashboardQueue, encode_presence
 
 log = logging.getLogger("wearstream.broker")
 
@@ -182,10 +183,14 @@ class Hub:
         self._streams: dict[str, Stream] = {}
         self._keys: dict[str, dict[tuple[str, str], int]] = {}
         self._dispatched: dict[str, int] = {}
-        self._consumers: dict[str, list[ConsumerQueue]] = collections.defaultdict(list)
+        # Dashboards (extension) watch through the same lists, but never count against the cap.
+        self._consumers: dict[str, list[ConsumerQueue | DashboardQueue]] = collections.defaultdict(list)
         self.presence: dict[tuple[str, str], dict[str, DeviceState]] = {}
+        self.links: collections.Counter[tuple[str, str]] = collections.Counter()  # producer sockets
         self.payloads_in = 0
         self.payloads_out = 0
+        # Told of every live dispatch and how many queues it went to (metrics by data type).
+        self.on_dispatch: Callable[[Payload, int], None] | None = None
 
     # Producers -----------------------------------------------------------------------------
 
@@ -207,6 +212,15 @@ class Hub:
         devices[device] = DeviceState(
             status.connected, status.source, status.reason, trio.current_time()
         )
+        self._tell_dashboards(developer_id, uid)
+
+    def link_changed(self, developer_id: str, uid: str, delta: int) -> None:
+        """A producer connection of ``uid`` opened (+1) or closed (-1): dashboards show it."""
+        key = (developer_id, uid)
+        self.links[key] += delta
+        if self.links[key] <= 0:
+            del self.links[key]
+        self._tell_dashboards(developer_id, uid)
 
     # Consumers -----------------------------------------------------------------------------
 
@@ -216,7 +230,7 @@ class Hub:
     def add_consumer(self, developer_id: str) -> ConsumerQueue | None:
         """A queue for a new consumer, or None when the developer's consumer cap is reached."""
         consumers = self._consumers[developer_id]
-        if len(consumers) >= self.max_consumers:
+        if sum(isinstance(q, ConsumerQueue) for q in consumers) >= self.max_consumers:
             return None
         queue = ConsumerQueue(self, developer_id, self.consumer_queue)
         consumers.append(queue)
@@ -243,7 +257,33 @@ class Hub:
             return None
         return queue
 
-    def remove_consumer(self, queue: ConsumerQueue) -> None:
+    async def add_dashboard(self, queue: DashboardQueue) -> None:
+        """A dashboard watches like a consumer, outside the cap; on a shared log its first
+        watcher makes this node follow the developer from the live position."""
+        watchers = self._consumers[queue.developer_id]
+        watchers.append(queue)
+        if self.shared is not None and len(watchers) == 1:
+            last = await self.shared.last_seq(queue.developer_id)
+            self._dispatched[queue.developer_id] = max(last, self.dispatched_seq(queue.developer_id))
+
+    def send_presence(self, queue: DashboardQueue) -> None:
+        """Tell a new dashboard every user of its developer this node knows to be around."""
+        dev = queue.developer_id
+        for uid in sorted({u for d, u in [*self.presence, *self.links] if d == dev}):
+            queue.push(self._presence_frame(dev, uid))
+
+    def _tell_dashboards(self, developer_id: str, uid: str) -> None:
+        dashboards = [q for q in self._consumers.get(developer_id, ()) if isinstance(q, DashboardQueue)]
+        if dashboards:
+            frame = self._presence_frame(developer_id, uid)
+            for queue in dashboards:
+                queue.push(frame)
+
+    def _presence_frame(self, developer_id: str, uid: str) -> str:
+        key = (developer_id, uid)
+        return encode_presence(uid, key in self.links, self.presence.get(key, {}))
+
+    def remove_consumer(self, queue: ConsumerQueue | DashboardQueue) -> None:
         consumers = self._consumers.get(queue.developer_id, [])
         if queue in consumers:
             consumers.remove(queue)
@@ -253,7 +293,10 @@ class Hub:
             self._release_wanted.set()
 
     def consumer_count(self) -> int:
-        return sum(len(c) for c in self._consumers.values())
+        return sum(isinstance(q, ConsumerQueue) for c in self._consumers.values() for q in c)
+
+    def dashboard_count(self) -> int:
+        return sum(isinstance(q, DashboardQueue) for c in self._consumers.values() for q in c)
 
     # The writer ----------------------------------------------------------------------------
 
@@ -363,3 +406,5 @@ class Hub:
         for queue in consumers:
             queue.offer(payload.seq, frame)
         self.payloads_out += len(consumers)
+        if self.on_dispatch is not None:
+            self.on_dispatch(payload, len(consumers))

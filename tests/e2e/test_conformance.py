@@ -435,7 +435,7 @@ BEFORE_READY = [
     ({"op": 4}, 4004, "READY from a client"),
     ({"op": 5, "uid": "u", "seq": 1, "t": "HEART_RATE", "d": {"ts": TS, "val": 1}}, 4004, "DISPATCH from a client"),
     ({"op": 42}, 4004, "unknown op"),
-    ({"op": 3, "d": {"token": "x", "type": 2}}, 1003, "IDENTIFY with type 2"),
+    ({"op": 3, "d": {"token": "x", "type": 3}}, 1003, "IDENTIFY with type 3"),
     ({"op": 3, "d": {"type": 0}}, 1003, "IDENTIFY without token"),
     ({"op": 3}, 1003, "IDENTIFY without d"),
     ("not json", 1003, "non-JSON before IDENTIFY"),

@@ -139,7 +139,7 @@ def test_status_with_only_connected() -> None:
         ('{"op":3,"d":{"token":"x"}}', "d.type"),
         ('{"op":3,"d":{"token":"","type":0}}', "token"),
         ('{"op":3,"d":{"token":5,"type":0}}', "token"),
-        ('{"op":3,"d":{"token":"x","type":2}}', "type"),
+        ('{"op":3,"d":{"token":"x","type":3}}', "type"),
         ('{"op":3,"d":{"token":"x","type":"0"}}', "type"),
         ('{"op":3,"d":{"token":"x","type":true}}', "type"),
         ('{"op":3,"d":{"token":"x","type":0,"ack":"yes"}}', "ack"),
