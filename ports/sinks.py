@@ -35,9 +35,13 @@ class SampleSink(Protocol):
         ...
 
     async def write(self, payloads: Sequence[Payload], cursor: int) -> None:
-        """Store ``payloads`` (ascending seqs, all above the current cursor) and commit ``cursor``
-        (>= the last seq written: payloads a filter dropped still advance it), atomically with the
-        data where the medium allows. Durable on return."""
+        """Store ``payloads`` (strictly ascending seqs) and commit ``cursor`` (>= the last seq
+        of the batch: payloads a filter dropped still advance it), atomically with the data
+        where the medium allows. Durable on return.
+
+        Payloads at or below the committed cursor are skipped (a replay may resend them), and a
+        lower ``cursor`` never moves it back. A batch with seqs not rising or a cursor below its
+        last seq is refused whole with ValueError."""
         ...
 
     async def aclose(self) -> None: ...

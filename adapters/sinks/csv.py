@@ -56,7 +56,9 @@ class CsvSink(LineFileSink):
         try:
             return int(first)
         except ValueError:
-            raise ValueError(f"{path}: the last row does not start with a seq: {line[:80]!r}") from None
+            raise ValueError(
+                f"{path}: the last row does not start with a seq: {line[:80]!r}"
+            ) from None
 
 
 def _json(payload: Payload, value: Any) -> str:

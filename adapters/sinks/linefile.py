@@ -55,7 +55,9 @@ class FileTarget:
             try:
                 settings[name] = int(text)
             except ValueError:
-                raise ValueError(f"file sink option {name} must be an integer, got {text!r}") from None
+                raise ValueError(
+                    f"file sink option {name} must be an integer, got {text!r}"
+                ) from None
         if settings.get("max_bytes", 1) < 1 or settings.get("keep", 1) < 1:
             raise ValueError("file sink options max_bytes and keep must be at least 1")
         return cls(Path(path), settings.get("max_bytes"), settings.get("keep", DEFAULT_KEEP))

@@ -15,7 +15,12 @@ from ...domain.stream import Payload
 
 
 def record(payload: Payload) -> dict[str, Any]:
-    fields: dict[str, Any] = {"seq": payload.seq, "uid": payload.uid, "t": payload.t, "d": payload.d}
+    fields: dict[str, Any] = {
+        "seq": payload.seq,
+        "uid": payload.uid,
+        "t": payload.t,
+        "d": payload.d,
+    }
     if payload.synthetic:
         fields["synthetic"] = True
     return fields
@@ -26,7 +31,9 @@ def json_record(payload: Payload) -> bytes:
     try:
         return orjson.dumps(record(payload))
     except TypeError as error:  # orjson.JSONEncodeError
-        raise ValueError(f"payload seq {payload.seq}: d cannot be written as JSON: {error}") from None
+        raise ValueError(
+            f"payload seq {payload.seq}: d cannot be written as JSON: {error}"
+        ) from None
 
 
 def json_line(payload: Payload) -> bytes:

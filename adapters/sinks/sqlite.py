@@ -1,4 +1,4 @@
-"""``sqlite:PATH``: a ``samples`` table ready to query, its cursor committed in the same transaction.
+"""``sqlite:PATH``: a ``samples`` table ready to query; its cursor commits in the same transaction.
 
 Schema (``PRAGMA user_version`` 1)::
 
@@ -67,7 +67,7 @@ class SqliteSink:
 
     def __init__(self, target: str, options: SinkOptions) -> None:
         if not target:
-            raise ValueError("the sqlite sink needs a path, e.g. sqlite:/var/lib/wearstream/samples.db")
+            raise ValueError("the sqlite sink needs a path, e.g. sqlite:/var/lib/samples.db")
         self.path = Path(target)
         self.options = options
         self._connection: sqlite3.Connection | None = None
@@ -164,7 +164,9 @@ def _row(payload: Payload) -> tuple[Any, ...]:
         reading = orjson.dumps(d).decode()
         value_json = None if array is None else orjson.dumps(array).decode()
     except TypeError as error:  # orjson.JSONEncodeError
-        raise ValueError(f"payload seq {payload.seq}: d cannot be stored as JSON: {error}") from None
+        raise ValueError(
+            f"payload seq {payload.seq}: d cannot be stored as JSON: {error}"
+        ) from None
     return (
         payload.seq,
         payload.uid,

@@ -36,7 +36,8 @@ class StdoutSink:
         if target:
             raise ValueError(f"the stdout sink takes no target, got {target!r}")
         if options.format not in FORMATS:
-            raise ValueError(f"stdout format must be one of {', '.join(FORMATS)}, got {options.format!r}")
+            known = ", ".join(FORMATS)
+            raise ValueError(f"stdout format must be one of {known}, got {options.format!r}")
         self.options = options
         self._out = out if out is not None else sys.stdout
         self._cursor_file = CursorFile(options.cursor_dir, cursor_file_name("stdout", ""))

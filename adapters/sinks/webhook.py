@@ -72,7 +72,7 @@ def verify_signature(
     now: float | None = None,
     tolerance: float = SIGNATURE_TOLERANCE,
 ) -> bool:
-    """For receivers: whether ``header`` signs ``body`` with ``secret`` at a recent ``timestamp``."""
+    """For receivers: whether ``header`` signs ``body`` with ``secret`` at a recent time."""
     try:
         sent = int(timestamp)
     except ValueError:
@@ -162,17 +162,21 @@ class WebhookSink:
                 return
             if self._max_attempts is not None and attempt >= self._max_attempts:
                 raise WebhookUnavailable(
-                    f"webhook {self.url}: delivery {delivery} failed {attempt} times, last: {problem}"
+                    f"webhook {self.url}: delivery {delivery} failed {attempt} times, "
+                    f"last: {problem}"
                 )
             delay = max(self._backoff.next_delay(), min(wait_at_least, self._backoff.maximum))
-            log.warning("webhook %s: %s; retrying delivery %s in %.1f s", self.url, problem, delivery, delay)
+            log.warning(
+                "webhook %s: %s; retrying delivery %s in %.1f s", self.url, problem, delivery, delay
+            )
             await trio.sleep(delay)
 
     async def _attempt(self, body: bytes, delivery: str) -> tuple[str | None, float]:
         """One POST: (None, 0) on success, else (what went wrong, Retry-After seconds or 0)."""
         assert self._client is not None
         try:
-            response = await self._client.post(self.url, content=body, headers=self._headers(body, delivery))
+            headers = self._headers(body, delivery)
+            response = await self._client.post(self.url, content=body, headers=headers)
         except httpx.TransportError as error:
             return f"{type(error).__name__}: {error}", 0.0
         status = response.status_code

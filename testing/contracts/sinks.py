@@ -91,7 +91,9 @@ class SinkContract(abc.ABC):
         return tmp_path
 
     @pytest.fixture
-    async def sink(self, request: pytest.FixtureRequest, workdir: Path) -> AsyncIterator[SampleSink]:
+    async def sink(
+        self, request: pytest.FixtureRequest, workdir: Path
+    ) -> AsyncIterator[SampleSink]:
         sink = request.instance.make_sink(workdir)
         assert await sink.open() == 0
         try:
