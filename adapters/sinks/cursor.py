@@ -90,10 +90,13 @@ class CursorFile:
     async def load(self) -> int:
         if self.path is None:
             return 0
-        path = self.path
-        path.parent.mkdir(parents=True, exist_ok=True)  # cheap, and once per open
-        return await trio.to_thread.run_sync(read_cursor_file, path)
+        return await trio.to_thread.run_sync(_prepare_and_read, self.path)
 
     async def save(self, cursor: int) -> None:
         if self.path is not None:
             await trio.to_thread.run_sync(write_cursor_file, self.path, cursor)
+
+
+def _prepare_and_read(path: Path) -> int:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return read_cursor_file(path)

@@ -18,9 +18,10 @@ a single batch is larger than N.
 from __future__ import annotations
 
 import abc
+import io
 import os
 from pathlib import Path
-from typing import Any, BinaryIO, Callable, Sequence, TypeVar
+from typing import Any, Callable, Sequence, TypeVar
 from urllib.parse import parse_qsl
 
 import attrs
@@ -71,14 +72,14 @@ class LineFile:
         self.header = header
         self.sink = sink
         self.cursor_path = target.path.with_name(target.path.name + ".cursor")
-        self._file: BinaryIO | None = None
+        self._file: io.FileIO | None = None
         self.size = 0
 
     def open(self) -> int:
         """Open (creating) the file, cut a torn last line, and return the committed cursor."""
         path = self.target.path
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._file = open(path, "a+b")
+        self._file = open(path, "a+b", buffering=0)
         fsync_directory(path.parent)  # the file's name is durable, not only its contents
         self._check_header()
         last = self._recover_tail()
@@ -93,13 +94,23 @@ class LineFile:
         if data and self._full(len(data)):
             self._rotate(committed)
         if data:
-            assert self._file is not None
-            self._file.write(data)
-            self._file.flush()
-            os.fsync(self._file.fileno())
-            self.size += len(data)
+            self._append_whole(data)
         if cursor > last_seq:
             write_cursor_file(self.cursor_path, cursor)
+
+    def _append_whole(self, data: bytes) -> None:
+        """Append and fsync, or (disk full, I/O error) cut the file back to where it was, so
+        that a failed batch never leaves a torn line for the next one to follow."""
+        assert self._file is not None
+        try:
+            view = memoryview(data)
+            while view:  # an unbuffered write may take only part of the data
+                view = view[self._file.write(view) :]
+            os.fsync(self._file.fileno())
+        except BaseException:
+            self._file.truncate(self.size)
+            raise
+        self.size += len(data)
 
     def _full(self, more: int) -> bool:
         limit = self.target.max_bytes
@@ -134,7 +145,6 @@ class LineFile:
         if keep < len(self.header):  # empty, or a header torn on creation
             file.truncate(0)
             file.write(self.header)
-            file.flush()
             os.fsync(file.fileno())
             keep = len(self.header)
         self.size = keep
@@ -155,15 +165,14 @@ class LineFile:
             newer = path if n == 1 else path.with_name(f"{path.name}.{n - 1}")
             if newer.exists():
                 os.replace(newer, older)
-        self._file = open(path, "a+b")
+        self._file = open(path, "a+b", buffering=0)
         self._file.write(self.header)
-        self._file.flush()
         os.fsync(self._file.fileno())
         fsync_directory(path.parent)
         self.size = len(self.header)
 
 
-def _last_newline_end(file: BinaryIO, end: int) -> int:
+def _last_newline_end(file: io.FileIO, end: int) -> int:
     """The offset just past the last b"\\n" before ``end`` (0 when there is none)."""
     position = end
     while position > 0:

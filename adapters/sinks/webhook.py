@@ -133,8 +133,9 @@ class WebhookSink:
         await self._commit(cursor)
 
     async def aclose(self) -> None:
-        client, self._client = self._client, None
-        if client is not None and self._owns_client:
+        """Close the HTTP client this sink made (an injected one belongs to its owner)."""
+        if self._owns_client and self._client is not None:
+            client, self._client = self._client, None
             with trio.CancelScope(shield=True):
                 await client.aclose()
 
