@@ -29,6 +29,9 @@ from ..entrypoints.state import NewDeveloper, create_developer
 from ..ports.devices import SampleSource
 from ..ports.sinks import SampleSink
 
+CONNECT_TIMEOUT_S = 10.0  # a hang guard for a consumer that cannot connect
+POLL_S = 0.005
+
 
 @attrs.frozen
 class LiveBroker:
@@ -85,7 +88,10 @@ class LiveBroker:
         users: Iterable[str] | None = None,
         types: Iterable[str] | None = None,
     ) -> AsyncIterator[ConsumerStream]:
-        """The developer's consumer stream, from ``cursor`` (a seq or a sink that keeps one)."""
+        """The developer's consumer stream, from ``cursor`` (a seq or a sink that keeps one),
+        yielded once the broker has it identified: a consumer only learns of a gap after its
+        cursor from a live payload, so a test should produce after this, not before."""
+        before = self.running.hub.consumer_count()
         async with connect_consumer(
             api_url=self.api_url,
             broker_url=self.ws_url,
@@ -95,6 +101,9 @@ class LiveBroker:
             users=users,
             types=types,
         ) as stream:
+            with trio.fail_after(CONNECT_TIMEOUT_S):
+                while self.running.hub.consumer_count() <= before:
+                    await trio.sleep(POLL_S)
             yield stream
 
 
