@@ -150,9 +150,11 @@ class AntSession:
     async def run(self, user_id: str, events: DeviceEvents) -> None:
         presence = _Presence(self._device.id, events)
         backoff = self._settings.backoff()
+        # one reader for the whole run: totals keep growing across stick reconnects
+        reader = reader_for(self._spec.profile, self._spec.wheel_m)
         missing = 0
         while True:
-            failure = await self._attempt(user_id, presence)
+            failure = await self._attempt(reader, user_id, presence)
             missing = 0 if failure.found else missing + 1
             if missing >= self._settings.open_attempts:
                 raise DeviceUnavailable(f"ant:{self._device.id}: {failure.reason}")
@@ -162,10 +164,9 @@ class AntSession:
             log.warning("ant:%s: %s; retrying", self._device.id, failure.reason)
             await trio.sleep(backoff.next_delay())
 
-    async def _attempt(self, user_id: str, presence: _Presence) -> StickFailed:
+    async def _attempt(self, reader: PageReader, user_id: str, presence: _Presence) -> StickFailed:
         spec = self._spec
         plan = ChannelPlan(spec.profile.device_type, spec.device_number or 0, spec.profile.period)
-        reader = reader_for(spec.profile, spec.wheel_m)
         send, recv = trio.open_memory_channel[StickEvent](PAGE_BUFFER)
         async with trio.open_nursery() as nursery:
             nursery.start_soon(run_stick, spec.stick, [plan], send)
