@@ -62,6 +62,10 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--max-consumers", type=int, default=d.max_consumers, metavar="N")
     parser.add_argument("--token-ttl", type=float, default=d.token_ttl, metavar="S")
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    parser.add_argument(
+        "--log-format", default="auto", choices=["auto", "json", "text"],
+        help="log lines as JSON or text; auto = JSON unless stderr is a terminal",
+    )
     parser.set_defaults(func=run)
 
 
@@ -73,9 +77,9 @@ def settings_from_args(args: argparse.Namespace) -> BrokerSettings:
 def run(args: argparse.Namespace) -> int:
     import trio
 
-    logging.basicConfig(
-        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    from ..adapters.logging_json import configure_logging
+
+    configure_logging(args.log_level, args.log_format)
     settings = settings_from_args(args)
     if settings.data_dir is None:
         print(
@@ -109,6 +113,8 @@ async def serve_broker(
 
     from ..adapters.clock import SystemClock
     from ..adapters.http.api import build_app
+    from ..adapters.http.dashboard import Dashboard
+    from ..adapters.http.metrics import BrokerMetrics, MeteredTokenStore, metered_log
     from ..adapters.http.server import serve_http
     from ..adapters.websocket.broker import Broker, BrokerConfig
     from ..adapters.websocket.hub import Hub
@@ -116,14 +122,19 @@ async def serve_broker(
     from .state import open_stores
 
     async with open_stores(settings.data_dir) as stores:
-        hub = Hub(stores.log, max_consumers=settings.max_consumers)
+        metrics = BrokerMetrics()
+        hub = Hub(metered_log(stores.log, metrics), max_consumers=settings.max_consumers)
         session = SessionConfig(settings.identify_timeout, settings.heartbeat_interval)
         broker = Broker(hub, stores.developers, stores.tokens, SystemClock(), BrokerConfig(session))
+        metrics.watch(broker, hub)
+        minting = MeteredTokenStore(stores.tokens, metrics)
+        dashboard = Dashboard(stores.developers, minting, SystemClock())
 
         def health() -> dict[str, Any]:
             return {
                 "connections": len(broker.connections),
                 "consumers": hub.consumer_count(),
+                "dashboards": hub.dashboard_count(),
                 "payloads_in": hub.payloads_in,
                 "payloads_out": hub.payloads_out,
                 "persistent": stores.persistent,
@@ -131,13 +142,15 @@ async def serve_broker(
 
         app = build_app(
             stores.developers,
-            stores.tokens,
+            minting,
             token_ttl=timedelta(seconds=settings.token_ttl),
             health=health,
+            routes=[*dashboard.routes(), metrics.route()],
         )
         async with trio.open_nursery() as nursery:
             await nursery.start(hub.run)
             ws_port = await nursery.start(broker.serve, settings.host, settings.port)
+            dashboard.ws_port = ws_port
             http_port = await nursery.start(serve_http, app, settings.host, settings.http_port)
             host = _url_host(settings.host)
             task_status.started(

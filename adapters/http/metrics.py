@@ -1,0 +1,207 @@
+"""Prometheus metrics of one broker, served at ``GET /metrics`` in the text exposition format.
+
+Each broker gets its own registry (not prometheus-client's global one), so a process running
+several brokers, as tests and the demo do, reports each on its own and nothing collides.
+
+Two kinds of numbers. Events that happen in passing (payloads stored and dispatched, log append
+times, token mints) are counted as they happen, through small hooks: the hub's ``on_dispatch``, a
+StreamLog wrapper and a TokenStore wrapper, so neither the hub nor the token API knows Prometheus.
+State that already lives in the broker (open connections by role, queue depths, close codes
+sent, replay requests) is read when scraped, so it can never drift from the truth.
+
+Cardinality is bounded: a ``type`` label is a known data type or ``other`` (a producer may send
+any label), and a ``developer`` label is the developer id for the first ``max_developers`` ids
+seen (100 by default), ``other`` after that.
+"""
+
+from __future__ import annotations
+
+import collections
+import time
+from typing import Any, Iterator, Sequence
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from ...domain.datatypes import DataType
+from ...domain.identity import Role, Token
+from ...domain.stream import Payload
+from ...ports.storage import SharedStreamLog, StreamLog, Submission, TokenStore
+
+MAX_DEVELOPER_LABELS = 100
+KNOWN_TYPES = frozenset(t.value for t in DataType)
+ROLES = [role.name.lower() for role in Role]
+# Log appends: sub-millisecond in memory, milliseconds for SQLite and Redis, more is trouble.
+APPEND_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0)
+
+
+def type_label(t: str) -> str:
+    return t if t in KNOWN_TYPES else "other"
+
+
+class DeveloperLabels:
+    """The first ``cap`` developer ids seen are labels of their own; the rest share ``other``."""
+
+    def __init__(self, cap: int) -> None:
+        self.cap = cap
+        self._seen: set[str] = set()
+
+    def __call__(self, developer_id: str) -> str:
+        if developer_id in self._seen:
+            return developer_id
+        if len(self._seen) < self.cap:
+            self._seen.add(developer_id)
+            return developer_id
+        return "other"
+
+
+class BrokerMetrics:
+    """The registry of one broker and the hooks that feed it."""
+
+    def __init__(self, *, max_developers: int = MAX_DEVELOPER_LABELS) -> None:
+        self.registry = CollectorRegistry()
+        self.developer = DeveloperLabels(max_developers)
+        self.payloads_in = Counter(
+            "wearstream_payloads_in", "Payloads stored in the log, by data type and developer",
+            ["type", "developer"], registry=self.registry,
+        )
+        self.payloads_out = Counter(
+            "wearstream_payloads_out",
+            "Live DISPATCH frames queued for consumers and dashboards, by data type",
+            ["type"], registry=self.registry,
+        )
+        self.append_seconds = Histogram(
+            "wearstream_log_append_seconds", "Time of one log append (one batch of payloads)",
+            buckets=APPEND_BUCKETS, registry=self.registry,
+        )
+        self.tokens_minted = Counter(
+            "wearstream_tokens_minted", "Tokens minted over HTTP, by role and developer",
+            ["role", "developer"], registry=self.registry,
+        )
+
+    def watch(self, broker: Any, hub: Any) -> None:
+        """Report this broker's state and its hub's dispatches (the hub is built after its log,
+        which already reports here, hence a second step)."""
+        self.registry.register(_BrokerState(broker, hub, self.developer))
+        hub.on_dispatch = self.dispatched
+
+    def dispatched(self, payload: Payload, queues: int) -> None:
+        self.payloads_out.labels(type_label(payload.t)).inc(queues)
+
+    def stored(self, payloads: Sequence[Payload], seconds: float) -> None:
+        self.append_seconds.observe(seconds)
+        counts = collections.Counter((type_label(p.t), self.developer(p.developer_id)) for p in payloads)
+        for (t, developer), n in counts.items():
+            self.payloads_in.labels(t, developer).inc(n)
+
+    def minted(self, token: Token) -> None:
+        self.tokens_minted.labels(token.role.name.lower(), self.developer(token.developer_id)).inc()
+
+    async def endpoint(self, request: Request) -> Response:
+        """``GET /metrics``."""
+        return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
+
+    def route(self) -> Route:
+        return Route("/metrics", self.endpoint, methods=["GET"])
+
+
+class _BrokerState:
+    """A collector that reads the broker's own state at scrape time."""
+
+    def __init__(self, broker: Any, hub: Any, developer: DeveloperLabels) -> None:
+        self.broker = broker
+        self.hub = hub
+        self.developer = developer
+
+    def collect(self) -> Iterator[Metric]:
+        connections = collections.Counter({role: 0 for role in [*ROLES, "unidentified"]})
+        depth: dict[tuple[str, str], int] = {}
+        lagging = 0
+        for connection in list(self.broker.connections):
+            who = connection.principal
+            role = who.role.name.lower() if who is not None else "unidentified"
+            connections[role] += 1
+            queue = connection.queue
+            if queue is not None:
+                key = (role, self.developer(queue.developer_id))
+                depth[key] = max(depth.get(key, 0), queue.depth)
+                lagging += getattr(queue, "lagging", False)
+        yield _gauge("wearstream_connections", "Open WebSocket connections by role", "role", connections)
+        queue_depth = GaugeMetricFamily(
+            "wearstream_queue_depth",
+            "Frames waiting in the deepest consumer or dashboard queue, by role and developer",
+            labels=["role", "developer"],
+        )
+        for (role, developer), value in sorted(depth.items()):
+            queue_depth.add_metric([role, developer], value)
+        yield queue_depth
+        yield GaugeMetricFamily(
+            "wearstream_consumers_lagging", "Consumers catching up from the log", value=lagging
+        )
+        closes = CounterMetricFamily("wearstream_closes", "Connections closed by the broker, by close code", labels=["code"])
+        for code, count in sorted(self.broker.closes.items()):
+            closes.add_metric([str(code)], count)
+        yield closes
+        yield CounterMetricFamily(
+            "wearstream_replay_requests", "REPLAY requests from consumers", value=self.broker.replay_requests
+        )
+
+
+def _gauge(name: str, doc: str, label: str, values: dict[str, int]) -> GaugeMetricFamily:
+    family = GaugeMetricFamily(name, doc, labels=[label])
+    for key, value in sorted(values.items()):
+        family.add_metric([key], value)
+    return family
+
+
+class MeteredStreamLog:
+    """A StreamLog that times each append and counts what it stored (everything else passes)."""
+
+    def __init__(self, inner: StreamLog, metrics: BrokerMetrics) -> None:
+        self._inner = inner
+        self._metrics = metrics
+
+    async def append(self, payloads: Sequence[Payload]) -> None:
+        started = time.perf_counter()
+        await self._inner.append(payloads)
+        self._metrics.stored(payloads, time.perf_counter() - started)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+class MeteredSharedStreamLog(MeteredStreamLog):
+    """The same for a log shared by several nodes, which numbers and stores in one call."""
+
+    async def append_new(
+        self, submissions: Sequence[Submission], floors: dict[str, int]
+    ) -> list[Payload | None]:
+        started = time.perf_counter()
+        payloads = await self._inner.append_new(submissions, floors)  # type: ignore[attr-defined]
+        self._metrics.stored([p for p in payloads if p is not None], time.perf_counter() - started)
+        return payloads
+
+
+def metered_log(inner: StreamLog, metrics: BrokerMetrics) -> StreamLog:
+    """Wrap ``inner`` so that it stays a SharedStreamLog exactly when it was one."""
+    if isinstance(inner, SharedStreamLog):
+        return MeteredSharedStreamLog(inner, metrics)  # type: ignore[return-value]
+    return MeteredStreamLog(inner, metrics)  # type: ignore[return-value]
+
+
+class MeteredTokenStore:
+    """A TokenStore that counts the tokens put into it (the mints), by role and developer."""
+
+    def __init__(self, inner: TokenStore, metrics: BrokerMetrics) -> None:
+        self._inner = inner
+        self._metrics = metrics
+
+    async def put(self, token: Token) -> None:
+        await self._inner.put(token)
+        self._metrics.minted(token)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
