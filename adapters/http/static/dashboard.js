@@ -8,7 +8,8 @@
 
 const OP = { HEARTBEAT: 0, HELLO: 2, IDENTIFY: 3, READY: 4, DISPATCH: 5, PRESENCE: 10 };
 const DASHBOARD = 2;
-const WINDOW_MS = 5 * 60 * 1000; // the charts show the last five minutes
+const WINDOW_MS = 5 * 60 * 1000; // the charts show the last five minutes…
+const MIN_SPAN_MS = 60 * 1000; // …or, until there is that much, the first minute
 const MAX_POINTS = 3000; // per chart: bounds memory at high sample rates
 const REDRAW_MS = 250;
 const STATS_MS = 2000;
@@ -167,7 +168,10 @@ function addReading(uid, type, d) {
   if (s.points.length > MAX_POINTS) s.points.splice(0, s.points.length - MAX_POINTS);
   const shown = v.map((x) => format(x)).join(" / ");
   s.latest.textContent = `${shown} ${unitOf(type)}`;
-  if (type === "HEART_RATE") entry.tile.querySelector(".hr-value").textContent = Math.round(v[0]);
+  if (type === "HEART_RATE") {
+    entry.tile.querySelector(".hr").hidden = false;
+    entry.tile.querySelector(".hr-value").textContent = Math.round(v[0]);
+  }
 }
 
 // A known type's unit, also behind an exercise prefix (RUNNING_HEART_RATE).
@@ -227,7 +231,8 @@ function draw(canvas, points, now) {
   if (hi - lo < 1e-9) { lo -= 1; hi += 1; }
   const pad = 4 * ratio;
   const right = Math.max(now, points[points.length - 1][0]);
-  const xOf = (t) => width - ((right - t) / WINDOW_MS) * width;
+  const span = Math.min(WINDOW_MS, Math.max(MIN_SPAN_MS, right - points[0][0]));
+  const xOf = (t) => width - ((right - t) / span) * width;
   const yOf = (x) => pad + (1 - (x - lo) / (hi - lo)) * (height - 2 * pad);
   g.lineWidth = 1.5 * ratio;
   points[0][1].forEach((_, i) => {
