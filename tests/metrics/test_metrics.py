@@ -1,0 +1,63 @@
+"""GET /metrics after real traffic: connections, payloads by type, closes, replays, mints, latency."""
+
+from __future__ import annotations
+
+import trio
+from trio_websocket import open_websocket_url
+
+from wearstream.adapters.http.metrics import DeveloperLabels, type_label
+from wearstream.entrypoints.broker import BrokerSettings, RunningBroker, serve_broker
+from wearstream.entrypoints.state import NewDeveloper, create_developer
+
+from .conftest import identify, mint, receive, scrape, send, value
+
+TS = "2024-05-04T10:26:11.268507+00:00"
+
+
+async def test_metrics_count_what_really_happened(running: RunningBroker, developer: NewDeveloper) -> None:
+    dev = developer.dev_id
+    async with open_websocket_url(running.ws_url) as consumer, open_websocket_url(running.ws_url) as producer:
+        assert (await identify(consumer, await mint(running, developer, "/auth/developer"), 1))["op"] == 4
+        assert (await identify(producer, await mint(running, developer, "/auth/user?id=u1"), 0))["op"] == 4
+        for bpm in (60, 61, 62):
+            await send(producer, {"op": 6, "t": "HEART_RATE", "d": {"ts": TS, "val": bpm}})
+        await send(producer, {"op": 6, "t": "MY_OWN_SENSOR", "d": {"ts": TS, "val": 1}})
+        seqs = [(await receive(consumer))["seq"] for _ in range(4)]
+        await send(consumer, {"op": 7, "d": {"after": 0, "before": seqs[-1] + 1}})
+        for _ in range(4):
+            await receive(consumer)  # the replay
+        async with open_websocket_url(running.ws_url) as stranger:
+            assert (await identify(stranger, "not-a-token", 0))["close"] == 4001
+
+        samples = await scrape(running)
+        assert value(samples, "wearstream_connections", role="consumer") == 1
+        assert value(samples, "wearstream_connections", role="producer") == 1
+        assert value(samples, "wearstream_queue_depth", role="consumer", developer=dev) == 0
+    assert value(samples, "wearstream_payloads_in_total", type="HEART_RATE", developer=dev) == 3
+    assert value(samples, "wearstream_payloads_in_total", type="other", developer=dev) == 1
+    assert value(samples, "wearstream_payloads_out_total", type="HEART_RATE") == 3
+    assert value(samples, "wearstream_tokens_minted_total", role="consumer", developer=dev) == 1
+    assert value(samples, "wearstream_tokens_minted_total", role="producer", developer=dev) == 1
+    assert value(samples, "wearstream_closes_total", code="4001") == 1
+    assert value(samples, "wearstream_replay_requests_total") == 1
+    assert value(samples, "wearstream_log_append_seconds_count") >= 1
+    assert value(samples, "wearstream_log_append_seconds_bucket", le="+Inf") >= 1
+
+
+async def test_each_broker_in_a_process_reports_only_itself(
+    running: RunningBroker, developer: NewDeveloper, nursery: trio.Nursery
+) -> None:
+    other: RunningBroker = await nursery.start(serve_broker, BrokerSettings(port=0, http_port=0))
+    await create_developer(other.stores.developers, "other")
+    await mint(running, developer, "/auth/developer")
+    here, there = await scrape(running), await scrape(other)
+    assert value(here, "wearstream_tokens_minted_total", role="consumer", developer=developer.dev_id) == 1
+    assert not any(name == "wearstream_tokens_minted_total" for name, _ in there)
+
+
+def test_labels_stay_bounded() -> None:
+    labels = DeveloperLabels(cap=2)
+    assert [labels(d) for d in ("a", "b", "c", "a", "d")] == ["a", "b", "other", "a", "other"]
+    assert (type_label("HEART_RATE"), type_label("RUNNING_HEART_RATE"), type_label("x")) == (
+        "HEART_RATE", "other", "other",
+    )
