@@ -1,0 +1,29 @@
+"""The page and its config, served from the package by the broker's HTTP port."""
+
+from __future__ import annotations
+
+from importlib.resources import files
+
+import httpx
+
+from wearstream.entrypoints.broker import RunningBroker
+
+
+async def test_the_page_is_served_at_the_root_and_loads_only_its_own_files(running: RunningBroker) -> None:
+    async with httpx.AsyncClient(base_url=running.api_url) as client:
+        page = await client.get("/")
+        script = await client.get("/dashboard/static/dashboard.js")
+        style = await client.get("/dashboard/static/dashboard.css")
+        config = await client.get("/dashboard/config")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert "default-src 'self'" in page.headers["content-security-policy"]
+    assert 'src="/dashboard/static/dashboard.js"' in page.text and "http" not in page.text.split("<body>")[0]
+    assert script.status_code == 200 and "javascript" in script.headers["content-type"]
+    assert not any(use in script.text for use in ("localStorage.", "sessionStorage.", "document.cookie"))
+    assert style.status_code == 200
+    assert config.json() == {"ws_url": running.ws_url}
+
+
+def test_the_page_ships_inside_the_package() -> None:
+    static = files("wearstream.adapters.http") / "static"
+    assert all((static / name).is_file() for name in ("index.html", "dashboard.js", "dashboard.css"))
