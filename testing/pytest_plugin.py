@@ -22,19 +22,23 @@ from .memory_sink import MemorySink
 
 @pytest.fixture
 async def wearstream_broker(nursery: trio.Nursery) -> LiveBroker:
+    """A real broker on free ports of 127.0.0.1 (memory stores) with one developer."""
     return await start_broker(nursery)
 
 
 @pytest.fixture
 def fake_device() -> FakeDevice:
+    """A SampleSource the test drives: ``send``, ``drop``, ``reconnect``, ``fail``, ``end``."""
     return FakeDevice()
 
 
 @pytest.fixture
 def device_events() -> EventRecorder:
+    """DeviceEvents that keep every sample and status; ``await wait_for(samples=n)``."""
     return EventRecorder()
 
 
 @pytest.fixture
 def fake_sink() -> MemorySink:
+    """An in-memory SampleSink (passes the sink contract)."""
     return MemorySink()
