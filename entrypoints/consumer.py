@@ -17,6 +17,7 @@ import argparse
 import logging
 import signal
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
 import attrs
@@ -55,7 +56,16 @@ class ConsumerSettings:
     def sink_options(self) -> "SinkOptions":
         from ..ports.sinks import SinkOptions
 
-        return SinkOptions(self.format, self.webhook_secret, self.cursor_dir)
+        return SinkOptions(self.format, self.webhook_secret, self.cursor_dir or default_cursor_dir(self.dev_id))
+
+
+def default_cursor_dir(dev_id: str) -> str:
+    """Per developer under the user's data dir: without a cursor on disk, a restarted consumer
+    would resend everything the broker replays to the sinks that cannot hold one (webhook)."""
+    import platformdirs
+    from urllib.parse import quote
+
+    return str(Path(platformdirs.user_data_dir("wearstream")) / f"consumer-{quote(dev_id, safe='')}")
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -86,7 +96,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--format", default="text", choices=["text", "jsonl"], help="stdout format")
     parser.add_argument("--webhook-secret", default=None, metavar="S", help="HMAC key for webhook:")
     parser.add_argument(
-        "--cursor-dir", default=None, metavar="DIR", help="cursor files of sinks without a place of their own"
+        "--cursor-dir", default=None, metavar="DIR", help="cursor files of sinks without a place of their own (default: under the user's data dir)"
     )
     parser.add_argument("--batch", type=int, default=DEFAULT_BATCH, metavar="N", help="max payloads per write")
     parser.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
