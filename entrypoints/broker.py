@@ -6,7 +6,7 @@ import argparse
 import logging
 import signal
 import sys
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -16,6 +16,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from ..adapters.websocket.broker import Broker
     from ..adapters.websocket.hub import Hub
+    from ..ports.storage import Retention, StreamLog
     from .state import Stores
 
 log = logging.getLogger("wearstream.broker")
@@ -31,6 +32,9 @@ class BrokerSettings:
     heartbeat_interval: int = 40_000
     max_consumers: int = 1
     token_ttl: float = 300.0
+    backend: str | None = None
+    retention: str | None = None
+    retention_interval: float = 60.0
 
 
 @attrs.frozen
@@ -61,12 +65,45 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--heartbeat-interval", type=int, default=d.heartbeat_interval, metavar="MS")
     parser.add_argument("--max-consumers", type=int, default=d.max_consumers, metavar="N")
     parser.add_argument("--token-ttl", type=float, default=d.token_ttl, metavar="S")
+    parser.add_argument(
+        "--backend", type=_backend, default=None, metavar="URL",
+        help="share state with other broker nodes in Redis (redis://HOST:PORT/DB); "
+        "default: embedded (SQLite under --data-dir, else memory)",
+    )
+    parser.add_argument(
+        "--retention", type=_retention, default=None, metavar="AGE,COUNT",
+        help="keep each developer's payloads this long and/or this many: 7d, 1000000 or "
+        "7d,1000000 (default: keep everything)",
+    )
+    parser.add_argument(
+        "--retention-interval", type=float, default=d.retention_interval, metavar="S",
+        help="how often retention is applied (%(default)s s)",
+    )
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     parser.add_argument(
         "--log-format", default="auto", choices=["auto", "json", "text"],
         help="log lines as JSON or text; auto = JSON unless stderr is a terminal",
     )
     parser.set_defaults(func=run)
+
+
+def _backend(value: str) -> str:
+    from .state import check_backend
+
+    try:
+        return check_backend(value)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _retention(value: str) -> str:
+    from .state import parse_retention
+
+    try:
+        parse_retention(value)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return value
 
 
 def settings_from_args(args: argparse.Namespace) -> BrokerSettings:
@@ -81,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
 
     configure_logging(args.log_level, args.log_format)
     settings = settings_from_args(args)
-    if settings.data_dir is None:
+    if settings.data_dir is None and settings.backend is None:
         print(
             "wearstream broker: no --data-dir: developers, tokens and the log live in memory "
             "and are gone when the broker stops",
@@ -119,11 +156,11 @@ async def serve_broker(
     from ..adapters.websocket.broker import Broker, BrokerConfig
     from ..adapters.websocket.hub import Hub
     from ..domain.session import SessionConfig
-    from .state import open_stores
+    from .state import open_stores, parse_retention
 
-    async with open_stores(settings.data_dir) as stores:
+    async with open_stores(settings.data_dir, settings.backend) as stores:
         metrics = BrokerMetrics()
-        hub = Hub(metered_log(stores.log, metrics), max_consumers=settings.max_consumers)
+        hub = Hub(metered_log(stores.log, metrics), max_consumers=settings.max_consumers, leases=stores.leases)
         session = SessionConfig(settings.identify_timeout, settings.heartbeat_interval)
         broker = Broker(hub, stores.developers, stores.tokens, SystemClock(), BrokerConfig(session))
         metrics.watch(broker, hub)
@@ -149,6 +186,9 @@ async def serve_broker(
         )
         async with trio.open_nursery() as nursery:
             await nursery.start(hub.run)
+            if settings.retention is not None:
+                retention = parse_retention(settings.retention)
+                nursery.start_soon(_apply_retention, stores.log, retention, settings.retention_interval)
             ws_port = await nursery.start(broker.serve, settings.host, settings.port)
             dashboard.ws_port = ws_port
             http_port = await nursery.start(serve_http, app, settings.host, settings.http_port)
@@ -158,6 +198,21 @@ async def serve_broker(
                     f"ws://{host}:{ws_port}/connect", f"http://{host}:{http_port}", broker, hub, stores
                 )
             )
+
+
+async def _apply_retention(stream_log: "StreamLog", retention: "Retention", interval: float) -> None:
+    """Trim the log now and then; with several nodes each one does it, which is harmless."""
+    import trio
+
+    while True:
+        try:
+            removed = await stream_log.trim(retention, datetime.now(timezone.utc))
+        except Exception:  # a failed trim must not stop the broker: the next one catches up
+            log.exception("retention: trimming the log failed")
+        else:
+            if removed:
+                log.info("retention: removed %d payloads", removed)
+        await trio.sleep(interval)
 
 
 def _url_host(host: str) -> str:

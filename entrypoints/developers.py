@@ -50,6 +50,10 @@ def _add_options(parser: argparse.ArgumentParser, *, top: bool) -> None:
         help="the broker's data dir (env WEARSTREAM_DATA_DIR); required",
     )
     parser.add_argument(
+        "--backend", default=default(None), metavar="URL",
+        help="the brokers' shared Redis (redis://HOST:PORT/DB) instead of a data dir",
+    )
+    parser.add_argument(
         "--json", action="store_true", default=default(False),
         help="print JSON (one line) instead of text",
     )
@@ -76,22 +80,39 @@ def run(args: argparse.Namespace) -> int:
 
     from ..adapters.storage.sqlite import SchemaError
 
+    from coredis.exceptions import RedisError
+
+    from .state import check_backend
+
+    action: Callable[[argparse.Namespace, Path | str], Awaitable[int]] = ACTIONS[args.action]
+    if args.backend:
+        try:
+            backend = check_backend(args.backend)
+            return trio.run(action, args, backend)
+        except (ValueError, OSError, RedisError) as error:
+            return _fail(f"cannot use backend {args.backend}: {error}")
     if not args.data_dir:
-        return _fail("--data-dir DIR (or WEARSTREAM_DATA_DIR) is required", 2)
+        return _fail("--data-dir DIR or --backend URL (or WEARSTREAM_DATA_DIR) is required", 2)
     data_dir = Path(args.data_dir).expanduser()
     if args.action != "create" and not data_dir.is_dir():
         return _fail(f"no data dir {data_dir} (`wearstream developers create` makes one)")
-    action: Callable[[argparse.Namespace, Path], Awaitable[int]] = ACTIONS[args.action]
     try:
         return trio.run(action, args, data_dir)
     except (OSError, sqlite3.Error, SchemaError) as error:
         return _fail(f"cannot use data dir {data_dir}: {error}")
 
 
-async def _create(args: argparse.Namespace, data_dir: Path) -> int:
-    from .state import create_developer, open_stores
+def _open(where: Path | str) -> Any:
+    """The stores of a data dir (a Path) or of a backend URL (a str)."""
+    from .state import open_stores
 
-    async with open_stores(data_dir) as stores:
+    return open_stores(where) if isinstance(where, Path) else open_stores(None, where)
+
+
+async def _create(args: argparse.Namespace, where: Path | str) -> int:
+    from .state import create_developer
+
+    async with _open(where) as stores:
         new = await create_developer(stores.developers, args.name)
     if args.json:
         print(json.dumps({"dev_id": new.dev_id, "api_key": new.api_key}), flush=True)
@@ -106,10 +127,8 @@ async def _create(args: argparse.Namespace, data_dir: Path) -> int:
     return 0
 
 
-async def _list(args: argparse.Namespace, data_dir: Path) -> int:
-    from .state import open_stores
-
-    async with open_stores(data_dir) as stores:
+async def _list(args: argparse.Namespace, where: Path | str) -> int:
+    async with _open(where) as stores:
         developers = sorted(await stores.developers.list(), key=lambda d: (d.created_at, d.id))
     if args.json:
         rows = [
@@ -124,7 +143,7 @@ async def _list(args: argparse.Namespace, data_dir: Path) -> int:
         print(json.dumps(rows), flush=True)
         return 0
     if not developers:
-        print(f"no developers in {data_dir}", flush=True)
+        print(f"no developers in {where}", flush=True)
         return 0
     width = max(len(d.id) for d in developers)
     print(f"{'ID':<{width}}  {'STATUS':<7}  {'CREATED':<20}  NAME")
@@ -136,13 +155,11 @@ async def _list(args: argparse.Namespace, data_dir: Path) -> int:
     return 0
 
 
-async def _revoke(args: argparse.Namespace, data_dir: Path) -> int:
-    from .state import open_stores
-
-    async with open_stores(data_dir) as stores:
+async def _revoke(args: argparse.Namespace, where: Path | str) -> int:
+    async with _open(where) as stores:
         found = await stores.developers.revoke(args.dev_id)
     if not found:
-        return _fail(f"no developer {args.dev_id!r} in {data_dir}")
+        return _fail(f"no developer {args.dev_id!r} in {where}")
     if args.json:
         print(json.dumps({"dev_id": args.dev_id, "revoked": True}), flush=True)
     else:
@@ -150,7 +167,7 @@ async def _revoke(args: argparse.Namespace, data_dir: Path) -> int:
     return 0
 
 
-ACTIONS: dict[str, Callable[[argparse.Namespace, Path], Awaitable[int]]] = {
+ACTIONS: dict[str, Callable[[argparse.Namespace, Path | str], Awaitable[int]]] = {
     "create": _create,
     "list": _list,
     "revoke": _revoke,

@@ -1,21 +1,23 @@
 """The broker's state: where the stream log, developers and tokens live, and making developers.
 
-``open_stores`` is the one place that decides between SQLite files under ``--data-dir`` and
-memory, so the broker, the demo and ``wearstream developers`` cannot disagree about it.
+``open_stores`` is the one place that decides between a shared Redis (``--backend
+redis://HOST:PORT/DB``, for several broker nodes), SQLite files under ``--data-dir`` and memory,
+so the broker, the demo and ``wearstream developers`` cannot disagree about it.
 """
 
 from __future__ import annotations
 
+import re
 import secrets
 from contextlib import asynccontextmanager
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import AsyncIterator, Callable
 
 import attrs
 
 from ..domain.identity import Developer, hash_api_key
-from ..ports.storage import DeveloperStore, StreamLog, TokenStore
+from ..ports.storage import ConsumerLeases, DeveloperStore, Retention, StreamLog, TokenStore
 
 DEV_ID_PREFIX = "dev_"
 DEV_ID_BYTES = 8
@@ -30,11 +32,21 @@ class Stores:
     developers: DeveloperStore
     tokens: TokenStore
     persistent: bool
+    leases: ConsumerLeases | None = None
+    """Consumer leases shared by the broker nodes of one backend; None for an embedded one."""
+
+
+BACKEND_SCHEMES = ("redis://", "rediss://", "unix://")
 
 
 @asynccontextmanager
-async def open_stores(data_dir: str | Path | None) -> AsyncIterator[Stores]:
-    """SQLite stores in ``data_dir`` (created if missing), or memory ones when it is None."""
+async def open_stores(data_dir: str | Path | None, backend: str | None = None) -> AsyncIterator[Stores]:
+    """Redis stores when ``backend`` is a Redis URL; else SQLite stores in ``data_dir`` (created
+    if missing), or memory ones when it is None."""
+    if backend is not None:
+        async with _redis_stores(check_backend(backend)) as stores:
+            yield stores
+        return
     if data_dir is None:
         async with _memory_stores() as stores:
             yield stores
@@ -62,6 +74,44 @@ async def _sqlite_stores(path: Path) -> AsyncIterator[Stores]:
 
     async with sqlite.open_sqlite_stores(path) as (log, developers, tokens):
         yield Stores(log, developers, tokens, persistent=True)
+
+
+def check_backend(url: str) -> str:
+    """A backend URL this broker can use (``redis://HOST:PORT/DB``), else ValueError."""
+    if not url.startswith(BACKEND_SCHEMES):
+        raise ValueError(f"--backend must be a Redis URL such as redis://HOST:6379/0, got {url!r}")
+    return url
+
+
+@asynccontextmanager
+async def _redis_stores(url: str) -> AsyncIterator[Stores]:
+    from ..adapters.storage import redis
+
+    async with redis.open_redis_stores(url) as stores:
+        yield Stores(stores.log, stores.developers, stores.tokens, persistent=True, leases=stores.leases)
+
+
+_AGE = re.compile(r"^(\d+)([smhdw])$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def parse_retention(text: str) -> Retention:
+    """``--retention``: an age (``7d``, ``12h``, ``30m``, ``45s``, ``2w``), a length (a number of
+    payloads per developer), or both, comma-separated (``7d,1000000``)."""
+    age: timedelta | None = None
+    length: int | None = None
+    for part in (p.strip().lower() for p in text.split(",")):
+        match = _AGE.match(part)
+        if match and age is None:
+            age = timedelta(**{_UNITS[match[2]]: int(match[1])})
+        elif part.isdigit() and length is None:
+            length = int(part)
+        else:
+            raise ValueError(
+                f"retention must be an age (7d, 12h, 30m), a payload count, or both "
+                f"as 7d,1000000; got {text!r}"
+            )
+    return Retention(age, length)
 
 
 # Developers ------------------------------------------------------------------------------------

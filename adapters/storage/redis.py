@@ -65,6 +65,10 @@ _UNREACHABLE = (coredis.exceptions.ConnectionError, TimeoutError, OSError)
 T = TypeVar("T")
 
 
+class RedisUnreachable(ConnectionError):
+    """Redis did not answer when the stores were opened."""
+
+
 @attrs.frozen
 class RedisKeys:
     """Where each thing lives, under one prefix (so several deployments may share a Redis)."""
@@ -117,6 +121,11 @@ class RedisConnection:
         connection = cls(coredis.Redis.from_url(url, decode_responses=False), RedisKeys(prefix))
         await connection.client.__aenter__()
         connection._entered = True
+        try:
+            await connection.client.ping()
+        except BaseException:
+            await connection.aclose()
+            raise
         return connection
 
     async def aclose(self) -> None:
@@ -521,11 +530,19 @@ async def open_redis_stores(
 ) -> AsyncIterator[RedisStores]:
     """Every store on one client of the Redis at ``url`` (``redis://HOST:PORT/DB``)."""
     client: coredis.Redis[bytes] = coredis.Redis.from_url(url, decode_responses=False)
+    unreachable: Exception | None = None
     async with client:
-        redis = RedisConnection(client, RedisKeys(prefix))
-        yield RedisStores(
-            RedisStreamLog(redis),
-            RedisDeveloperStore(redis),
-            RedisTokenStore(redis),
-            RedisConsumerLeases(redis, lease_ttl),
-        )
+        try:  # fail fast at start (a wrong URL, Redis not up); later outages are waited out
+            await client.ping()
+        except _UNREACHABLE as error:
+            unreachable = error
+        else:
+            redis = RedisConnection(client, RedisKeys(prefix))
+            yield RedisStores(
+                RedisStreamLog(redis),
+                RedisDeveloperStore(redis),
+                RedisTokenStore(redis),
+                RedisConsumerLeases(redis, lease_ttl),
+            )
+    if unreachable is not None:  # raised out here, not from inside the client's task group
+        raise RedisUnreachable(f"cannot reach Redis at {url}: {unreachable}") from unreachable
