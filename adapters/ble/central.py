@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 from datetime import datetime
-from typing import Callable
+from typing import Any, Awaitable, Callable
 
 import attrs
 from bleak import BleakClient, BleakScanner
@@ -61,7 +61,9 @@ class NotFound(Exception):
     """The target did not advertise within the scan window (not fatal: the caller scans again)."""
 
 
-Push = Callable[[Connected | Value], None]
+Push = Callable[[Any], None]  # Connected | Value, or an extension's own events
+# Runs once the standard characteristics are subscribed (Polar PMD starts its streams there).
+Extension = Callable[[BleakClient, Push, Clock], Awaitable[None]]
 
 
 async def scan(timeout: float) -> list[Advertised]:
@@ -88,7 +90,12 @@ async def _find(target: Target, timeout: float) -> BLEDevice:
 
 
 async def stream(
-    target: Target, push: Push, clock: Clock, find_timeout: float, connect_timeout: float
+    target: Target,
+    push: Push,
+    clock: Clock,
+    find_timeout: float,
+    connect_timeout: float,
+    extension: Extension | None = None,
 ) -> str:
     """Find, connect, subscribe to every known characteristic, and wait for the drop.
 
@@ -119,6 +126,8 @@ async def stream(
             if "read" in char.properties and once:
                 data = await client.read_gatt_char(char)
                 push(Value(char.uuid, bytes(data), clock.now()))
+        if extension is not None:
+            await extension(client, push, clock)
         await dropped.wait()
         return "device disconnected"
     finally:

@@ -9,6 +9,7 @@ to come back, so a device not found is reported once and scanning goes on.
 
 from __future__ import annotations
 
+import functools
 import logging
 
 import attrs
@@ -25,6 +26,10 @@ from .asyncio_bridge import AsyncioLoop, open_asyncio_loop
 from .errors import DecodeError
 from .gatt import BATTERY_LEVEL, CHARACTERISTICS, data_types_of, service_names
 from .mapping import SampleMapper
+from .polar.options import PmdOptions, split_spec
+from .polar.receiver import PmdReceiver, StreamFailed, StreamStarted
+from .polar.service import PMD_DATA, PMD_SERVICE, SERVICE_NAME as PMD_NAME
+from .polar.starter import start_streams
 from .spec import Target, parse_spec
 
 logger = logging.getLogger(__name__)
@@ -33,16 +38,18 @@ NAME = Transport.BLE.value
 # Notifications waiting for the trio side; a strap sends ~1/s, a power meter ~4/s.
 NOTIFY_BUFFER = 256
 
-Event = central.Connected | central.Value
+Event = central.Connected | central.Value | StreamStarted | StreamFailed
+_PMD_TYPES = ("ECG", "ACCELERATION")
 
 
 def _describe(address: str, name: str | None, service_uuids: tuple[str, ...]) -> Device:
+    pmd = PMD_SERVICE in {u.lower() for u in service_uuids}
     return Device(
         id=address,
         name=name or address,
         transport=NAME,
-        data_types=data_types_of(service_uuids),
-        services=service_names(service_uuids),
+        data_types=data_types_of(service_uuids) + (_PMD_TYPES if pmd else ()),
+        services=service_names(service_uuids) + ((PMD_NAME,) if pmd else ()),
     )
 
 
@@ -50,7 +57,8 @@ class BleSource:
     """A session with one BLE device: reconnects until cancelled.
 
     The device id is the BLE address. A ``name=`` spec is pinned to the address of the first
-    device that matched, so the samples of one session keep one ``device_id``.
+    device that matched, so the samples of one session keep one ``device_id``. ``pmd`` asks a
+    Polar device for ECG/acceleration streams, (re)started on every connection.
     """
 
     def __init__(
@@ -61,6 +69,7 @@ class BleSource:
         backoff: Backoff | None = None,
         find_timeout: float = 10.0,
         connect_timeout: float = 20.0,
+        pmd: PmdOptions | None = None,
     ) -> None:
         self._target = target
         self._clock = clock or SystemClock()
@@ -68,6 +77,9 @@ class BleSource:
         self._find_timeout = find_timeout
         self._connect_timeout = connect_timeout
         self._device = Device(str(target), target.name_pattern or str(target), NAME)
+        self._pmd = pmd if pmd is not None and pmd.requested else None
+        # One for the whole session: the device clock, and so its sync, survive a drop.
+        self.pmd_receiver = PmdReceiver()
 
     @property
     def device(self) -> Device:
@@ -89,6 +101,7 @@ class BleSource:
         """One connection, from scanning to its end: (whether it connected, why it ended)."""
         send, receive = trio.open_memory_channel[Event](NOTIFY_BUFFER)
         session = _Session(self, user_id, events)
+        extension = functools.partial(start_streams, self._pmd) if self._pmd else None
         async with trio.open_nursery() as nursery:
             nursery.start_soon(session.consume, receive)
             async with send:
@@ -100,6 +113,7 @@ class BleSource:
                         self._clock,
                         self._find_timeout,
                         self._connect_timeout,
+                        extension,
                     )
                 except central.NotFound as exc:
                     reason = str(exc)
@@ -141,8 +155,27 @@ class _Session:
                     self.connected = True
                     self._mapper = SampleMapper(self._user_id, device.id)
                     self._events.status(DeviceStatus(device.id, True, NAME))
+                elif isinstance(event, StreamStarted):
+                    self._source.pmd_receiver.started(event)
+                elif isinstance(event, StreamFailed):
+                    pass  # logged where it happened; heart rate and the rest go on
+                elif event.uuid == PMD_DATA:
+                    await self._pmd_value(event)
                 else:
                     await self._value(event)
+
+    async def _pmd_value(self, value: central.Value) -> None:
+        assert self._mapper is not None  # Connected always comes first
+        try:
+            samples = self._source.pmd_receiver.samples(
+                value.data, value.ts, self._user_id, self._mapper.device_id
+            )
+        except DecodeError as exc:
+            logger.warning("skipped a malformed PMD frame: %s (%s)", exc, value.data[:32].hex())
+            return
+        self._source.note_working()
+        for sample in samples:
+            await self._events.sample(sample)
 
     async def _value(self, value: central.Value) -> None:
         characteristic = CHARACTERISTICS[value.uuid]
@@ -182,4 +215,6 @@ class BleTransport:
         return BleScanner()
 
     def open(self, spec: str) -> BleSource:
-        return BleSource(parse_spec(spec))
+        """``ADDRESS`` or ``name=GLOB``, optionally ``?ecg=1&acc=50`` for a Polar device."""
+        target, pmd = split_spec(spec)
+        return BleSource(parse_spec(target), pmd=pmd)
