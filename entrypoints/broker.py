@@ -35,6 +35,7 @@ class BrokerSettings:
     backend: str | None = None
     retention: str | None = None
     retention_interval: float = 60.0
+    consumer_lease: float = 10.0
 
 
 @attrs.frozen
@@ -74,6 +75,11 @@ def register(commands: argparse._SubParsersAction) -> None:
         "--retention", type=_retention, default=None, metavar="AGE,COUNT",
         help="keep each developer's payloads this long and/or this many: 7d, 1000000 or "
         "7d,1000000 (default: keep everything)",
+    )
+    parser.add_argument(
+        "--consumer-lease", type=float, default=d.consumer_lease, metavar="S",
+        help="with --backend: a consumer's slot under --max-consumers outlives a crashed node "
+        "by at most this long (%(default)s s)",
     )
     parser.add_argument(
         "--retention-interval", type=float, default=d.retention_interval, metavar="S",
@@ -158,7 +164,8 @@ async def serve_broker(
     from ..domain.session import SessionConfig
     from .state import open_stores, parse_retention
 
-    async with open_stores(settings.data_dir, settings.backend) as stores:
+    lease_ttl = timedelta(seconds=settings.consumer_lease)
+    async with open_stores(settings.data_dir, settings.backend, lease_ttl=lease_ttl) as stores:
         metrics = BrokerMetrics()
         hub = Hub(metered_log(stores.log, metrics), max_consumers=settings.max_consumers, leases=stores.leases)
         session = SessionConfig(settings.identify_timeout, settings.heartbeat_interval)

@@ -40,11 +40,17 @@ BACKEND_SCHEMES = ("redis://", "rediss://", "unix://")
 
 
 @asynccontextmanager
-async def open_stores(data_dir: str | Path | None, backend: str | None = None) -> AsyncIterator[Stores]:
-    """Redis stores when ``backend`` is a Redis URL; else SQLite stores in ``data_dir`` (created
-    if missing), or memory ones when it is None."""
+async def open_stores(
+    data_dir: str | Path | None,
+    backend: str | None = None,
+    *,
+    lease_ttl: timedelta = timedelta(seconds=10),
+) -> AsyncIterator[Stores]:
+    """Redis stores when ``backend`` is a Redis URL (consumer leases live ``lease_ttl`` past
+    their last renewal); else SQLite stores in ``data_dir`` (created if missing), or memory
+    ones when it is None."""
     if backend is not None:
-        async with _redis_stores(check_backend(backend)) as stores:
+        async with _redis_stores(check_backend(backend), lease_ttl) as stores:
             yield stores
         return
     if data_dir is None:
@@ -84,10 +90,10 @@ def check_backend(url: str) -> str:
 
 
 @asynccontextmanager
-async def _redis_stores(url: str) -> AsyncIterator[Stores]:
+async def _redis_stores(url: str, lease_ttl: timedelta) -> AsyncIterator[Stores]:
     from ..adapters.storage import redis
 
-    async with redis.open_redis_stores(url) as stores:
+    async with redis.open_redis_stores(url, lease_ttl=lease_ttl) as stores:
         yield Stores(stores.log, stores.developers, stores.tokens, persistent=True, leases=stores.leases)
 
 

@@ -64,6 +64,7 @@ class RedisServer:
         ]
         if self.appendonly:
             args += ["--appendfsync", "always"]
+        self.directory.mkdir(parents=True, exist_ok=True)
         log = open(self.directory / "redis.log", "ab")
         with log:
             self.process = subprocess.Popen(args, stdout=log, stderr=log, stdin=subprocess.DEVNULL)
