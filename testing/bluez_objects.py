@@ -4,7 +4,7 @@ Only what bleak's BlueZ backend uses is here (read bleak/backends/bluezdbus/mana
 client.py): an adapter (``Adapter1``: discovery with a UUID filter), devices (``Device1``:
 Connect/Disconnect, Connected, ServicesResolved, Name, Address, RSSI, UUIDs, ...), and per device
 GATT services and characteristics (``GattService1``, ``GattCharacteristic1``: ReadValue,
-StartNotify/StopNotify, Value changes as notifications). ``ObjectManager.GetManagedObjects`` and
+WriteValue, StartNotify/StopNotify, Value changes as notifications and indications). ``ObjectManager.GetManagedObjects`` and
 ``InterfacesAdded``/``InterfacesRemoved`` come from dbus-fast's own export bookkeeping.
 
 This module runs on asyncio (dbus-fast's loop): tests reach it through ``testing.bluez``, which
@@ -13,7 +13,7 @@ hosts it on an asyncio bridge thread.
 
 import asyncio
 import itertools
-from typing import Any, Callable
+from typing import Any, Awaitable, Callable
 
 import attrs
 from dbus_fast.aio import MessageBus
@@ -33,6 +33,10 @@ class CharacteristicPlan:
     value_at: Callable[[int], bytes]
     flags: tuple[str, ...] = ("notify",)
     on_change: bool = False  # notify only when the value changes (a battery level)
+    # Custom behaviour (the Polar PMD emulation, ``bluez_polar``), given the live characteristic:
+    # a WriteValue handler, and a player that replaces the ``value_at`` notifications.
+    on_write: Callable[["GattCharacteristic1", bytes], None] | None = None
+    player: Callable[["GattCharacteristic1"], Awaitable[None]] | None = None
 
 
 @attrs.define
@@ -223,11 +227,18 @@ class GattCharacteristic1(ServiceInterface):
         return self._value
 
     @method()
+    def WriteValue(self, value: "ay", options: "a{sv}"):  # noqa: N802
+        if self.plan.on_write is None or "write" not in self.plan.flags:
+            raise DBusError("org.bluez.Error.NotPermitted", "Write not permitted")
+        self.plan.on_write(self, bytes(value))
+
+    @method()
     def StartNotify(self):  # noqa: N802
         if not {"notify", "indicate"} & set(self.plan.flags):
             raise DBusError("org.bluez.Error.NotSupported", "Operation is not supported")
         if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._play())
+            play = self.plan.player(self) if self.plan.player else self._play()
+            self._task = asyncio.get_running_loop().create_task(play)
             self.emit_properties_changed({"Notifying": True})
 
     @method()
@@ -239,6 +250,12 @@ class GattCharacteristic1(ServiceInterface):
         if self._task is not None:
             self._task.cancel()
             self._task = None
+
+    def notify(self, value: bytes) -> None:
+        """Send ``value`` now, as a notification or indication, if the central subscribed."""
+        self._value = value
+        if self._task is not None:
+            self.emit_properties_changed({"Value": value})
 
     async def _play(self) -> None:
         while True:
