@@ -101,7 +101,9 @@ async def start_streams(options: PmdOptions, client: BleakClient, push: Push, cl
     cp = client.services.get_characteristic(PMD_CONTROL_POINT)
     data = client.services.get_characteristic(PMD_DATA)
     if cp is None or data is None:
-        push(StreamFailed(None, "the device has no Polar Measurement Data service"))
+        reason = "the device has no Polar Measurement Data service"
+        logger.warning("%s: ECG/ACC not started: %s", client.address, reason)
+        push(StreamFailed(None, reason))
         return
     control = _ControlPoint(client, cp, push)
     await client.start_notify(cp, control.on_indication)
