@@ -63,7 +63,10 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--user-id", required=True, metavar="U", help="the user the samples belong to")
     parser.add_argument(
         "--device", action="append", required=True, metavar="SPEC",
-        help="a device: sim:KIND[?rate=HZ&seed=N], ble:ADDRESS, ble:name=PATTERN, ant:hr[:N] (repeatable)",
+        help=(
+            "a device: sim:KIND[?rate=HZ&seed=N], ble:ADDRESS, ble:name=PATTERN, ant:hr[:N], "
+            "replay:PATH[?speed=X&loop=1&retime=1] (repeatable)"
+        ),
     )
     parser.add_argument("--broker-url", required=True, metavar="URL", help="ws://HOST:PORT/connect")
     parser.add_argument("--api-url", metavar="URL", help="the broker's HTTP API, for --dev-id/--api-key")

@@ -1,1 +1,12 @@
-"""A public testing kit: emulated peers, fakes at the ports, and contract suites."""
+"""A public testing kit: emulated peers, fakes at the ports, and contract suites.
+
+- pytest fixtures (a pytest plug-in, active once wearstream is installed): ``wearstream_broker``
+  (a real in-process broker on free ports with a developer, token helpers, producers and
+  consumers), ``fake_device``, ``device_events``, ``fake_sink``; see ``testing/pytest_plugin.py``.
+- contract suites for every port: ``wearstream.testing.contracts``.
+- emulated peers: ``wearstream.testing.bluez`` (BlueZ on a private D-Bus), ``wearstream.testing.ant_stick``
+  (a USB ANT stick on a pseudo-terminal), ``wearstream.testing.broker_process`` and
+  ``wearstream.testing.redis_server`` (real processes on free ports).
+
+docs/testing-kit.md walks through them.
+"""

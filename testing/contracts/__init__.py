@@ -1,4 +1,5 @@
-"""Contract suites: every adapter of a storage port must pass the same tests.
+"""Contract suites: every adapter of a port (stream log, stores, outbox, sink, device session)
+must pass the same tests.
 
 A plug-in author subclasses a contract once per adapter in a module pytest collects, names the
 subclass ``Test…`` and implements the factory::
@@ -16,17 +17,21 @@ need pytest, pytest-trio (``trio_mode = true``) and hypothesis.
 """
 
 from .developer_store import DeveloperStoreContract
+from .devices import DeviceSessionContract
 from .outbox import OutboxContract
 from .shared_log import ConsumerLeasesContract, SharedStreamLogContract, SharedTokenStoreContract
+from .sinks import SinkContract
 from .stream_log import StreamLogContract
 from .token_store import TokenStoreContract
 
 __all__ = [
     "ConsumerLeasesContract",
     "DeveloperStoreContract",
+    "DeviceSessionContract",
     "OutboxContract",
     "SharedStreamLogContract",
     "SharedTokenStoreContract",
+    "SinkContract",
     "StreamLogContract",
     "TokenStoreContract",
 ]
