@@ -31,8 +31,9 @@ def decode_delta_payload(
     size = (resolution + 7) // 8
     if len(payload) < channels * size:
         raise DecodeError(name, base, f"truncated reference sample (needs {channels * size} bytes)")
+    field = (1 << resolution) - 1  # bits above the resolution are sign copies, or padding
     reference = tuple(
-        _signed(int.from_bytes(payload[i * size : (i + 1) * size], "little"), resolution)
+        _signed(int.from_bytes(payload[i * size : (i + 1) * size], "little") & field, resolution)
         for i in range(channels)
     )
     samples = [reference]
