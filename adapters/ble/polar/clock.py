@@ -63,7 +63,8 @@ class ClockSync:
 
     @property
     def drift_ppm(self) -> float:
-        return self._drift * 1e6
+        """How fast the device clock runs against the host's (its offset shrinks as it gains)."""
+        return -self._drift * 1e6
 
     def offset_at(self, device_ns: int) -> float:
         assert self._anchor_device is not None, "observe() first"
