@@ -1,51 +1,14 @@
-"""An in-process broker (WebSocket and HTTP on free ports) with one developer, for dashboard tests."""
+"""An in-process broker with one developer and consumers capped at one, for dashboard tests."""
 
 from __future__ import annotations
 
-from typing import Any
-
-import httpx
-import orjson
 import pytest
 import trio
-from trio_websocket import ConnectionClosed, WebSocketConnection
 
-from wearstream.entrypoints.broker import BrokerSettings, RunningBroker, serve_broker
-from wearstream.entrypoints.state import NewDeveloper, create_developer
+from wearstream.testing.fixtures import LiveBroker, start_broker
 
 
 @pytest.fixture
-async def running(nursery: trio.Nursery) -> RunningBroker:
-    return await nursery.start(serve_broker, BrokerSettings(port=0, http_port=0, max_consumers=1))
-
-
-@pytest.fixture
-async def developer(running: RunningBroker) -> NewDeveloper:
-    return await create_developer(running.stores.developers, "dashboard-tests")
-
-
-async def mint(running: RunningBroker, developer: NewDeveloper, path: str) -> str:
-    headers = {"dev-id": developer.dev_id, "x-api-key": developer.api_key}
-    async with httpx.AsyncClient(base_url=running.api_url) as client:
-        response = await client.post(path, headers=headers)
-    response.raise_for_status()
-    return str(response.json()["token"])
-
-
-async def receive(ws: WebSocketConnection) -> dict[str, Any]:
-    with trio.fail_after(5):
-        return dict(orjson.loads(await ws.get_message()))
-
-
-async def send(ws: WebSocketConnection, frame: dict[str, Any]) -> None:
-    await ws.send_message(orjson.dumps(frame).decode())
-
-
-async def identify(ws: WebSocketConnection, token: str, role: int) -> dict[str, Any]:
-    """HELLO, IDENTIFY, and the answer: READY, or ``{"close": code, "reason": reason}``."""
-    assert (await receive(ws))["op"] == 2
-    await send(ws, {"op": 3, "d": {"token": token, "type": role}})
-    try:
-        return await receive(ws)
-    except ConnectionClosed as closed:
-        return {"close": closed.reason.code, "reason": closed.reason.reason or ""}
+async def broker(nursery: trio.Nursery) -> LiveBroker:
+    """Consumers capped at one, to show that a dashboard is outside the cap."""
+    return await start_broker(nursery, "dashboard-tests", max_consumers=1)

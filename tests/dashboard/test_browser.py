@@ -15,13 +15,7 @@ from typing import Any
 import pytest
 import trio
 
-from wearstream.adapters.http.token_providers import ApiTokenProvider
-from wearstream.adapters.storage.outbox import MemoryOutbox
-from wearstream.adapters.websocket.producer_link import ProducerLink
-from wearstream.entrypoints.broker import RunningBroker
-from wearstream.entrypoints.plugins import open_device
-from wearstream.entrypoints.producer_core import Producer
-from wearstream.entrypoints.state import NewDeveloper
+from wearstream.testing.fixtures import LiveBroker
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -38,14 +32,6 @@ pytestmark = [
         not os.access(CHROMIUM, os.X_OK), reason=f"no Chromium at {CHROMIUM} (apt-get install chromium)"
     ),
 ]
-
-
-async def produce(running: RunningBroker, developer: NewDeveloper, user: str, spec: str) -> None:
-    """One simulated user's producer, wired as `wearstream demo` wires it."""
-    outbox = MemoryOutbox()
-    tokens = ApiTokenProvider(running.api_url, developer.dev_id, developer.api_key, user)
-    link = ProducerLink(running.ws_url, tokens, outbox)
-    await Producer(user, [open_device(spec)], outbox, link).run()
 
 
 def hr_of(user: str) -> str:
@@ -98,14 +84,12 @@ def drive(url: str, dev_id: str, api_key: str, screenshot: Path) -> dict[str, An
 
 
 async def test_the_dashboard_shows_live_heart_rates_in_chromium(
-    running: RunningBroker, developer: NewDeveloper, nursery: trio.Nursery
+    broker: LiveBroker, nursery: trio.Nursery
 ) -> None:
-    for user, spec in USERS.items():
-        nursery.start_soon(produce, running, developer, user, spec)
+    for user, spec in USERS.items():  # wired as `wearstream demo` wires them
+        nursery.start_soon(broker.producer(user, [spec]).run)
     screenshot = ARTIFACTS / "dashboard.png"
-    seen = await trio.to_thread.run_sync(
-        drive, running.api_url + "/", developer.dev_id, developer.api_key, screenshot
-    )
+    seen = await trio.to_thread.run_sync(drive, broker.api_url + "/", broker.dev_id, broker.api_key, screenshot)
     assert seen["errors"] == []
     assert seen["state"] == "live" and seen["online"] == "producer online"
     assert seen["first"] != seen["later"] and 30 < int(seen["later"]) < 220

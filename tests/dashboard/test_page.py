@@ -6,11 +6,11 @@ from importlib.resources import files
 
 import httpx
 
-from wearstream.entrypoints.broker import RunningBroker
+from wearstream.testing.fixtures import LiveBroker
 
 
-async def test_the_page_is_served_at_the_root_and_loads_only_its_own_files(running: RunningBroker) -> None:
-    async with httpx.AsyncClient(base_url=running.api_url) as client:
+async def test_the_page_is_served_at_the_root_and_loads_only_its_own_files(broker: LiveBroker) -> None:
+    async with httpx.AsyncClient(base_url=broker.api_url) as client:
         page = await client.get("/")
         script = await client.get("/dashboard/static/dashboard.js")
         style = await client.get("/dashboard/static/dashboard.css")
@@ -21,7 +21,7 @@ async def test_the_page_is_served_at_the_root_and_loads_only_its_own_files(runni
     assert script.status_code == 200 and "javascript" in script.headers["content-type"]
     assert not any(use in script.text for use in ("localStorage.", "sessionStorage.", "document.cookie"))
     assert style.status_code == 200
-    assert config.json() == {"ws_url": running.ws_url}
+    assert config.json() == {"ws_url": broker.ws_url}
 
 
 def test_the_page_ships_inside_the_package() -> None:

@@ -10,10 +10,8 @@ import trio
 from trio_websocket import ConnectionClosed, WebSocketConnection, open_websocket_url
 
 from wearstream.adapters.websocket.dashboard import DashboardQueue
-from wearstream.entrypoints.broker import RunningBroker
-from wearstream.entrypoints.state import NewDeveloper
-
-from .conftest import identify, mint, receive, send
+from wearstream.testing.fixtures import LiveBroker
+from wearstream.testing.wire import identify, mint, receive, send
 
 TS = "2024-05-04T10:26:11.268507+00:00"
 
@@ -34,14 +32,14 @@ async def next_of(ws: WebSocketConnection, op: int) -> dict[str, Any]:
 
 
 async def test_the_dashboard_token_needs_the_same_credentials_as_a_consumer_token(
-    running: RunningBroker, developer: NewDeveloper
+    broker: LiveBroker
 ) -> None:
-    async with httpx.AsyncClient(base_url=running.api_url) as client:
+    async with httpx.AsyncClient(base_url=broker.api_url) as client:
         good = await client.post(
-            "/auth/dashboard", headers={"dev-id": developer.dev_id, "x-api-key": developer.api_key}
+            "/auth/dashboard", headers={"dev-id": broker.dev_id, "x-api-key": broker.api_key}
         )
         wrong = await client.post(
-            "/auth/dashboard", headers={"dev-id": developer.dev_id, "x-api-key": "nope"}
+            "/auth/dashboard", headers={"dev-id": broker.dev_id, "x-api-key": "nope"}
         )
         missing = await client.post("/auth/dashboard")
     assert good.status_code == 200 and good.headers["cache-control"] == "no-store"
@@ -50,17 +48,17 @@ async def test_the_dashboard_token_needs_the_same_credentials_as_a_consumer_toke
 
 
 async def test_a_dashboard_watches_beside_a_capped_consumer_and_sees_data_and_presence(
-    running: RunningBroker, developer: NewDeveloper
+    broker: LiveBroker
 ) -> None:
-    url = running.ws_url
+    url = broker.ws_url
     async with open_websocket_url(url) as consumer, open_websocket_url(url) as dashboard:
-        assert (await identify(consumer, await mint(running, developer, "/auth/developer"), 1))["op"] == 4
-        assert (await identify(dashboard, await mint(running, developer, "/auth/dashboard"), 2))["op"] == 4
+        assert (await identify(consumer, await mint(broker, "/auth/developer"), 1))["op"] == 4
+        assert (await identify(dashboard, await mint(broker, "/auth/dashboard"), 2))["op"] == 4
         async with open_websocket_url(url) as second:  # the cap of 1 still holds for consumers
-            refused = await identify(second, await mint(running, developer, "/auth/developer"), 1)
+            refused = await identify(second, await mint(broker, "/auth/developer"), 1)
             assert refused["close"] == 4002
 
-        token = await mint(running, developer, "/auth/user?id=alice")
+        token = await mint(broker, "/auth/user?id=alice")
         async with open_websocket_url(url) as producer:
             assert (await identify(producer, token, 0))["op"] == 4
             online = await next_of(dashboard, 10)
@@ -77,12 +75,12 @@ async def test_a_dashboard_watches_beside_a_capped_consumer_and_sees_data_and_pr
 
 
 async def test_a_new_dashboard_is_told_who_is_around(
-    running: RunningBroker, developer: NewDeveloper
+    broker: LiveBroker
 ) -> None:
-    async with open_websocket_url(running.ws_url) as producer:
-        await identify(producer, await mint(running, developer, "/auth/user?id=bob"), 0)
-        async with open_websocket_url(running.ws_url) as dashboard:
-            await identify(dashboard, await mint(running, developer, "/auth/dashboard"), 2)
+    async with open_websocket_url(broker.ws_url) as producer:
+        await identify(producer, await mint(broker, "/auth/user?id=bob"), 0)
+        async with open_websocket_url(broker.ws_url) as dashboard:
+            await identify(dashboard, await mint(broker, "/auth/dashboard"), 2)
             assert (await next_of(dashboard, 10))["d"]["uid"] == "bob"
 
 
@@ -96,10 +94,10 @@ async def test_a_new_dashboard_is_told_who_is_around(
     ids=["REPLAY", "SUBMIT", "STATUS"],
 )
 async def test_a_dashboard_is_read_only(
-    running: RunningBroker, developer: NewDeveloper, frame: dict[str, Any]
+    broker: LiveBroker, frame: dict[str, Any]
 ) -> None:
-    async with open_websocket_url(running.ws_url) as dashboard:
-        await identify(dashboard, await mint(running, developer, "/auth/dashboard"), 2)
+    async with open_websocket_url(broker.ws_url) as dashboard:
+        await identify(dashboard, await mint(broker, "/auth/dashboard"), 2)
         await send(dashboard, frame)
         code, reason = await closed_with(dashboard)
     assert code == 4004 and "dashboard" in reason
@@ -110,10 +108,10 @@ async def test_a_dashboard_is_read_only(
     [("/auth/dashboard", 1, "dashboard (type 2)"), ("/auth/developer", 2, "developer (type 1)")],
 )
 async def test_a_dashboard_token_opens_only_a_dashboard_session(
-    running: RunningBroker, developer: NewDeveloper, path: str, role: int, named: str
+    broker: LiveBroker, path: str, role: int, named: str
 ) -> None:
-    async with open_websocket_url(running.ws_url) as ws:
-        refused = await identify(ws, await mint(running, developer, path), role)
+    async with open_websocket_url(broker.ws_url) as ws:
+        refused = await identify(ws, await mint(broker, path), role)
     assert refused["close"] == 4001 and named in refused["reason"]
 
 

@@ -12,10 +12,8 @@ import pytest
 from trio_websocket import ConnectionClosed, open_websocket_url
 
 from wearstream.adapters.logging_json import JsonFormatter, TextFormatter, choose_format, configure_logging
-from wearstream.entrypoints.broker import RunningBroker
-from wearstream.entrypoints.state import NewDeveloper
-
-from .conftest import identify, mint, send
+from wearstream.testing.fixtures import LiveBroker
+from wearstream.testing.wire import identify, mint, send
 
 
 def record(message: str, **fields: object) -> logging.LogRecord:
@@ -61,10 +59,10 @@ def json_log() -> Iterator[io.StringIO]:
 
 
 async def test_each_connection_event_is_one_json_line(
-    running: RunningBroker, developer: NewDeveloper, json_log: io.StringIO
+    wearstream_broker: LiveBroker, json_log: io.StringIO
 ) -> None:
-    token = await mint(running, developer, "/auth/user?id=alice")
-    async with open_websocket_url(running.ws_url) as ws:
+    token = await mint(wearstream_broker, "/auth/user?id=alice")
+    async with open_websocket_url(wearstream_broker.ws_url) as ws:
         await identify(ws, token, 0)
         await send(ws, {"op": 7, "d": {"after": 0, "before": 1}})  # not for a producer: 4004
         with pytest.raises(ConnectionClosed):
@@ -74,7 +72,7 @@ async def test_each_connection_event_is_one_json_line(
     assert [e["event"] for e in events] == ["connect", "identify", "close"]
     connect, ident, close = events
     assert connect["peer"].startswith("127.0.0.1:") and connect["developer"] is None
-    assert (ident["role"], ident["developer"], ident["user"]) == ("producer", developer.dev_id, "alice")
+    assert (ident["role"], ident["developer"], ident["user"]) == ("producer", wearstream_broker.dev_id, "alice")
     assert (close["code"], close["by"], close["user"]) == (4004, "server", "alice")
     assert "not valid for a producer" in close["reason"]
     assert len({e["conn"] for e in events}) == 1

@@ -6,19 +6,19 @@ import trio
 from trio_websocket import open_websocket_url
 
 from wearstream.adapters.http.metrics import DeveloperLabels, type_label
-from wearstream.entrypoints.broker import BrokerSettings, RunningBroker, serve_broker
-from wearstream.entrypoints.state import NewDeveloper, create_developer
+from wearstream.testing.fixtures import LiveBroker, start_broker
+from wearstream.testing.wire import identify, mint, receive, send
 
-from .conftest import identify, mint, receive, scrape, send, value
+from .conftest import scrape, value
 
 TS = "2024-05-04T10:26:11.268507+00:00"
 
 
-async def test_metrics_count_what_really_happened(running: RunningBroker, developer: NewDeveloper) -> None:
-    dev = developer.dev_id
-    async with open_websocket_url(running.ws_url) as consumer, open_websocket_url(running.ws_url) as producer:
-        assert (await identify(consumer, await mint(running, developer, "/auth/developer"), 1))["op"] == 4
-        assert (await identify(producer, await mint(running, developer, "/auth/user?id=u1"), 0))["op"] == 4
+async def test_metrics_count_what_really_happened(wearstream_broker: LiveBroker) -> None:
+    broker, dev = wearstream_broker, wearstream_broker.dev_id
+    async with open_websocket_url(broker.ws_url) as consumer, open_websocket_url(broker.ws_url) as producer:
+        assert (await identify(consumer, await mint(broker, "/auth/developer"), 1))["op"] == 4
+        assert (await identify(producer, await mint(broker, "/auth/user?id=u1"), 0))["op"] == 4
         for bpm in (60, 61, 62):
             await send(producer, {"op": 6, "t": "HEART_RATE", "d": {"ts": TS, "val": bpm}})
         await send(producer, {"op": 6, "t": "MY_OWN_SENSOR", "d": {"ts": TS, "val": 1}})
@@ -26,10 +26,10 @@ async def test_metrics_count_what_really_happened(running: RunningBroker, develo
         await send(consumer, {"op": 7, "d": {"after": 0, "before": seqs[-1] + 1}})
         for _ in range(4):
             await receive(consumer)  # the replay
-        async with open_websocket_url(running.ws_url) as stranger:
+        async with open_websocket_url(broker.ws_url) as stranger:
             assert (await identify(stranger, "not-a-token", 0))["close"] == 4001
 
-        samples = await scrape(running)
+        samples = await scrape(broker)
         assert value(samples, "wearstream_connections", role="consumer") == 1
         assert value(samples, "wearstream_connections", role="producer") == 1
         assert value(samples, "wearstream_queue_depth", role="consumer", developer=dev) == 0
@@ -45,13 +45,13 @@ async def test_metrics_count_what_really_happened(running: RunningBroker, develo
 
 
 async def test_each_broker_in_a_process_reports_only_itself(
-    running: RunningBroker, developer: NewDeveloper, nursery: trio.Nursery
+    wearstream_broker: LiveBroker, nursery: trio.Nursery
 ) -> None:
-    other: RunningBroker = await nursery.start(serve_broker, BrokerSettings(port=0, http_port=0))
-    await create_developer(other.stores.developers, "other")
-    await mint(running, developer, "/auth/developer")
-    here, there = await scrape(running), await scrape(other)
-    assert value(here, "wearstream_tokens_minted_total", role="consumer", developer=developer.dev_id) == 1
+    other = await start_broker(nursery, "other")
+    await mint(wearstream_broker, "/auth/developer")
+    here, there = await scrape(wearstream_broker), await scrape(other)
+    dev = wearstream_broker.dev_id
+    assert value(here, "wearstream_tokens_minted_total", role="consumer", developer=dev) == 1
     assert not any(name == "wearstream_tokens_minted_total" for name, _ in there)
 
 
