@@ -158,11 +158,18 @@ class _Session:
                 elif isinstance(event, StreamStarted):
                     self._source.pmd_receiver.started(event)
                 elif isinstance(event, StreamFailed):
-                    pass  # logged where it happened; heart rate and the rest go on
+                    self._stream_failed(event)
                 elif event.uuid == PMD_DATA:
                     await self._pmd_value(event)
                 else:
                     await self._value(event)
+
+    def _stream_failed(self, event: StreamFailed) -> None:
+        """Say why a PMD stream is missing; heart rate and the rest go on."""
+        assert self._mapper is not None
+        what = event.measurement.name if event.measurement is not None else "ECG/ACC"
+        reason = f"{what} not started: {event.reason}"
+        self._events.status(DeviceStatus(self._mapper.device_id, True, NAME, reason=reason))
 
     async def _pmd_value(self, value: central.Value) -> None:
         assert self._mapper is not None  # Connected always comes first

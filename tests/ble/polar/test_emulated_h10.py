@@ -111,7 +111,8 @@ async def test_a_rate_the_strap_does_not_offer_leaves_the_rest_streaming(tmp_pat
     assert "ACC not started: ACC sample_rate 60 is not offered (offers 25, 50, 100, 200)" in caplog.text
     assert recorder.count("ACCELERATION") == 0
     assert pmd.starts == {Measurement.ECG: 1, Measurement.ACC: 0}
-    assert [s.connected for s in recorder.statuses if s.battery is None] == [True]
+    statuses = [(s.connected, s.reason) for s in recorder.statuses if s.battery is None]
+    assert statuses == [(True, None), (True, "ACC not started: ACC sample_rate 60 is not offered (offers 25, 50, 100, 200)")]
 
 
 async def test_ecg_asked_of_a_strap_without_pmd_streams_heart_rate(tmp_path, recorder, caplog):
@@ -124,4 +125,5 @@ async def test_ecg_asked_of_a_strap_without_pmd_streams_heart_rate(tmp_path, rec
         await recorder.wait_for(lambda: recorder.count("HEART_RATE") >= 3)
         nursery.cancel_scope.cancel()
     assert "no Polar Measurement Data service" in caplog.text
+    assert "ECG/ACC not started: the device has no Polar Measurement Data service" in [s.reason for s in recorder.statuses]
     assert recorder.count("ECG") == 0
