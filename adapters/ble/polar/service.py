@@ -1,9 +1,9 @@
 """The Polar Measurement Data (PMD) GATT service: its UUIDs and the numbers of its protocol.
 
-Sources: Polar's BLE SDK (github.com/polarofficial/polar-ble-sdk), its
-``technical_documentation/Polar_Measurement_Data_Specification.pdf`` and the Android client
-(``BlePMDClient``, ``PmdSetting``, ``PmdControlPointResponse``), and bleakheart
-(github.com/fsmeraldi/bleakheart), an independent Python client of the H10.
+Sources: Polar's BLE SDK (github.com/polarofficial/polar-ble-sdk): its documentation and the
+Android client (``BlePMDClient``, ``PmdSetting``, ``PmdControlPointResponse``, ``PmdDataFrame``)
+with its tests; and bleakheart (github.com/fsmeraldi/bleakheart), an independent Python client
+of the H10.
 """
 
 from __future__ import annotations
