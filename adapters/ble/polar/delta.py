@@ -1,6 +1,6 @@
 """Delta-compressed PMD payloads: a reference sample, then blocks of packed signed deltas.
 
-Layout (Polar Measurement Data specification; the SDK's ``parseDeltaFramesAll``):
+Layout (as the Polar SDK reads it: ``BlePMDClient.parseDeltaFramesAll``, and its ``AccDataTest``):
 
 - the reference sample: one signed little-endian integer per channel, ``ceil(resolution / 8)``
   bytes each;

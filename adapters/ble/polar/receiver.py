@@ -21,7 +21,7 @@ from ....domain.datatypes import DataType
 from ....domain.samples import Sample
 from ..errors import DecodeError
 from .clock import ClockSync, sample_times
-from .frames import AccFrame, EcgFrame, decode_acc, decode_ecg, decode_header
+from .frames import ECG_RESOLUTION_BITS, AccFrame, EcgFrame, decode_acc, decode_ecg, decode_header
 from .service import Measurement
 
 STANDARD_GRAVITY = 9.80665
@@ -77,7 +77,7 @@ class PmdReceiver:
             raise DecodeError(frame.name, 0, "a frame of a stream that was not started")
         settings = stream.started
         if frame.measurement == Measurement.ECG:
-            decoded: EcgFrame | AccFrame = decode_ecg(frame, settings.resolution or 14)
+            decoded: EcgFrame | AccFrame = decode_ecg(frame, settings.resolution or ECG_RESOLUTION_BITS)
             count = len(decoded.microvolts)
         else:
             decoded = decode_acc(frame, settings.factor)
