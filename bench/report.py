@@ -130,19 +130,25 @@ def plot(path: Path, results: list[dict[str, Any]]) -> bool:
         return False
     figure, axes = plt.subplots(1, 3, figsize=(15, 4.5), sharey=True)
     for axis, name in zip(axes, ("p50", "p95", "p99")):
-        for system in SYSTEM_ORDER:
-            points = sorted(
-                (r["offered_per_s"], r["latency_ms"][name]) for r in paced if r["system"] == system
-            )
-            if points:
-                label = next(r["label"] for r in paced if r["system"] == system)
-                axis.plot([p[0] for p in points], [p[1] for p in points], marker="o", label=label)
+        for colour, system in enumerate(SYSTEM_ORDER):
+            runs = [r for r in paced if r["system"] == system]
+            if not runs:
+                continue
+            # The sweep is a line; the lettered scenarios (other shapes of load) are lone crosses.
+            swept = sorted((r["offered_per_s"], r["latency_ms"][name]) for r in runs if r["scenario"].startswith("s"))
+            others = [(r["offered_per_s"], r["latency_ms"][name]) for r in runs if not r["scenario"].startswith("s")]
+            style = {"color": f"C{colour}", "label": runs[0]["label"]}
+            if swept:
+                axis.plot([p[0] for p in swept], [p[1] for p in swept], marker="o", **style)
+                style.pop("label")
+            if others:
+                axis.plot([p[0] for p in others], [p[1] for p in others], "x", markersize=9, **style)
         axis.set_title(f"latency {name}")
         axis.set_xlabel("offered readings/s")
         axis.set_xscale("log")
         axis.set_yscale("log")
         axis.grid(True, which="both", alpha=0.3)
-    axes[0].set_ylabel("ms, producer send -> consumer receive")
+    axes[0].set_ylabel("ms, producer send -> consumer receive (x: scenarios b, c, d)")
     axes[0].legend()
     figure.tight_layout()
     figure.savefig(path, dpi=110)
