@@ -64,14 +64,15 @@ class _ControlPoint:
     def _note_started(self, value: bytes) -> None:
         try:
             response = decode_response(value)
+            chosen = self.starting.get(response.measurement)
+            if response.op_code != OpCode.START or not response.ok or chosen is None:
+                return
+            factor = decode_settings(response.parameters).get(Setting.FACTOR, (1.0,))[0]
         except DecodeError:
             return  # a continuation, or garbage: ``request`` deals with it
-        chosen = self.starting.get(response.measurement)
-        if response.op_code == OpCode.START and response.ok and chosen is not None:
-            factor = decode_settings(response.parameters).get(Setting.FACTOR, (1.0,))[0]
-            resolution = chosen.get(Setting.RESOLUTION)
-            measurement = Measurement(response.measurement)
-            self._push(StreamStarted(measurement, chosen[Setting.SAMPLE_RATE], resolution, factor))
+        resolution = chosen.get(Setting.RESOLUTION)
+        measurement = Measurement(response.measurement)
+        self._push(StreamStarted(measurement, chosen[Setting.SAMPLE_RATE], resolution, factor))
 
     async def request(self, packet: bytes) -> Response:
         while not self._indications.empty():
