@@ -233,3 +233,49 @@ async def test_a_consumer_moves_to_another_node_and_redis_restarts_without_loss(
     assert len(seen) == len(set(seen)) == total  # exactly once
     for values in producers.values():  # each producer's readings in the order it sent them
         assert [v for v in seen if v in values] == list(values)
+
+
+# Retention -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("backend", ["redis", "sqlite"])
+async def test_replay_beyond_retention_answers_what_is_left_and_says_so(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    options = ["--retention", "5", "--retention-interval", "0.1"]
+    if backend == "redis":
+        redis: RedisServer = request.getfixturevalue("redis")
+        dev = create_developer(redis.url)
+        node = BrokerProcess.create(None, log_dir=tmp_path / "node", extra=["--backend", redis.url, *options])
+    else:
+        from wearstream.testing.broker_process import create_developer as create_in_dir
+
+        dev = create_in_dir(tmp_path / "data", "acme")
+        node = BrokerProcess.create(tmp_path / "data", log_dir=tmp_path / "node", extra=options)
+    with node:
+        async with open_websocket_url(node.ws_url) as producer:
+            await identify(producer, await mint(node, dev, "u1"), PRODUCER)
+            for value in range(1, 21):
+                frame = {"op": 6, "t": "STEPS", "d": {"ts": TS, "val": value}}
+                await producer.send_message(json.dumps(frame))
+            async with open_websocket_url(node.ws_url) as consumer:
+                await identify(consumer, await mint(node, dev), CONSUMER)
+                with trio.fail_after(10):
+                    while True:  # until retention has run over all 20
+                        await consumer.send_message(json.dumps({"op": 7, "d": {"after": 0, "before": 100}}))
+                        frames = [json.loads(await consumer.get_message()) for _ in range(5)]
+                        if frames[0]["seq"] == 16:
+                            break
+                        while True:  # drain the rest of an older, longer answer
+                            with trio.move_on_after(0.3):
+                                await consumer.get_message()
+                                continue
+                            break
+                assert [f["seq"] for f in frames] == [16, 17, 18, 19, 20]
+                assert [f["d"]["val"] for f in frames] == [16, 17, 18, 19, 20]
+                assert frames[0]["trimmed"] == 15 and all("trimmed" not in f for f in frames[1:])
+                # A replay that starts after the trimmed part is a plain one.
+                await consumer.send_message(json.dumps({"op": 7, "d": {"after": 17, "before": 100}}))
+                again = [json.loads(await consumer.get_message()) for _ in range(3)]
+                assert [f["seq"] for f in again] == [18, 19, 20]
+                assert all("trimmed" not in f for f in again)
