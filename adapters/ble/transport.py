@@ -217,6 +217,8 @@ class BleTransport:
     """What the ``ble`` entry point of ``wearstream.transports`` names."""
 
     name = NAME
+    # What ``wearstream transports`` lists: every characteristic's types, and Polar PMD's.
+    data_types = data_types_of([c.service.uuid for c in CHARACTERISTICS.values()]) + _PMD_TYPES
 
     def scanner(self) -> BleScanner:
         return BleScanner()
