@@ -18,29 +18,27 @@ For example, one user's heart rate over an hour::
 Durability: WAL with ``synchronous=FULL``, so a committed batch survives power loss. The rows and
 the new cursor are one transaction: after a crash both are there or neither is.
 
-Threads: sqlite3 calls block, so each runs in a worker thread (``trio.to_thread.run_sync``) with
-one ``CapacityLimiter(1)``, as the broker's SQLite storage does.
+Threads: sqlite3 calls block, so each runs in a worker thread, one at a time, as in the broker's
+SQLite storage (``adapters/storage/sqlite_database.py``).
 """
 
 from __future__ import annotations
 
 import sqlite3
-from contextlib import contextmanager
 from datetime import timezone
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence, TypeVar
+from typing import Any, Callable, Sequence, TypeVar
 
 import orjson
-import trio
 
 from ...domain.errors import InvalidReading
 from ...domain.readings import is_number, parse_timestamp
 from ...domain.stream import Payload
 from ...ports.sinks import SinkOptions
+from ..storage.sqlite_database import SqliteDatabase, write_transaction
 from .cursor import new_payloads
 
 SCHEMA_VERSION = 1
-BUSY_TIMEOUT = 10.0
 T = TypeVar("T")
 
 _SCHEMA = (
@@ -70,12 +68,14 @@ class SqliteSink:
             raise ValueError("the sqlite sink needs a path, e.g. sqlite:/var/lib/samples.db")
         self.path = Path(target)
         self.options = options
-        self._connection: sqlite3.Connection | None = None
-        self._limiter = trio.CapacityLimiter(1)
+        self._db: SqliteDatabase | None = None
         self._cursor = 0
 
     async def open(self) -> int:
-        self._connection = await trio.to_thread.run_sync(_connect, self.path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = await SqliteDatabase.open(
+            self.path, lambda connection: _prepare(connection, self.path), synchronous="FULL"
+        )
         self._cursor = await self._run(_read_cursor)
         return self._cursor
 
@@ -89,53 +89,28 @@ class SqliteSink:
         self._cursor = cursor
 
     async def aclose(self) -> None:
-        connection, self._connection = self._connection, None
-        if connection is not None:
-            with trio.CancelScope(shield=True):
-                await trio.to_thread.run_sync(connection.close, limiter=self._limiter)
+        db, self._db = self._db, None
+        if db is not None:
+            await db.aclose()
 
     async def _run(self, call: Callable[[sqlite3.Connection], T]) -> T:
-        connection = self._connection
-        if connection is None:
+        if self._db is None:
             raise RuntimeError(f"sqlite sink {self.path} is not open")
-        return await trio.to_thread.run_sync(call, connection, limiter=self._limiter)
+        return await self._db.run(call)
 
 
-def _connect(path: Path) -> sqlite3.Connection:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    connection = sqlite3.connect(
-        path, timeout=BUSY_TIMEOUT, isolation_level=None, check_same_thread=False
-    )
-    try:
-        connection.execute("PRAGMA journal_mode=WAL")
-        connection.execute("PRAGMA synchronous=FULL")
-        with _transaction(connection):
-            (version,) = connection.execute("PRAGMA user_version").fetchone()
-            if version > SCHEMA_VERSION:
-                raise sqlite3.DatabaseError(
-                    f"{path}: sink schema version {version} is newer than this wearstream knows "
-                    f"({SCHEMA_VERSION}); upgrade wearstream to write to it"
-                )
-            if version < SCHEMA_VERSION:
-                for statement in _SCHEMA:
-                    connection.execute(statement)
-                connection.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-    except BaseException:
-        connection.close()
-        raise
-    return connection
-
-
-@contextmanager
-def _transaction(connection: sqlite3.Connection) -> Iterator[None]:
-    connection.execute("BEGIN IMMEDIATE")
-    try:
-        yield
-        connection.execute("COMMIT")
-    except BaseException:
-        if connection.in_transaction:
-            connection.execute("ROLLBACK")
-        raise
+def _prepare(connection: sqlite3.Connection, path: Path) -> None:
+    with write_transaction(connection):
+        (version,) = connection.execute("PRAGMA user_version").fetchone()
+        if version > SCHEMA_VERSION:
+            raise sqlite3.DatabaseError(
+                f"{path}: sink schema version {version} is newer than this wearstream knows "
+                f"({SCHEMA_VERSION}); upgrade wearstream to write to it"
+            )
+        if version < SCHEMA_VERSION:
+            for statement in _SCHEMA:
+                connection.execute(statement)
+            connection.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
 
 def _read_cursor(connection: sqlite3.Connection) -> int:
@@ -144,7 +119,7 @@ def _read_cursor(connection: sqlite3.Connection) -> int:
 
 
 def _store(connection: sqlite3.Connection, rows: list[tuple[Any, ...]], cursor: int) -> None:
-    with _transaction(connection):
+    with write_transaction(connection):
         connection.executemany(
             "INSERT INTO samples (seq, uid, t, ts, value, value_json, synthetic, d)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",

@@ -9,10 +9,9 @@ So the next id is kept in the file itself, not derived from the rows that are le
 SQLite. One file per outbox, in WAL mode with ``synchronous=FULL`` by default: the producer runs
 on laptops and Raspberry Pis that lose power, and a sample is "in the outbox" only once its
 commit is on disk. Batching keeps this cheap (one fsync per ``add`` of many samples). Calls run
-in a worker thread behind a CapacityLimiter(1), as in ``sqlite.py``, so the event loop never
-waits on the disk and the connection is used by one thread at a time. The file is marked with
-``PRAGMA application_id``, so that pointing ``--outbox`` at some other database (a broker's, say)
-is refused instead of quietly adding tables to it.
+in a worker thread, one at a time (``sqlite_database.py``), so the event loop never waits on the
+disk. The file is marked with ``PRAGMA application_id``, so that pointing ``--outbox`` at some
+other database (a broker's, say) is refused instead of quietly adding tables to it.
 """
 
 from __future__ import annotations
@@ -21,21 +20,18 @@ import sqlite3
 import uuid
 from datetime import datetime
 from pathlib import Path
-from contextlib import contextmanager
-from typing import Any, Callable, Iterator, Sequence, TypeVar
+from typing import Any, Sequence
 
 import orjson
-import trio
 
 from ...domain.readings import format_timestamp
 from ...domain.samples import Sample
 from ...ports.producer import OutboxEntry
-from .sqlite import SchemaError, Synchronous, check_sqlite_version
+from .sqlite import SchemaError, check_sqlite_version
+from .sqlite_database import SqliteDatabase, Synchronous, write_transaction
 
 SCHEMA_VERSION = 1
 APPLICATION_ID = 0x57534F42  # "WSOB": a wearstream outbox
-BUSY_TIMEOUT = 10.0
-T = TypeVar("T")
 
 _SCHEMA = (
     # One row: the stable source name of this outbox and the next id to give.
@@ -105,12 +101,10 @@ class MemoryOutbox:
 class SqliteOutbox:
     """The Outbox port on one SQLite file."""
 
-    def __init__(self, connection: sqlite3.Connection, path: Path, source: str) -> None:
-        self._connection = connection
-        self._limiter = trio.CapacityLimiter(1)
-        self._closed = False
+    def __init__(self, db: SqliteDatabase, source: str) -> None:
+        self._db = db
         self._source = source
-        self.path = path
+        self.path = db.path
 
     @classmethod
     async def open(cls, path: str | Path, *, synchronous: Synchronous = "FULL") -> "SqliteOutbox":
@@ -119,27 +113,26 @@ class SqliteOutbox:
         Raises SchemaError for a file that is not a wearstream outbox, or a newer one.
         """
         check_sqlite_version()
-        if synchronous not in ("NORMAL", "FULL"):
-            raise ValueError(f"synchronous must be 'NORMAL' or 'FULL', got {synchronous!r}")
         path = Path(path).expanduser()
         path.parent.mkdir(parents=True, exist_ok=True)
-        connection, source = await trio.to_thread.run_sync(_connect, path, synchronous)
-        return cls(connection, path, source)
+        db = await SqliteDatabase.open(
+            path, lambda connection: _prepare(connection, path), synchronous=synchronous, name="outbox"
+        )
+        try:
+            return cls(db, await db.run(_source))
+        except BaseException:
+            await db.aclose()
+            raise
 
     @property
     def source(self) -> str:
         return self._source
 
-    async def _run(self, call: Callable[[sqlite3.Connection], T]) -> T:
-        if self._closed:
-            raise RuntimeError(f"outbox {self.path} is closed")
-        return await trio.to_thread.run_sync(call, self._connection, limiter=self._limiter)
-
     async def add(self, samples: Sequence[Sample]) -> list[int]:
         if not samples:
             return []
         rows = [_row(sample) for sample in samples]
-        return await self._run(lambda connection: _add(connection, rows))
+        return await self._db.run(lambda connection: _add(connection, rows))
 
     async def peek(self, after: int, limit: int) -> list[OutboxEntry]:
         _check_limit(limit)
@@ -154,56 +147,26 @@ class SqliteOutbox:
             )
             return [OutboxEntry(row[0], _sample(row)) for row in rows]
 
-        return await self._run(query)
+        return await self._db.run(query)
 
     async def ack(self, upto: int) -> None:
         def delete(connection: sqlite3.Connection) -> None:
-            with _write_transaction(connection):
+            with write_transaction(connection):
                 connection.execute("DELETE FROM entries WHERE id <= ?", (upto,))
 
-        await self._run(delete)
+        await self._db.run(delete)
 
     async def depth(self) -> int:
-        return await self._run(lambda c: c.execute("SELECT count(*) FROM entries").fetchone()[0])
+        return await self._db.run(lambda c: c.execute("SELECT count(*) FROM entries").fetchone()[0])
 
     async def aclose(self) -> None:
         """Close the file (after any call in flight); closing twice is fine."""
-        if self._closed:
-            return
-        self._closed = True
-        with trio.CancelScope(shield=True):  # a cancelled close must still release the file
-            await trio.to_thread.run_sync(self._connection.close, limiter=self._limiter)
+        await self._db.aclose()
 
 
-@contextmanager
-def _write_transaction(connection: sqlite3.Connection) -> Iterator[None]:
-    """BEGIN IMMEDIATE: take the write lock up front (another producer on the same file waits)."""
-    connection.execute("BEGIN IMMEDIATE")
-    try:
-        yield
-        connection.execute("COMMIT")
-    except BaseException:
-        if connection.in_transaction:
-            connection.execute("ROLLBACK")
-        raise
-
-
-def _connect(path: Path, synchronous: Synchronous) -> tuple[sqlite3.Connection, str]:
-    connection = sqlite3.connect(
-        path, timeout=BUSY_TIMEOUT, isolation_level=None, check_same_thread=False
-    )
-    try:
-        connection.execute("PRAGMA journal_mode=WAL")
-        connection.execute(f"PRAGMA synchronous={synchronous}")
-        return connection, _prepare(connection, path)
-    except BaseException:
-        connection.close()
-        raise
-
-
-def _prepare(connection: sqlite3.Connection, path: Path) -> str:
-    """Bring the schema up and return the outbox's source (made once, when the file is new)."""
-    with _write_transaction(connection):
+def _prepare(connection: sqlite3.Connection, path: Path) -> None:
+    """Bring the schema up and give the outbox its source (made once, when the file is new)."""
+    with write_transaction(connection):
         (app_id,) = connection.execute("PRAGMA application_id").fetchone()
         (tables,) = connection.execute("SELECT count(*) FROM sqlite_schema").fetchone()
         if app_id != APPLICATION_ID and (app_id != 0 or tables):
@@ -218,12 +181,12 @@ def _prepare(connection: sqlite3.Connection, path: Path) -> str:
             connection.execute(statement)
         connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         connection.execute(f"PRAGMA application_id = {APPLICATION_ID}")
-        row = connection.execute("SELECT source FROM outbox").fetchone()
-        if row is None:
-            source = new_source()
-            connection.execute("INSERT INTO outbox (source, next_id) VALUES (?, 1)", (source,))
-            return source
-        return row[0]
+        if connection.execute("SELECT source FROM outbox").fetchone() is None:
+            connection.execute("INSERT INTO outbox (source, next_id) VALUES (?, 1)", (new_source(),))
+
+
+def _source(connection: sqlite3.Connection) -> str:
+    return str(connection.execute("SELECT source FROM outbox").fetchone()[0])
 
 
 def _row(sample: Sample) -> tuple[Any, ...]:
@@ -233,7 +196,7 @@ def _row(sample: Sample) -> tuple[Any, ...]:
 
 
 def _add(connection: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> list[int]:
-    with _write_transaction(connection):
+    with write_transaction(connection):
         (first,) = connection.execute("SELECT next_id FROM outbox").fetchone()
         ids = list(range(first, first + len(rows)))
         connection.executemany(

@@ -4,14 +4,10 @@
 absent) and yields the three stores. Each store class can also be opened alone on a file with its
 ``open`` classmethod, which the contract tests and the bench do.
 
-Threads. sqlite3 calls block, and a commit may wait for the disk or for another process's lock
-(up to ``busy_timeout``). So every call runs in a worker thread through
-``trio.to_thread.run_sync``, with one ``trio.CapacityLimiter(1)`` per connection: the event loop
-never waits on SQLite, and a connection is never used by two threads at once, which is why it is
-safe to create it with ``check_same_thread=False``. A worker thread is not abandoned on
-cancellation: a cancelled ``append`` still finishes (or rolls back) its transaction before the
-cancel takes effect, so the connection is never left mid-transaction. ``open_sqlite_stores`` gives
-the log its own connection and lets developers and tokens share a second, so a token take does not
+Threads. Every call runs in a worker thread, one at a time per connection (``sqlite_database.py``
+says why): the event loop never waits on SQLite, and a cancelled ``append`` still finishes (or
+rolls back) its transaction, so the connection is never left mid-transaction.
+``open_sqlite_stores`` gives the log its own connection and lets developers and tokens share a second, so a token take does not
 queue behind a large append or a long replay read.
 
 Durability. The file is in WAL mode. With ``synchronous="NORMAL"`` (the default) a commit is
@@ -33,13 +29,12 @@ file from a newer wearstream is refused with a clear error instead of being misr
 from __future__ import annotations
 
 import sqlite3
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import asynccontextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any, AsyncIterator, Callable, Iterator, Literal, Sequence, TypeVar
+from typing import Any, AsyncIterator, Sequence
 
 import orjson
-import trio
 
 from ...domain.identity import Developer, Role, Token
 from ...domain.stream import Payload, ReplayRange, SubmitKey
@@ -48,15 +43,12 @@ from ...ports.storage import Retention
 from ..clock import SystemClock
 from .checks import check_appendable, check_limit
 from .memory import PURGE_EVERY, PURGE_GRACE
+from .sqlite_database import DEFAULT_BUSY_TIMEOUT, SqliteDatabase, Synchronous, write_transaction
 
 DB_FILENAME = "wearstream.db"
 SCHEMA_VERSION = 2
 MIN_SQLITE_VERSION = (3, 35, 0)  # DELETE … RETURNING
-DEFAULT_BUSY_TIMEOUT = 10.0  # seconds to wait for another connection's write lock
 _INT64_MAX = 2**63 - 1
-
-Synchronous = Literal["NORMAL", "FULL"]
-T = TypeVar("T")
 
 _SCHEMA = (
     # One developer's log, clustered by (developer, seq) so a replay range is one index scan.
@@ -122,44 +114,17 @@ def database_path(data_dir: str | Path) -> Path:
 # The connection ----------------------------------------------------------------------------
 
 
-class SqliteDatabase:
-    """One sqlite3 connection, used from worker threads one call at a time."""
-
-    def __init__(self, connection: sqlite3.Connection, path: Path) -> None:
-        self._connection = connection
-        self._limiter = trio.CapacityLimiter(1)
-        self._closed = False
-        self.path = path
-
-    @classmethod
-    async def open(
-        cls,
-        path: str | Path,
-        *,
-        synchronous: Synchronous = "NORMAL",
-        busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
-    ) -> "SqliteDatabase":
-        """Open (creating if absent) the database file at ``path`` and bring its schema up."""
-        check_sqlite_version()
-        if synchronous not in ("NORMAL", "FULL"):
-            raise ValueError(f"synchronous must be 'NORMAL' or 'FULL', got {synchronous!r}")
-        path = Path(path)
-        connection = await trio.to_thread.run_sync(_connect, path, synchronous, busy_timeout)
-        return cls(connection, path)
-
-    async def run(self, call: Callable[[sqlite3.Connection], T]) -> T:
-        """Run ``call(connection)`` in a worker thread, after any call already running."""
-        if self._closed:
-            raise RuntimeError(f"SQLite database {self.path} is closed")
-        return await trio.to_thread.run_sync(call, self._connection, limiter=self._limiter)
-
-    async def aclose(self) -> None:
-        """Close the connection (after any call in flight); closing twice is fine."""
-        if self._closed:
-            return
-        self._closed = True
-        with trio.CancelScope(shield=True):  # a cancelled close must still release the file
-            await trio.to_thread.run_sync(self._connection.close, limiter=self._limiter)
+async def open_database(
+    path: str | Path,
+    *,
+    synchronous: Synchronous = "NORMAL",
+    busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
+) -> SqliteDatabase:
+    """Open (creating if absent) the broker's database file at ``path`` and bring its schema up."""
+    check_sqlite_version()
+    return await SqliteDatabase.open(
+        Path(path), _migrate, synchronous=synchronous, busy_timeout=busy_timeout
+    )
 
 
 def check_sqlite_version() -> None:
@@ -171,23 +136,8 @@ def check_sqlite_version() -> None:
         )
 
 
-def _connect(path: Path, synchronous: Synchronous, busy_timeout: float) -> sqlite3.Connection:
-    # isolation_level=None: no implicit transactions; writes say BEGIN IMMEDIATE themselves.
-    connection = sqlite3.connect(
-        path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
-    )
-    try:
-        connection.execute("PRAGMA journal_mode=WAL")
-        connection.execute(f"PRAGMA synchronous={synchronous}")
-        _migrate(connection)
-    except BaseException:
-        connection.close()
-        raise
-    return connection
-
-
 def _migrate(connection: sqlite3.Connection) -> None:
-    with _write_transaction(connection):
+    with write_transaction(connection):
         (version,) = connection.execute("PRAGMA user_version").fetchone()
         if version > SCHEMA_VERSION:
             raise SchemaError(
@@ -211,19 +161,6 @@ def _migrate_1_to_2(connection: sqlite3.Connection) -> None:
     connection.execute("ALTER TABLE streams ADD COLUMN trimmed_upto INTEGER NOT NULL DEFAULT 0")
 
 
-@contextmanager
-def _write_transaction(connection: sqlite3.Connection) -> Iterator[None]:
-    """BEGIN IMMEDIATE takes the write lock up front, so the transaction cannot deadlock later."""
-    connection.execute("BEGIN IMMEDIATE")
-    try:
-        yield
-        connection.execute("COMMIT")
-    except BaseException:
-        if connection.in_transaction:
-            connection.execute("ROLLBACK")
-        raise
-
-
 # The stream log ----------------------------------------------------------------------------
 
 
@@ -238,7 +175,7 @@ class SqliteStreamLog:
     @classmethod
     async def open(cls, path: str | Path, *, clock: Clock | None = None, **options: Any) -> "SqliteStreamLog":
         """A log on its own connection to the file ``path``; ``aclose`` closes it."""
-        return cls(await SqliteDatabase.open(path, **options), owns_db=True, clock=clock)
+        return cls(await open_database(path, **options), owns_db=True, clock=clock)
 
     async def append(self, payloads: Sequence[Payload]) -> None:
         if payloads:
@@ -294,7 +231,7 @@ class SqliteStreamLog:
 def _trim(connection: sqlite3.Connection, max_length: int | None, cutoff: float | None) -> int:
     """Delete, per developer, everything before the first payload retention keeps."""
     removed = 0
-    with _write_transaction(connection):
+    with write_transaction(connection):
         streams = connection.execute("SELECT developer_id, last_seq FROM streams").fetchall()
         for developer_id, last_seq in streams:
             keep_from = [last_seq + 1]
@@ -363,7 +300,7 @@ def _append(connection: sqlite3.Connection, payloads: list[Payload], now: float)
         if p.key is not None:
             slot = (p.developer_id, p.uid, p.key.source)
             keys[slot] = max(p.key.counter, keys.get(slot, p.key.counter))
-    with _write_transaction(connection):
+    with write_transaction(connection):
         check_appendable(payloads, lambda dev: _stored_last_seq(connection, dev))
         connection.executemany(
             "INSERT INTO payloads"
@@ -419,7 +356,7 @@ class SqliteDeveloperStore:
 
     @classmethod
     async def open(cls, path: str | Path, **options: Any) -> "SqliteDeveloperStore":
-        return cls(await SqliteDatabase.open(path, **options), owns_db=True)
+        return cls(await open_database(path, **options), owns_db=True)
 
     async def add(self, developer: Developer) -> None:
         row = (
@@ -512,7 +449,7 @@ class SqliteTokenStore:
         purge_every: int = PURGE_EVERY,
         **options: Any,
     ) -> "SqliteTokenStore":
-        db = await SqliteDatabase.open(path, **options)
+        db = await open_database(path, **options)
         return cls(db, owns_db=True, clock=clock, purge_every=purge_every)
 
     async def put(self, token: Token) -> None:
@@ -591,12 +528,12 @@ async def open_sqlite_stores(
     """The broker's three stores on ``<data_dir>/wearstream.db``, closed on exit.
 
     The log has a connection of its own; developers and tokens share a second one.
-    ``options`` go to SqliteDatabase.open (``synchronous``, ``busy_timeout``).
+    ``options`` go to open_database (``synchronous``, ``busy_timeout``).
     """
     path = database_path(data_dir)
-    log_db = await SqliteDatabase.open(path, **options)
+    log_db = await open_database(path, **options)
     try:
-        identity_db = await SqliteDatabase.open(path, **options)
+        identity_db = await open_database(path, **options)
         try:
             yield (
                 SqliteStreamLog(log_db, clock=clock),

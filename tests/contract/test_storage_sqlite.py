@@ -18,10 +18,10 @@ from wearstream.adapters.storage.sqlite import (
     DB_FILENAME,
     SCHEMA_VERSION,
     SchemaError,
-    SqliteDatabase,
     SqliteDeveloperStore,
     SqliteStreamLog,
     SqliteTokenStore,
+    open_database,
     open_sqlite_stores,
 )
 from wearstream.domain.identity import Role, Token
@@ -116,19 +116,19 @@ async def test_a_file_from_a_newer_wearstream_is_refused(tmp_path: Path) -> None
     with sqlite3.connect(path) as connection:
         connection.execute(f"PRAGMA user_version={SCHEMA_VERSION + 1}")
     with pytest.raises(SchemaError, match="newer"):
-        await SqliteDatabase.open(path)
+        await open_database(path)
 
 
 async def test_a_file_that_is_not_a_database_is_an_sqlite_error(tmp_path: Path) -> None:
     path = tmp_path / "junk.db"
     path.write_bytes(b"this is not sqlite" * 100)
     with pytest.raises(sqlite3.DatabaseError):
-        await SqliteDatabase.open(path)
+        await open_database(path)
 
 
 @pytest.mark.parametrize("synchronous, level", [("NORMAL", 1), ("FULL", 2)])
 async def test_synchronous_is_an_option(tmp_path: Path, synchronous: str, level: int) -> None:
-    db = await SqliteDatabase.open(tmp_path / "s.db", synchronous=synchronous)  # type: ignore[arg-type]
+    db = await open_database(tmp_path / "s.db", synchronous=synchronous)  # type: ignore[arg-type]
     try:
         assert await db.run(lambda c: c.execute("PRAGMA synchronous").fetchone()[0]) == level
     finally:
@@ -137,7 +137,7 @@ async def test_synchronous_is_an_option(tmp_path: Path, synchronous: str, level:
 
 async def test_an_unknown_synchronous_setting_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="synchronous"):
-        await SqliteDatabase.open(tmp_path / "s.db", synchronous="OFF")  # type: ignore[arg-type]
+        await open_database(tmp_path / "s.db", synchronous="OFF")  # type: ignore[arg-type]
 
 
 async def test_a_closed_database_says_so(tmp_path: Path) -> None:

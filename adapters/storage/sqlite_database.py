@@ -1,0 +1,105 @@
+"""One SQLite database file used from trio: the set-up every wearstream SQLite file shares.
+
+The broker's storage, the producer's outbox and the ``sqlite:`` sink each keep one file in WAL
+mode, and each must never block the event loop. sqlite3 calls block (a commit may wait for the
+disk, or up to ``busy_timeout`` for another process's write lock), so every call runs in a worker
+thread through ``trio.to_thread.run_sync`` with one ``trio.CapacityLimiter(1)`` per connection: a
+connection is never used by two threads at once, which is why it is safe to create it with
+``check_same_thread=False``. A worker thread is not abandoned on cancellation: a cancelled call
+still finishes (or rolls back) its transaction before the cancel takes effect.
+
+What differs between the files (schema, version checks, markers) is the ``prepare`` step each
+passes to ``open``; it runs on the new connection before anyone else can use it.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Callable, Iterator, Literal, TypeVar
+
+import trio
+
+DEFAULT_BUSY_TIMEOUT = 10.0  # seconds to wait for another connection's write lock
+
+Synchronous = Literal["NORMAL", "FULL"]
+T = TypeVar("T")
+
+
+class SqliteDatabase:
+    """One sqlite3 connection, used from worker threads one call at a time."""
+
+    def __init__(self, connection: sqlite3.Connection, path: Path, name: str = "SQLite database") -> None:
+        self._connection = connection
+        self._limiter = trio.CapacityLimiter(1)
+        self._closed = False
+        self._name = name
+        self.path = path
+
+    @classmethod
+    async def open(
+        cls,
+        path: Path,
+        prepare: Callable[[sqlite3.Connection], object],
+        *,
+        synchronous: Synchronous,
+        busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
+        name: str = "SQLite database",
+    ) -> "SqliteDatabase":
+        """Open (creating if absent) the file at ``path`` in WAL mode and ``prepare`` it.
+
+        ``name`` says what the file is in errors (``outbox``: "outbox PATH is closed").
+        """
+        if synchronous not in ("NORMAL", "FULL"):
+            raise ValueError(f"synchronous must be 'NORMAL' or 'FULL', got {synchronous!r}")
+        connection = await trio.to_thread.run_sync(_connect, path, synchronous, busy_timeout, prepare)
+        return cls(connection, path, name)
+
+    async def run(self, call: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``call(connection)`` in a worker thread, after any call already running."""
+        if self._closed:
+            raise RuntimeError(f"{self._name} {self.path} is closed")
+        return await trio.to_thread.run_sync(call, self._connection, limiter=self._limiter)
+
+    async def aclose(self) -> None:
+        """Close the connection (after any call in flight); closing twice is fine."""
+        if self._closed:
+            return
+        self._closed = True
+        with trio.CancelScope(shield=True):  # a cancelled close must still release the file
+            await trio.to_thread.run_sync(self._connection.close, limiter=self._limiter)
+
+
+@contextmanager
+def write_transaction(connection: sqlite3.Connection) -> Iterator[None]:
+    """BEGIN IMMEDIATE takes the write lock up front (another writer of the file waits for it),
+    so the transaction cannot deadlock later."""
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+        connection.execute("COMMIT")
+    except BaseException:
+        if connection.in_transaction:
+            connection.execute("ROLLBACK")
+        raise
+
+
+def _connect(
+    path: Path,
+    synchronous: Synchronous,
+    busy_timeout: float,
+    prepare: Callable[[sqlite3.Connection], object],
+) -> sqlite3.Connection:
+    # isolation_level=None: no implicit transactions; writes say BEGIN IMMEDIATE themselves.
+    connection = sqlite3.connect(
+        path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
+    )
+    try:
+        connection.execute("PRAGMA journal_mode=WAL")
+        connection.execute(f"PRAGMA synchronous={synchronous}")
+        prepare(connection)
+    except BaseException:
+        connection.close()
+        raise
+    return connection
