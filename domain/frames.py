@@ -62,7 +62,11 @@ class Ready:
 
 @attrs.frozen
 class Dispatch:
+    """``trimmed`` (extension): on the first DISPATCH of a REPLAY that reached into what retention
+    removed, the highest seq that is gone."""
+
     payload: Payload
+    trimmed: int | None = None
     op = Op.DISPATCH
 
 

@@ -150,7 +150,9 @@ def _dispatch(obj: dict[str, Any]) -> Dispatch:
     if not isinstance(uid, str) or not isinstance(seq, int) or not isinstance(t, str):
         raise MalformedFrame("DISPATCH needs uid, seq and t")
     d = _d(obj, "DISPATCH")
-    return Dispatch(Payload("", seq, uid, t, d, obj.get("synthetic") is True))
+    trimmed = obj.get("trimmed")
+    trimmed = trimmed if isinstance(trimmed, int) and not isinstance(trimmed, bool) else None
+    return Dispatch(Payload("", seq, uid, t, d, obj.get("synthetic") is True), trimmed)
 
 
 _DECODERS: dict[Op, Callable[[dict[str, Any]], Frame]] = {

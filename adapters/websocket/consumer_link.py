@@ -172,6 +172,11 @@ class ConsumerLink:
     async def _dispatched(
         self, ws: WebSocketConnection, frame: Dispatch, out: trio.MemorySendChannel[Payload]
     ) -> None:
+        if frame.trimmed is not None and frame.trimmed > self.resume.cursor:
+            log.warning(
+                "the broker's retention removed payloads %d to %d before they could be replayed: "
+                "they are lost to this consumer", self.resume.cursor + 1, frame.trimmed,
+            )
         payload = attrs.evolve(frame.payload, developer_id=self.settings.dev_id)
         step = self.resume.received(payload)
         for rng in step.replays:

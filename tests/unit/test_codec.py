@@ -226,3 +226,10 @@ def test_arbitrary_objects_never_raise_anything_but_protocol_errors(obj: dict, o
         decode(orjson.dumps(obj))
     except (MalformedFrame, UnknownOpcode):
         pass
+
+
+def test_a_replay_beyond_retention_carries_the_trimmed_notice_and_plain_dispatches_do_not() -> None:
+    frame = {"op": 5, "uid": "alice", "seq": 16, "t": "HEART_RATE", "d": {"ts": "2026-01-01T00:00:00Z", "val": 1}}
+    assert decode(json.dumps({**frame, "trimmed": 15})).trimmed == 15
+    assert decode(json.dumps(frame)).trimmed is None
+    assert decode(json.dumps({**frame, "trimmed": True})).trimmed is None
