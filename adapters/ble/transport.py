@@ -208,9 +208,19 @@ class BleScanner:
             async with open_asyncio_loop() as loop:
                 seen = await loop.run(central.scan, timeout)
         except Exception as exc:
-            reason = f"{type(exc).__name__}: {exc}"
+            cause = _innermost(exc)
+            reason = f"{type(cause).__name__}: {cause}"
+            if isinstance(cause, (FileNotFoundError, ConnectionRefusedError)):
+                reason += " (no D-Bus system bus: is BlueZ installed and bluetoothd running?)"
             raise DeviceUnavailable(f"Bluetooth LE scan failed: {reason}") from exc
         return [_describe(a.address, a.name, a.service_uuids) for a in seen]
+
+
+def _innermost(error: BaseException) -> BaseException:
+    """The error a nursery wrapped (the one a person can act on), not the group around it."""
+    while isinstance(error, BaseExceptionGroup) and len(error.exceptions) == 1:
+        error = error.exceptions[0]
+    return error
 
 
 class BleTransport:
