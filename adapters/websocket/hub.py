@@ -24,7 +24,7 @@ import collections
 import itertools
 import logging
 import uuid
-from typing import Any, Callable, Protocol
+from typing import Any, Awaitable, Callable, Protocol
 
 import attrs
 import trio
@@ -38,6 +38,12 @@ from .dashboard import DashboardQueue, encode_presence
 log = logging.getLogger("wearstream.broker")
 
 REPLAY_PAGE = 500
+# Frames per write to one consumer: large enough that a lagging consumer's sender does far more
+# per turn than one producer's reader, small enough that the other tasks still get their turns.
+MAX_WRITE = 500
+# A catch-up reads big pages: it runs when the consumer lags, when every turn must count.
+CATCH_UP_PAGE = 2000
+SendFrames = Callable[[list[str]], Awaitable[None]]
 
 
 class AckTarget(Protocol):
@@ -95,8 +101,9 @@ class ConsumerQueue:
         self._replays.append(rng)
         self._wake.set()
 
-    async def run(self, send: Any) -> None:
-        """Send everything owed, forever; ``send`` is the connection's async send function."""
+    async def run(self, send: SendFrames) -> None:
+        """Send everything owed, forever. ``send`` writes a list of frames in one go: whatever
+        has queued up leaves in one write, so a busy consumer costs one syscall per batch."""
         while True:
             await self._wake.wait()
             self._wake = trio.Event()
@@ -104,12 +111,14 @@ class ConsumerQueue:
                 if self._replays:
                     await self._replay(send, self._replays.popleft())
                 elif self._pending:
-                    await send(self._pending.popleft())
-                    self.sent += 1
+                    pending = self._pending
+                    frames = [pending.popleft() for _ in range(min(len(pending), MAX_WRITE))]
+                    await send(frames)
+                    self.sent += len(frames)
                 else:
                     await self._catch_up(send)
 
-    async def _replay(self, send: Any, rng: ReplayRange) -> None:
+    async def _replay(self, send: SendFrames, rng: ReplayRange) -> None:
         rng = rng.clamp(self.hub.dispatched_seq(self.developer_id))
         if rng.empty:
             return
@@ -123,23 +132,22 @@ class ConsumerQueue:
             )
             if not page:
                 return
-            for payload in page:
-                frame = encode_dispatch(payload)
-                if notice is not None:
-                    frame, notice = notice + frame[1:], None
-                await send(frame)
+            frames = [encode_dispatch(payload) for payload in page]
+            if notice is not None:
+                frames[0], notice = notice + frames[0][1:], None
+            await send(frames)
             after = page[-1].seq
 
-    async def _catch_up(self, send: Any) -> None:
+    async def _catch_up(self, send: SendFrames) -> None:
         after = self._catch_up_after
         assert after is not None
         live = self.hub.dispatched_seq(self.developer_id)
         page = await self.hub.log.read_range(
-            self.developer_id, ReplayRange(after, live + 1), REPLAY_PAGE
+            self.developer_id, ReplayRange(after, live + 1), CATCH_UP_PAGE
         )
-        for payload in page:
-            await send(encode_dispatch(payload))
-            after = payload.seq
+        if page:
+            await send([encode_dispatch(payload) for payload in page])
+            after = page[-1].seq
         # No await between this check and the switch: nothing dispatched can slip between.
         if after >= self.hub.dispatched_seq(self.developer_id):
             self._catch_up_after = None
@@ -203,8 +211,15 @@ class Hub:
         key: SubmitKey | None = None,
         ack: AckTarget | None = None,
     ) -> None:
-        """Queue a reading for numbering, storage and dispatch (waits when the log lags)."""
-        await self._send.send(_Item(developer_id, uid, t, d, key, ack))
+        """Queue a reading for numbering, storage and dispatch (waits when the log lags).
+
+        No checkpoint when the channel has room: the caller's read of the next frame is one, and
+        a reading needs no extra trip through the scheduler."""
+        item = _Item(developer_id, uid, t, d, key, ack)
+        try:
+            self._send.send_nowait(item)
+        except trio.WouldBlock:
+            await self._send.send(item)
 
     def update_presence(self, developer_id: str, uid: str, status: Status) -> None:
         devices = self.presence.setdefault((developer_id, uid), {})
