@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from datetime import datetime
-from typing import Iterable, Union
+from typing import Callable, Iterable, Union
 
 import attrs
 import trio
@@ -23,6 +23,7 @@ from ..ports.clock import Clock
 from ..ports.devices import DeviceEvents
 
 TRANSPORT = "fake"
+WAIT_LIMIT_S = 30.0  # only so that a broken test fails instead of hanging
 
 
 @attrs.frozen
@@ -117,9 +118,9 @@ class FakeDevice:
 
 
 class EventRecorder:
-    """A DeviceEvents that keeps every sample and status, for assertions; ``wait_for`` lets a
-    test wait for what it expects instead of sleeping. While ``hold`` is set, ``sample`` waits
-    for ``release()``, so a test can apply backpressure."""
+    """A DeviceEvents that keeps every sample and status, for assertions; ``wait_for`` and
+    ``until`` let a test wait for what it expects instead of sleeping. While ``hold`` is set,
+    ``sample`` waits for ``release()``, so a test can apply backpressure."""
 
     def __init__(self, *, hold: bool = False) -> None:
         self.samples: list[Sample] = []
@@ -137,20 +138,39 @@ class EventRecorder:
         try:
             await self._released.wait()
             self.samples.append(sample)
-            self._changed.set()
+            self._wake()
         finally:
             self.in_sample -= 1
 
     def status(self, status: DeviceStatus) -> None:
         self.statuses.append(status)
-        self._changed.set()
+        self._wake()
 
     def release(self) -> None:
         self._released.set()
 
+    def values(self, label: str) -> list[Value]:
+        """The values of the samples of type ``label``, in arrival order."""
+        return [s.value for s in self.samples if s.t == label]
+
+    def count(self, label: str) -> int:
+        return len(self.values(label))
+
     async def wait_for(self, samples: int = 0, statuses: int = 0) -> None:
         """Wait until at least ``samples`` samples and ``statuses`` statuses have arrived."""
-        while len(self.samples) < samples or len(self.statuses) < statuses:
-            self._changed = trio.Event()
-            await self._changed.wait()
+        await self.until(
+            lambda: len(self.samples) >= samples and len(self.statuses) >= statuses, timeout=math.inf
+        )
+
+    async def until(self, condition: Callable[[], bool], *, timeout: float = WAIT_LIMIT_S) -> None:
+        """Wait until ``condition()`` holds; fail after ``timeout`` seconds (a hang guard for a
+        broken test, not a speed assertion)."""
+        with trio.fail_after(timeout):
+            while not condition():
+                await self._changed.wait()
+
+    def _wake(self) -> None:
+        """Wake every waiter, and give the next ones a fresh event to wait on."""
+        self._changed.set()
+        self._changed = trio.Event()
 

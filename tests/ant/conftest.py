@@ -1,15 +1,12 @@
 from __future__ import annotations
 
 import random
-from typing import AsyncIterator, Callable
+from typing import AsyncIterator
 
 import pytest
-import trio
 
 from wearstream.adapters.ant.transport import AntSettings
 from wearstream.domain.backoff import Backoff
-from wearstream.domain.devices import DeviceStatus
-from wearstream.domain.samples import Sample
 from wearstream.testing.ant_stick import (
     BikeSpeedCadenceSensor,
     EmulatedStick,
@@ -17,42 +14,12 @@ from wearstream.testing.ant_stick import (
     PowerMeter,
     StrideSensor,
 )
-
-DEADLINE_S = 30  # only so that a broken test fails instead of hanging
-
-
-class RecordingEvents:
-    """DeviceEvents that keep everything, and let a test wait until something has arrived."""
-
-    def __init__(self) -> None:
-        self.samples: list[Sample] = []
-        self.statuses: list[DeviceStatus] = []
-        self._changed = trio.Event()
-
-    async def sample(self, sample: Sample) -> None:
-        self.samples.append(sample)
-        self._wake()
-
-    def status(self, status: DeviceStatus) -> None:
-        self.statuses.append(status)
-        self._wake()
-
-    def values(self, label: str) -> list[float]:
-        return [s.value for s in self.samples if s.t == label]
-
-    async def until(self, condition: Callable[[], bool]) -> None:
-        with trio.fail_after(DEADLINE_S):
-            while not condition():
-                await self._changed.wait()
-
-    def _wake(self) -> None:
-        self._changed.set()
-        self._changed = trio.Event()
+from wearstream.testing.fake_device import EventRecorder
 
 
 @pytest.fixture
-def events() -> RecordingEvents:
-    return RecordingEvents()
+def events() -> EventRecorder:
+    return EventRecorder()
 
 
 @pytest.fixture

@@ -25,6 +25,7 @@ from wearstream.testing.bluez import (
     strap_value,
 )
 from wearstream.testing.bluez_objects import CharacteristicPlan, PeripheralPlan
+from wearstream.testing.fake_device import EventRecorder
 
 from .conftest import needs_dbus
 
@@ -60,7 +61,7 @@ async def test_streams_a_heart_rate_strap_by_name(tmp_path, recorder):
     source = BleTransport().open("name=polar*")
     async with emulated_bluez(tmp_path, STRAP, CADENCE), trio.open_nursery() as nursery:
         nursery.start_soon(source.run, "user-1", recorder)
-        await recorder.wait_for(lambda: recorder.count("HEART_RATE") >= 5)
+        await recorder.until(lambda: min(recorder.count("HEART_RATE"), recorder.count("RR_INTERVAL")) >= 5)
         nursery.cancel_scope.cancel()
 
     assert recorder.statuses[0].connected and recorder.statuses[0].device_id == STRAP.address
@@ -80,7 +81,7 @@ async def test_cadence_sensor_speed_cadence_and_distance_across_rollover(tmp_pat
     async with emulated_bluez(tmp_path, STRAP, CADENCE), trio.open_nursery() as nursery:
         nursery.start_soon(source.run, "u", recorder)
         # the crank counter starts at 65533 and rolls over within the first notifications
-        await recorder.wait_for(lambda: recorder.count("BIKE_CADENCE") >= 4)
+        await recorder.until(lambda: recorder.count("BIKE_CADENCE") >= 4)
         nursery.cancel_scope.cancel()
     assert set(recorder.values("BIKE_CADENCE")) == {90.0}
     assert recorder.values("SPEED") == pytest.approx([4 * DEFAULT_WHEEL_CIRCUMFERENCE_M] * recorder.count("SPEED"))
@@ -92,7 +93,7 @@ async def test_footpod_speed_and_step_cadence(tmp_path, recorder):
     source = fast_source(FOOTPOD.address)
     async with emulated_bluez(tmp_path, FOOTPOD), trio.open_nursery() as nursery:
         nursery.start_soon(source.run, "u", recorder)
-        await recorder.wait_for(lambda: recorder.count("SPEED") >= 3)
+        await recorder.until(lambda: recorder.count("SPEED") >= 3)
         nursery.cancel_scope.cancel()
     assert set(recorder.values("SPEED")) == {3.0}
     assert set(recorder.values("STEPS_CADENCE")) == {3.0}
@@ -103,12 +104,12 @@ async def test_a_drop_is_reported_and_the_flow_resumes(tmp_path, recorder):
     source = fast_source(STRAP.address)
     async with emulated_bluez(tmp_path, STRAP) as bluez, trio.open_nursery() as nursery:
         nursery.start_soon(source.run, "u", recorder)
-        await recorder.wait_for(lambda: recorder.count("HEART_RATE") >= 3)
+        await recorder.until(lambda: recorder.count("HEART_RATE") >= 3)
         await bluez.drop(STRAP.address)
-        await recorder.wait_for(lambda: len(connections(recorder, False)) == 1)
+        await recorder.until(lambda: len(connections(recorder, False)) == 1)
         before = recorder.count("HEART_RATE")
-        await recorder.wait_for(lambda: len(connections(recorder, True)) == 2)
-        await recorder.wait_for(lambda: recorder.count("HEART_RATE") >= before + 3)
+        await recorder.until(lambda: len(connections(recorder, True)) == 2)
+        await recorder.until(lambda: recorder.count("HEART_RATE") >= before + 3)
         nursery.cancel_scope.cancel()
     drop = connections(recorder, False)[0]
     assert (drop.device_id, drop.source, drop.reason) == (STRAP.address, "ble", "device disconnected")
@@ -120,11 +121,11 @@ async def test_a_device_removed_from_bluez_comes_back(tmp_path, recorder):
     source = fast_source(STRAP.address)
     async with emulated_bluez(tmp_path, STRAP) as bluez, trio.open_nursery() as nursery:
         nursery.start_soon(source.run, "u", recorder)
-        await recorder.wait_for(lambda: recorder.count("HEART_RATE") >= 2)
+        await recorder.until(lambda: recorder.count("HEART_RATE") >= 2)
         await bluez.remove(STRAP.address, absent_s=0.3)
-        await recorder.wait_for(lambda: len(connections(recorder, True)) == 2)
+        await recorder.until(lambda: len(connections(recorder, True)) == 2)
         before = recorder.count("HEART_RATE")
-        await recorder.wait_for(lambda: recorder.count("HEART_RATE") >= before + 2)
+        await recorder.until(lambda: recorder.count("HEART_RATE") >= before + 2)
         nursery.cancel_scope.cancel()
     assert len(connections(recorder, False)) == 1
 
@@ -134,7 +135,7 @@ async def test_bluez_errors_on_connect_do_not_take_the_session_down(tmp_path, re
     async with emulated_bluez(tmp_path, STRAP) as bluez, trio.open_nursery() as nursery:
         await bluez.fail_connects(STRAP.address, 2)
         nursery.start_soon(source.run, "u", recorder)
-        await recorder.wait_for(lambda: recorder.count("HEART_RATE") >= 2)
+        await recorder.until(lambda: recorder.count("HEART_RATE") >= 2)
         assert await bluez.connect_calls(STRAP.address) == 3
         nursery.cancel_scope.cancel()
     failure = recorder.statuses[0]
@@ -149,7 +150,7 @@ async def test_a_device_not_in_range_is_reported_once_and_scanning_goes_on(tmp_p
     async with emulated_bluez(tmp_path, STRAP) as bluez, trio.open_nursery() as nursery:
         await bluez.remove(STRAP.address, absent_s=1.0)
         nursery.start_soon(source.run, "u", recorder)
-        await recorder.wait_for(lambda: recorder.count("HEART_RATE") >= 1)
+        await recorder.until(lambda: recorder.count("HEART_RATE") >= 1)
         nursery.cancel_scope.cancel()
     first = recorder.statuses[0]
     assert not first.connected and "not found" in first.reason and "still scanning" in first.reason
@@ -166,7 +167,7 @@ async def test_malformed_notifications_are_skipped_and_the_rest_flows(tmp_path, 
     source = fast_source(faulty.address)
     async with emulated_bluez(tmp_path, faulty), trio.open_nursery() as nursery:
         nursery.start_soon(source.run, "u", recorder)
-        await recorder.wait_for(lambda: recorder.count("HEART_RATE") >= 4)
+        await recorder.until(lambda: recorder.count("HEART_RATE") >= 4)
         nursery.cancel_scope.cancel()
     assert recorder.values("HEART_RATE")[:4] == [61, 62, 64, 65]
     assert "Heart Rate Measurement (0x2A37): truncated heart rate value" in caplog.text
@@ -185,7 +186,7 @@ async def test_without_bluez_a_session_reports_and_keeps_trying(tmp_path, monkey
     async with dbus_daemon(tmp_path) as address, trio.open_nursery() as nursery:
         monkeypatch.setenv("DBUS_SYSTEM_BUS_ADDRESS", address)
         nursery.start_soon(source.run, "u", recorder)
-        await recorder.wait_for(lambda: len(recorder.statuses) >= 1)
+        await recorder.until(lambda: len(recorder.statuses) >= 1)
         await trio.sleep(0.3)  # several more attempts: still running, nothing raised
         nursery.cancel_scope.cancel()
     assert len(recorder.statuses) == 1  # the same failure is not repeated
@@ -193,14 +194,12 @@ async def test_without_bluez_a_session_reports_and_keeps_trying(tmp_path, monkey
 
 
 async def test_two_devices_stream_at_once(tmp_path):
-    from .conftest import Recorder
-
-    strap, cadence = Recorder(), Recorder()
+    strap, cadence = EventRecorder(), EventRecorder()
     async with emulated_bluez(tmp_path, STRAP, CADENCE), trio.open_nursery() as nursery:
         nursery.start_soon(fast_source(STRAP.address).run, "u", strap)
         nursery.start_soon(fast_source(CADENCE.address).run, "u", cadence)
-        await strap.wait_for(lambda: strap.count("HEART_RATE") >= 3)
-        await cadence.wait_for(lambda: cadence.count("BIKE_CADENCE") >= 3)
+        await strap.until(lambda: strap.count("HEART_RATE") >= 3)
+        await cadence.until(lambda: cadence.count("BIKE_CADENCE") >= 3)
         nursery.cancel_scope.cancel()
     assert {s.device_id for s in strap.samples} == {STRAP.address}
     assert {s.device_id for s in cadence.samples} == {CADENCE.address}

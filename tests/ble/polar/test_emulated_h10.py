@@ -37,7 +37,7 @@ async def test_heart_rate_rr_ecg_and_acceleration_flow_together(tmp_path, record
     source = fast(f"{strap.address}?ecg=1&acc=50")
     async with emulated_bluez(tmp_path, strap), trio.open_nursery() as nursery:
         nursery.start_soon(source.run, "u", recorder)
-        await recorder.wait_for(lambda: recorder.count("ECG") >= 3 and recorder.count("ACCELERATION") >= 30)
+        await recorder.until(lambda: recorder.count("ECG") >= 3 and recorder.count("ACCELERATION") >= 30)
         nursery.cancel_scope.cancel()
 
     assert recorder.count("HEART_RATE") >= 5 and recorder.count("RR_INTERVAL") >= 5
@@ -67,11 +67,11 @@ async def test_a_drop_and_reconnect_restarts_the_streams(tmp_path, recorder):
     source = fast(f"{strap.address}?ecg=1&acc=100")
     async with emulated_bluez(tmp_path, strap) as bluez, trio.open_nursery() as nursery:
         nursery.start_soon(source.run, "u", recorder)
-        await recorder.wait_for(lambda: recorder.count("ECG") >= 2)
+        await recorder.until(lambda: recorder.count("ECG") >= 2)
         await bluez.drop(strap.address)
-        await recorder.wait_for(lambda: len(connections(recorder, True)) == 2)
+        await recorder.until(lambda: len(connections(recorder, True)) == 2)
         before = recorder.count("ECG"), recorder.count("ACCELERATION")
-        await recorder.wait_for(
+        await recorder.until(
             lambda: recorder.count("ECG") >= before[0] + 2 and recorder.count("ACCELERATION") >= before[1] + 20
         )
         nursery.cancel_scope.cancel()
@@ -91,7 +91,7 @@ async def test_compressed_acceleration_frames_end_to_end(tmp_path, recorder):
     source = fast(f"{strap.address}?acc=200")
     async with emulated_bluez(tmp_path, strap), trio.open_nursery() as nursery:
         nursery.start_soon(source.run, "u", recorder)
-        await recorder.wait_for(lambda: recorder.count("ACCELERATION") >= 120)
+        await recorder.until(lambda: recorder.count("ACCELERATION") >= 120)
         nursery.cancel_scope.cancel()
     acc = [c for v in recorder.values("ACCELERATION") for c in v]
     assert acc == pytest.approx([c * G / 1000 for i in range(len(acc) // 3) for c in acc_millig(i)])
@@ -106,7 +106,7 @@ async def test_a_rate_the_strap_does_not_offer_leaves_the_rest_streaming(tmp_pat
     source = fast(f"{strap.address}?ecg=1&acc=60")
     async with emulated_bluez(tmp_path, strap), trio.open_nursery() as nursery:
         nursery.start_soon(source.run, "u", recorder)
-        await recorder.wait_for(lambda: recorder.count("ECG") >= 2 and recorder.count("HEART_RATE") >= 5)
+        await recorder.until(lambda: recorder.count("ECG") >= 2 and recorder.count("HEART_RATE") >= 5)
         nursery.cancel_scope.cancel()
     assert "ACC not started: ACC sample_rate 60 is not offered (offers 25, 50, 100, 200)" in caplog.text
     assert recorder.count("ACCELERATION") == 0
@@ -122,7 +122,7 @@ async def test_ecg_asked_of_a_strap_without_pmd_streams_heart_rate(tmp_path, rec
     source = fast(f"{strap.address}?ecg=1")
     async with emulated_bluez(tmp_path, strap), trio.open_nursery() as nursery:
         nursery.start_soon(source.run, "u", recorder)
-        await recorder.wait_for(lambda: recorder.count("HEART_RATE") >= 3)
+        await recorder.until(lambda: recorder.count("HEART_RATE") >= 3)
         nursery.cancel_scope.cancel()
     assert "no Polar Measurement Data service" in caplog.text
     assert "ECG/ACC not started: the device has no Polar Measurement Data service" in [s.reason for s in recorder.statuses]
