@@ -10,7 +10,7 @@ from __future__ import annotations
 import inspect
 import logging
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Awaitable, Callable, Mapping, Sequence, Union
 
 from starlette.applications import Starlette
@@ -23,7 +23,7 @@ from ...domain.identity import Developer, Role, Token, validate_user_id
 from ...ports.clock import Clock
 from ...ports.storage import DeveloperStore, TokenStore
 from ..clock import SystemClock
-from .credentials import read_credentials
+from .credentials import authenticate
 
 log = logging.getLogger("wearstream.http")
 
@@ -61,19 +61,19 @@ class TokenApi:
     async def auth_user(self, request: Request) -> Response:
         """``POST /auth/user?id=<user id>``: a producer token binding that user."""
         try:
-            developer = await self._authenticate(request)
+            developer = await authenticate(request.headers, self.developers)
             user_id = validate_user_id(_single_query_value(request, "id", "user id"))
             return await self._mint(developer, Role.PRODUCER, user_id)
         except CredentialsError as error:
-            return _refusal(request, error)
+            return refusal(request, error)
 
     async def auth_developer(self, request: Request) -> Response:
         """``POST /auth/developer``: a consumer token binding the developer."""
         try:
-            developer = await self._authenticate(request)
+            developer = await authenticate(request.headers, self.developers)
             return await self._mint(developer, Role.CONSUMER, None)
         except CredentialsError as error:
-            return _refusal(request, error)
+            return refusal(request, error)
 
     async def healthz(self, request: Request) -> Response:
         """``GET /healthz``: 200 with ``status: ok`` and the broker's counters, 503 if those fail."""
@@ -90,26 +90,28 @@ class TokenApi:
             info["status"] = "ok"
         return JSONResponse(info)
 
-    async def _authenticate(self, request: Request) -> Developer:
-        dev_id, api_key = read_credentials(request.headers)
-        developer = await self.developers.get(dev_id)
-        if developer is None:
-            raise CredentialsError("wrong developer id or API key")
-        developer.check_key(api_key)
-        return developer
-
     async def _mint(self, developer: Developer, role: Role, user_id: str | None) -> Response:
-        token = Token.mint(
-            new_token_value(), role, developer.id, user_id, self.clock.now(), self.token_ttl
-        )
-        await self.tokens.put(token)
-        log.info(
-            "minted a %s token for developer %s%s",
-            role.name.lower(),
-            developer.id,
-            f" user {user_id!r}" if user_id is not None else "",
-        )
-        return JSONResponse({"token": token.value}, headers=NO_STORE)
+        return await mint_token(self.tokens, developer, role, user_id, self.clock.now(), self.token_ttl)
+
+
+async def mint_token(
+    tokens: TokenStore,
+    developer: Developer,
+    role: Role,
+    user_id: str | None,
+    now: datetime,
+    ttl: timedelta,
+) -> Response:
+    """Mint and store a single-use token, and answer with it (never cached)."""
+    token = Token.mint(new_token_value(), role, developer.id, user_id, now, ttl)
+    await tokens.put(token)
+    log.info(
+        "minted a %s token for developer %s%s",
+        role.name.lower(),
+        developer.id,
+        f" user {user_id!r}" if user_id is not None else "",
+    )
+    return JSONResponse({"token": token.value}, headers=NO_STORE)
 
 
 def _single_query_value(request: Request, name: str, what: str) -> str:
@@ -123,7 +125,8 @@ def _single_query_value(request: Request, name: str, what: str) -> str:
     return values[0]
 
 
-def _refusal(request: Request, error: CredentialsError) -> Response:
+def refusal(request: Request, error: CredentialsError) -> Response:
+    """400 for malformed credentials or query, 403 for wrong ones; the reason in plain text."""
     status = 400 if error.malformed else 403
     log.info("%s %s refused with %d: %s", request.method, request.url.path, status, error.reason)
     return PlainTextResponse(error.reason, status_code=status, headers=NO_STORE)

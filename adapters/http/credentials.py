@@ -1,4 +1,4 @@
-"""Reading developer credentials from an HTTP request's headers.
+"""Reading developer credentials from an HTTP request's headers, and checking them.
 
 Terra clients send ``dev-id`` and ``x-api-key`` headers; HTTP Basic (user = developer id,
 password = API key) is accepted too, so that curl's ``-u`` and browsers work. Everything that is
@@ -13,6 +13,8 @@ import binascii
 from typing import Mapping
 
 from ...domain.errors import CredentialsError
+from ...domain.identity import Developer
+from ...ports.storage import DeveloperStore
 
 DEV_ID_HEADER = "dev-id"
 API_KEY_HEADER = "x-api-key"
@@ -38,6 +40,17 @@ def read_credentials(headers: Mapping[str, str]) -> tuple[str, str]:
     if authorization is None:
         raise _malformed(f"missing credentials: {HOW}")
     return _basic(authorization)
+
+
+async def authenticate(headers: Mapping[str, str], developers: DeveloperStore) -> Developer:
+    """The developer whose credentials the headers carry, or a CredentialsError: malformed (400)
+    or wrong (403). An unknown id and a wrong key read the same, so neither is confirmed."""
+    dev_id, api_key = read_credentials(headers)
+    developer = await developers.get(dev_id)
+    if developer is None:
+        raise CredentialsError("wrong developer id or API key")
+    developer.check_key(api_key)
+    return developer
 
 
 def _basic(authorization: str) -> tuple[str, str]:

@@ -9,24 +9,21 @@ only ever in the sign-in request: a dashboard token is single use and cannot min
 
 from __future__ import annotations
 
-import logging
 from datetime import timedelta
 from pathlib import Path
 
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response
+from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from ...domain.errors import CredentialsError
-from ...domain.identity import Developer, Role, Token
+from ...domain.identity import Role
 from ...ports.clock import Clock
 from ...ports.storage import DeveloperStore, TokenStore
 from ..websocket.broker import PATH as WS_PATH
-from .api import NO_STORE, new_token_value
-from .credentials import read_credentials
-
-log = logging.getLogger("wearstream.http")
+from .api import mint_token, refusal
+from .credentials import authenticate
 
 STATIC = Path(__file__).with_name("static")
 # The page loads nothing from anywhere else, and nothing may frame it.
@@ -82,21 +79,9 @@ class Dashboard:
     async def auth_dashboard(self, request: Request) -> Response:
         """``POST /auth/dashboard``: a single-use dashboard token (IDENTIFY type 2)."""
         try:
-            developer = await self._authenticate(request)
+            developer = await authenticate(request.headers, self.developers)
         except CredentialsError as error:
-            status = 400 if error.malformed else 403
-            log.info("POST /auth/dashboard refused with %d: %s", status, error.reason)
-            return PlainTextResponse(error.reason, status_code=status, headers=NO_STORE)
-        now = self.clock.now()
-        token = Token.mint(new_token_value(), Role.DASHBOARD, developer.id, None, now, self.token_ttl)
-        await self.tokens.put(token)
-        log.info("minted a dashboard token for developer %s", developer.id)
-        return JSONResponse({"token": token.value}, headers=NO_STORE)
-
-    async def _authenticate(self, request: Request) -> Developer:
-        dev_id, api_key = read_credentials(request.headers)
-        developer = await self.developers.get(dev_id)
-        if developer is None:
-            raise CredentialsError("wrong developer id or API key")
-        developer.check_key(api_key)
-        return developer
+            return refusal(request, error)
+        return await mint_token(
+            self.tokens, developer, Role.DASHBOARD, None, self.clock.now(), self.token_ttl
+        )
