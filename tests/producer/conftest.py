@@ -6,8 +6,6 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from typing import Any, AsyncIterator
 
-import attrs
-import httpx
 import orjson
 import pytest
 import trio
@@ -15,8 +13,7 @@ from trio_websocket import WebSocketConnection, open_websocket_url
 
 from wearstream.domain.identity import Role
 from wearstream.domain.samples import Sample
-from wearstream.entrypoints.broker import BrokerSettings, RunningBroker, serve_broker
-from wearstream.entrypoints.state import create_developer
+from wearstream.testing.fixtures import LiveBroker, start_broker
 
 T0 = datetime(2024, 5, 4, 10, 26, 11, tzinfo=timezone.utc)
 USER = "user-1"
@@ -28,43 +25,17 @@ def hr(n: int, device: str = "sim:hr") -> Sample:
     return Sample("HEART_RATE", T0 + timedelta(milliseconds=20 * n), 60 + n % 100, USER, device)
 
 
-@attrs.frozen
-class LiveBroker:
-    running: RunningBroker
-    dev_id: str
-    api_key: str
-
-    @property
-    def url(self) -> str:
-        return self.running.ws_url
-
-    @property
-    def api_url(self) -> str:
-        return self.running.api_url
-
-    async def mint(self, path: str = "/auth/user", user: str | None = USER) -> str:
-        params = {"id": user} if path == "/auth/user" else None
-        async with httpx.AsyncClient(timeout=10) as http:
-            response = await http.post(
-                self.api_url + path, params=params,
-                headers={"dev-id": self.dev_id, "x-api-key": self.api_key},
-            )
-        response.raise_for_status()
-        return response.json()["token"]
-
-    def producer_connections(self) -> list[Any]:
-        return [
-            c for c in self.running.broker.connections
-            if c.principal is not None and c.principal.role is Role.PRODUCER
-        ]
+def producer_connections(broker: LiveBroker) -> list[Any]:
+    """The broker's identified producer connections (to drop them from the broker's side)."""
+    return [
+        c for c in broker.running.broker.connections
+        if c.principal is not None and c.principal.role is Role.PRODUCER
+    ]
 
 
 @pytest.fixture
 async def broker(nursery: trio.Nursery) -> LiveBroker:
-    settings = BrokerSettings(port=0, http_port=0)
-    running: RunningBroker = await nursery.start(serve_broker, settings)
-    created = await create_developer(running.stores.developers, "producer tests")
-    return LiveBroker(running, created.dev_id, created.api_key)
+    return await start_broker(nursery, "producer tests")
 
 
 class Consumer:
@@ -86,8 +57,8 @@ class Consumer:
 
 @pytest.fixture
 async def consumer(broker: LiveBroker) -> AsyncIterator[Consumer]:
-    token = await broker.mint("/auth/developer", None)
-    async with open_websocket_url(broker.url) as ws:
+    token = await broker.developer_token()
+    async with open_websocket_url(broker.ws_url) as ws:
         assert orjson.loads(await ws.get_message())["op"] == 2
         await ws.send_message(orjson.dumps({"op": 3, "d": {"token": token, "type": 1}}).decode())
         assert orjson.loads(await ws.get_message())["op"] == 4

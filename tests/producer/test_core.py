@@ -7,7 +7,6 @@ from pathlib import Path
 
 import trio
 
-from wearstream.adapters.http.token_providers import ApiTokenProvider
 from wearstream.adapters.simulated.transport import SimulatedTransport
 from wearstream.adapters.storage.outbox import SqliteOutbox
 from wearstream.adapters.websocket.producer_link import LinkConfig, ProducerLink
@@ -15,8 +14,9 @@ from wearstream.domain.devices import Device, DeviceStatus
 from wearstream.domain.errors import DeviceUnavailable
 from wearstream.entrypoints.producer_core import Producer
 from wearstream.ports.devices import DeviceEvents
+from wearstream.testing.fixtures import LiveBroker
 
-from .conftest import USER, Consumer, LiveBroker, hr
+from .conftest import USER, Consumer, hr
 
 FAST = LinkConfig(backoff_initial=0.01, backoff_max=0.05)
 
@@ -40,8 +40,8 @@ class Scripted:
 
 
 def link_for(broker: LiveBroker, outbox: SqliteOutbox) -> ProducerLink:
-    tokens = ApiTokenProvider(broker.api_url, broker.dev_id, broker.api_key, USER)
-    return ProducerLink(broker.url, tokens, outbox, FAST)
+    tokens = broker.token_provider(USER)
+    return ProducerLink(broker.ws_url, tokens, outbox, FAST)
 
 
 async def test_a_failing_device_is_reported_and_the_others_go_on(

@@ -12,15 +12,16 @@ import pytest
 import trio
 from trio_websocket import ConnectionClosed, WebSocketRequest, open_websocket_url, serve_websocket
 
-from wearstream.adapters.http.token_providers import ApiTokenProvider, FixedTokenProvider
+from wearstream.adapters.http.token_providers import FixedTokenProvider
 from wearstream.adapters.storage.outbox import MemoryOutbox
 from wearstream.adapters.websocket.producer_link import LinkConfig, ProducerLink
 from wearstream.domain.closecodes import CloseCode
 from wearstream.domain.devices import DeviceStatus
 from wearstream.domain.errors import CredentialsError, TokenUnavailable
 from wearstream.domain.producer import LinkStopped
+from wearstream.testing.fixtures import LiveBroker
 
-from .conftest import USER, Consumer, LiveBroker, hr
+from .conftest import USER, Consumer, hr, producer_connections
 
 FAST = LinkConfig(backoff_initial=0.01, backoff_max=0.05, hello_timeout=5, ready_timeout=5)
 
@@ -33,15 +34,11 @@ def expected(ns: range) -> list[tuple[str, Any]]:
     return [(hr(n).to_wire()["ts"], hr(n).value) for n in ns]
 
 
-def api_tokens(broker: LiveBroker) -> ApiTokenProvider:
-    return ApiTokenProvider(broker.api_url, broker.dev_id, broker.api_key, USER)
-
-
 async def test_samples_reach_the_consumer_in_order_and_leave_the_outbox(
     broker: LiveBroker, consumer: Consumer, nursery: trio.Nursery
 ) -> None:
     outbox = MemoryOutbox()
-    link = ProducerLink(broker.url, api_tokens(broker), outbox, FAST)
+    link = ProducerLink(broker.ws_url, broker.token_provider(USER), outbox, FAST)
     nursery.start_soon(link.run)
     first = await outbox.add([hr(n) for n in range(30)])
     link.notify()
@@ -59,7 +56,7 @@ async def test_a_window_of_one_still_delivers_everything(
 ) -> None:
     outbox = MemoryOutbox()
     ids = await outbox.add([hr(n) for n in range(20)])
-    link = ProducerLink(broker.url, api_tokens(broker), outbox, LinkConfig(window=1))
+    link = ProducerLink(broker.ws_url, broker.token_provider(USER), outbox, LinkConfig(window=1))
     nursery.start_soon(link.run)
     await link.wait_acked(ids[-1])
     assert values(await consumer.collect(20)) == expected(range(20))
@@ -69,13 +66,13 @@ async def test_after_a_drop_it_reconnects_with_a_fresh_token_and_loses_nothing(
     broker: LiveBroker, consumer: Consumer, nursery: trio.Nursery
 ) -> None:
     outbox = MemoryOutbox()
-    link = ProducerLink(broker.url, api_tokens(broker), outbox, FAST)
+    link = ProducerLink(broker.ws_url, broker.token_provider(USER), outbox, FAST)
     nursery.start_soon(link.run)
     for batch in range(5):
         await outbox.add([hr(n) for n in range(batch * 40, batch * 40 + 40)])
         link.notify()
         await consumer.collect(batch * 40 + 10)
-        for connection in broker.producer_connections():
+        for connection in producer_connections(broker):
             await connection.close(CloseCode.INTERNAL_ERROR, "test: drop the producer")
     await link.wait_acked(200)
     assert values(await consumer.collect(200)) == expected(range(200))
@@ -90,8 +87,8 @@ async def test_resends_of_what_the_broker_stored_are_not_dispatched_twice(
     """The broker stored ids 1-5 but the producer never saw the ack: it sends them again."""
     outbox = MemoryOutbox()
     await outbox.add([hr(n) for n in range(8)])
-    token = await broker.mint()
-    async with open_websocket_url(broker.url) as ws:
+    token = await broker.user_token(USER)
+    async with open_websocket_url(broker.ws_url) as ws:
         await ws.get_message()
         identify = {"op": 3, "d": {"token": token, "type": 0, "source": outbox.source, "ack": True}}
         await ws.send_message(orjson.dumps(identify).decode())
@@ -102,7 +99,7 @@ async def test_resends_of_what_the_broker_stored_are_not_dispatched_twice(
         with trio.fail_after(5):
             while orjson.loads(await ws.get_message()) != {"op": 9, "d": {"upto": 5}}:
                 pass
-    link = ProducerLink(broker.url, api_tokens(broker), outbox, FAST)
+    link = ProducerLink(broker.ws_url, broker.token_provider(USER), outbox, FAST)
     nursery.start_soon(link.run)
     await link.wait_acked(8)
     assert values(await consumer.collect(8)) == expected(range(8))
@@ -111,7 +108,7 @@ async def test_resends_of_what_the_broker_stored_are_not_dispatched_twice(
 
 
 async def test_device_presence_reaches_the_broker(broker: LiveBroker, nursery: trio.Nursery) -> None:
-    link = ProducerLink(broker.url, api_tokens(broker), MemoryOutbox(), FAST)
+    link = ProducerLink(broker.ws_url, broker.token_provider(USER), MemoryOutbox(), FAST)
     link.report(DeviceStatus("sim:hr", True, "sim"))
     nursery.start_soon(link.run)
     key = (broker.dev_id, USER)
@@ -151,11 +148,11 @@ async def test_a_refused_token_is_followed_by_a_fresh_one(
     broker: LiveBroker, consumer: Consumer, nursery: trio.Nursery
 ) -> None:
     tokens = ScriptedTokens(
-        "not-a-token", TokenUnavailable("backend down"), then=api_tokens(broker).token
+        "not-a-token", TokenUnavailable("backend down"), then=broker.token_provider(USER).token
     )
     outbox = MemoryOutbox()
     ids = await outbox.add([hr(0)])
-    link = ProducerLink(broker.url, tokens, outbox, FAST)
+    link = ProducerLink(broker.ws_url, tokens, outbox, FAST)
     nursery.start_soon(link.run)
     await link.wait_acked(ids[-1])
     assert tokens.calls == 3
@@ -163,19 +160,19 @@ async def test_a_refused_token_is_followed_by_a_fresh_one(
 
 async def test_refused_credentials_stop_the_link(broker: LiveBroker) -> None:
     tokens = ScriptedTokens(CredentialsError("wrong API key"))
-    link = ProducerLink(broker.url, tokens, MemoryOutbox(), FAST)
+    link = ProducerLink(broker.ws_url, tokens, MemoryOutbox(), FAST)
     with pytest.raises(LinkStopped, match="wrong API key"):
         await link.run()
 
 
 async def test_a_used_fixed_token_stops_the_link_after_a_drop(broker: LiveBroker) -> None:
-    link = ProducerLink(broker.url, FixedTokenProvider(await broker.mint()), MemoryOutbox(), FAST)
+    link = ProducerLink(broker.ws_url, FixedTokenProvider(await broker.user_token(USER)), MemoryOutbox(), FAST)
 
     async def drop_once() -> None:
         with trio.fail_after(5):
             while not link.state.connected:
                 await trio.sleep(0.01)
-        for connection in broker.producer_connections():
+        for connection in producer_connections(broker):
             await connection.close(CloseCode.GOING_AWAY, "test")
 
     async with trio.open_nursery() as nursery:

@@ -10,8 +10,9 @@ from wearstream.adapters.http.token_providers import (
     FixedTokenProvider,
 )
 from wearstream.domain.errors import CredentialsError, TokenUnavailable
+from wearstream.testing.fixtures import LiveBroker
 
-from .conftest import USER, LiveBroker
+from .conftest import USER
 
 
 async def test_the_command_output_stripped_is_the_token() -> None:
@@ -52,7 +53,7 @@ async def test_a_fixed_token_is_handed_out_once() -> None:
 
 
 async def test_the_api_mints_working_tokens(broker: LiveBroker) -> None:
-    provider = ApiTokenProvider(broker.api_url, broker.dev_id, broker.api_key, USER)
+    provider = broker.token_provider(USER)
     first, second = await provider.token(), await provider.token()
     assert first != second
     token = await broker.running.stores.tokens.take(first)
