@@ -3,22 +3,16 @@ developer, and a plain WebSocket producer that submits numbered readings."""
 
 from __future__ import annotations
 
-import json
-from contextlib import asynccontextmanager
-from typing import AsyncIterator
+from typing import AsyncContextManager
 
 import attrs
-import httpx
 import pytest
 import trio
-from trio_websocket import WebSocketConnection, open_websocket_url
 
 from wearstream.adapters.websocket.consumer_link import LinkSettings
 from wearstream.entrypoints.broker import BrokerSettings, RunningBroker, serve_broker
 from wearstream.entrypoints.state import create_developer
-
-TS = "2022-05-04T10:26:11.268507+01:00"
-
+from wearstream.testing.numbered_producer import NumberedProducer, open_numbered_producer
 
 @attrs.frozen
 class LiveBroker:
@@ -59,32 +53,7 @@ async def broker(nursery: trio.Nursery) -> LiveBroker:
     return await start_broker(nursery)
 
 
-@attrs.define
-class Producer:
-    ws: WebSocketConnection
-    user: str
-    sent: int = 0
-
-    async def submit(self, n: int, t: str = "HEART_RATE") -> None:
-        """Submit ``n`` readings whose value is their running number for this producer."""
-        for _ in range(n):
-            self.sent += 1
-            frame = {"op": 6, "t": t, "d": {"ts": TS, "val": self.sent}}
-            await self.ws.send_message(json.dumps(frame))
-
-
-@asynccontextmanager
-async def producer(broker: LiveBroker, user: str = "u1") -> AsyncIterator[Producer]:
-    """A producer identified for ``user``; it heartbeats rarely, so keep tests short."""
-    async with httpx.AsyncClient() as http:
-        response = await http.post(
-            f"{broker.running.api_url}/auth/user",
-            params={"id": user},
-            headers={"dev-id": broker.dev_id, "x-api-key": broker.api_key},
-        )
-        token = response.json()["token"]
-    async with open_websocket_url(broker.running.ws_url) as ws:
-        await ws.get_message()  # HELLO
-        await ws.send_message(json.dumps({"op": 3, "d": {"token": token, "type": 0}}))
-        await ws.get_message()  # READY
-        yield Producer(ws, user)
+def producer(broker: LiveBroker, user: str = "u1") -> AsyncContextManager[NumberedProducer]:
+    """A producer identified for ``user`` that submits numbered readings (``val`` = 1, 2, …)."""
+    running = broker.running
+    return open_numbered_producer(running.api_url, running.ws_url, broker.dev_id, broker.api_key, user)

@@ -2,7 +2,7 @@
 SIGKILL and restarted, the broker restarted, a second consumer refused with 4002, a webhook that
 fails its first requests. After each, every payload is stored exactly once, in order.
 
-The producer is a plain WebSocket client using the acknowledged-submit extension (docs/protocol.md),
+The producer (the kit's AckedProducer) is a plain WebSocket client using acknowledged submits,
 so the test knows exactly what the broker stored: readings 1…N, each once, with ``val`` = its number.
 """
 
@@ -16,10 +16,8 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import attrs
-import httpx
 import pytest
 import trio
-from trio_websocket import ConnectionClosed, HandshakeError, open_websocket_url
 
 from wearstream.testing.broker_process import (
     BrokerProcess,
@@ -28,72 +26,11 @@ from wearstream.testing.broker_process import (
     create_developers,
     wearstream_command,
 )
+from wearstream.testing.numbered_producer import AckedProducer
 
 pytestmark = pytest.mark.e2e
 
-TS = "2022-05-04T10:26:11.268507+01:00"
 WAIT = 15.0
-
-
-# Producer: numbered readings, resent until acknowledged ------------------------------------------
-
-
-@attrs.define
-class Producer:
-    """Submits readings 1, 2, … (``val`` = number, SUBMIT ``id`` = number) until stopped, resending
-    whatever the broker has not acknowledged after every reconnect."""
-
-    broker: BrokerProcess
-    dev: DeveloperCredentials
-    user: str = "runner"
-    interval: float = 0.004
-    sent: int = 0
-    acked: int = 0
-    stopping: bool = False
-    done: bool = False  # set once stopped with everything acknowledged: ``sent`` is final
-
-    async def run(self) -> None:
-        while not (self.stopping and self.acked >= self.sent):
-            try:
-                await self._session()
-            except* (ConnectionClosed, HandshakeError, OSError, httpx.HTTPError):
-                pass  # the broker went away: reconnect and resend what is unacknowledged
-            await trio.sleep(0.1)
-        self.done = True
-
-    async def _session(self) -> None:
-        async with httpx.AsyncClient(timeout=5) as http:
-            response = await http.post(
-                f"{self.broker.http_url}/auth/user", params={"id": self.user}, headers=self.dev.headers()
-            )
-            response.raise_for_status()
-        token = response.json()["token"]
-        async with open_websocket_url(self.broker.ws_url, disconnect_timeout=1) as ws:
-            await ws.get_message()  # HELLO
-            identify = {"token": token, "type": 0, "source": f"e2e-{self.user}", "ack": True}
-            await ws.send_message(json.dumps({"op": 3, "d": identify}))
-            await ws.get_message()  # READY
-            async with trio.open_nursery() as nursery:
-                nursery.start_soon(self._acks, ws, nursery.cancel_scope)
-                number = self.acked
-                while not (self.stopping and number >= self.sent):
-                    number += 1
-                    frame = {"op": 6, "id": number, "t": "HEART_RATE", "d": {"ts": TS, "val": number}}
-                    await ws.send_message(json.dumps(frame))
-                    self.sent = max(self.sent, number)
-                    await trio.sleep(self.interval)
-                while self.acked < self.sent:
-                    await trio.sleep(0.01)
-                nursery.cancel_scope.cancel()
-
-    async def _acks(self, ws: Any, scope: trio.CancelScope) -> None:
-        try:
-            while True:
-                frame = json.loads(await ws.get_message())
-                if frame.get("op") == 9:
-                    self.acked = max(self.acked, frame["d"]["upto"])
-        except ConnectionClosed:
-            scope.cancel()
 
 
 # The consumer process -----------------------------------------------------------------------------
@@ -173,7 +110,7 @@ async def until(
     raise AssertionError(f"timed out waiting for {what}{logs}")
 
 
-def assert_exactly_once_in_order(rows: list[tuple[int, int]], producer: Producer) -> None:
+def assert_exactly_once_in_order(rows: list[tuple[int, int]], producer: AckedProducer) -> None:
     """The broker numbered the readings 1…N in the order it stored them (val = their number)."""
     assert producer.acked == producer.sent > 0
     seqs = [seq for seq, _ in rows]
@@ -225,7 +162,7 @@ async def test_consumer_killed_with_sigkill_and_restarted(
     broker: BrokerProcess, developers: list[DeveloperCredentials], consumers: list, tmp_path: Path
 ) -> None:
     dev, store = developers[0], tmp_path / "samples.db"
-    producer = Producer(broker, dev)
+    producer = AckedProducer(broker, dev)
     consumer = new_consumer(consumers, consumer_args(broker, dev, "--sink", f"sqlite:{store}"), tmp_path)
     async with trio.open_nursery() as nursery:
         nursery.start_soon(producer.run)
@@ -255,7 +192,7 @@ async def test_broker_restarted_mid_stream(
     second = BrokerProcess.create(
         data_dir, log_dir=tmp_path / "broker2", extra=["--port", ws_port, "--http-port", http_port]
     )
-    producer = Producer(first, dev)
+    producer = AckedProducer(first, dev)
     consumer = new_consumer(consumers, consumer_args(first, dev, "--sink", f"jsonl:{store}"), tmp_path)
     try:
         async with trio.open_nursery() as nursery:
@@ -324,7 +261,7 @@ async def test_webhook_receiver_that_fails_the_first_requests(
 
     app = Starlette(routes=[Route("/hook", hook, methods=["POST"])])
     dev = developers[3]
-    producer = Producer(broker, dev)
+    producer = AckedProducer(broker, dev)
     async with trio.open_nursery() as nursery:
         port = await nursery.start(serve_http, app, "127.0.0.1", 0)
         sink = f"webhook:http://127.0.0.1:{port}/hook"
