@@ -8,15 +8,17 @@ channel pairs with the first sensor of that kind it hears (the ANT wildcard). Op
 
 from __future__ import annotations
 
-from urllib.parse import parse_qsl
+from typing import Any, Callable
 
 import attrs
 
 from ...domain.errors import SpecError
+from ...domain.spec_query import number, query_options
 from .profiles import BIKE_SPEED_CADENCE, PROFILES, Profile
 
 MAX_DEVICE_NUMBER = 0xFFFF
 WHEEL_RANGE_M = (0.5, 4.0)  # from a folding bike to a fat-bike wheel, with room to spare
+OPTIONS = "options are device=PATH (a serial port) and wheel=METRES (bike-sc only)"
 
 
 @attrs.frozen
@@ -41,17 +43,15 @@ def parse_spec(spec: str) -> AntSpec:
     if profile is None:
         known = ", ".join(PROFILES)
         raise SpecError(f"ant:{spec}: unknown ANT+ profile {name!r} (one of {known})")
-    number = _device_number(spec, number_text) if colon else None
-    options = _options(spec, query)
-    wheel = options.pop("wheel", None)
-    stick = options.pop("device", None)
-    if options:
-        raise SpecError(f"ant:{spec}: unknown option(s) {', '.join(sorted(options))}")
-    if wheel is not None and profile is not BIKE_SPEED_CADENCE:
+    device_number = _device_number(spec, number_text) if colon else None
+    parsers: dict[str, Callable[[str], Any]] = {
+        "device": lambda text: _stick(spec, text),
+        "wheel": lambda text: _wheel(spec, text),
+    }
+    options = query_options(f"ant:{spec}", query, parsers, what="ant", usage=OPTIONS)
+    if "wheel" in options and profile is not BIKE_SPEED_CADENCE:
         raise SpecError(f"ant:{spec}: wheel= applies to bike-sc only")
-    if stick is not None and not stick.startswith("/"):
-        raise SpecError(f"ant:{spec}: device= takes the absolute path of a serial port")
-    return AntSpec(profile, number, stick, _wheel(spec, wheel) if wheel is not None else None)
+    return AntSpec(profile, device_number, options.get("device"), options.get("wheel"))
 
 
 def _device_number(spec: str, text: str) -> int:
@@ -62,21 +62,14 @@ def _device_number(spec: str, text: str) -> int:
     return int(text)
 
 
-def _options(spec: str, query: str) -> dict[str, str]:
-    pairs = parse_qsl(query, keep_blank_values=True, strict_parsing=False) if query else []
-    options: dict[str, str] = {}
-    for key, value in pairs:
-        if key in options or not value:
-            raise SpecError(f"ant:{spec}: option {key!r} needs one value")
-        options[key] = value
-    return options
+def _stick(spec: str, text: str) -> str:
+    if not text.startswith("/"):
+        raise SpecError(f"ant:{spec}: device= takes the absolute path of a serial port")
+    return text
 
 
 def _wheel(spec: str, text: str) -> float:
-    try:
-        wheel = float(text)
-    except ValueError:
-        wheel = float("nan")
+    wheel = number(text)
     low, high = WHEEL_RANGE_M
     if not low <= wheel <= high:
         raise SpecError(f"ant:{spec}: wheel= is a circumference in metres, {low} to {high}")

@@ -9,12 +9,13 @@ developer's users).
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
+from typing import Callable
 
 import attrs
 
 from ...domain.errors import SpecError
+from ...domain.spec_query import number, query_options
 
 MAX_SPEED = 1_000_000.0
 PARAMETERS = "speed=X (0 < X <= 1e6, default 1), loop=0|1, retime=0|1, user=UID"
@@ -36,19 +37,19 @@ class ReplaySpec:
 
 
 def _speed(text: str) -> float:
-    try:
-        speed = float(text)
-    except ValueError:
-        speed = math.nan
+    speed = number(text)
     if not 0 < speed <= MAX_SPEED:  # also false for nan
         raise SpecError(f"replay speed {text!r} is not a number in (0, {MAX_SPEED:g}]")
     return speed
 
 
-def _flag(name: str, text: str) -> bool:
-    if text not in ("0", "1"):
-        raise SpecError(f"replay {name} must be 0 or 1, got {text!r}")
-    return text == "1"
+def _flag(name: str) -> Callable[[str], bool]:
+    def parse(text: str) -> bool:
+        if text not in ("0", "1"):
+            raise SpecError(f"replay {name} must be 0 or 1, got {text!r}")
+        return text == "1"
+
+    return parse
 
 
 def _user(text: str) -> str:
@@ -57,21 +58,9 @@ def _user(text: str) -> str:
     return text
 
 
-def _parse_query(spec: str, query: str) -> dict[str, object]:
-    options: dict[str, object] = {}
-    for pair in query.split("&") if query else ():
-        key, equals, value = pair.partition("=")
-        if not equals or key not in ("speed", "loop", "retime", "user"):
-            raise SpecError(f"bad replay parameter {pair!r} in {spec!r}: {USAGE}")
-        if key in options:
-            raise SpecError(f"replay parameter {key!r} given twice in {spec!r}")
-        if key == "speed":
-            options[key] = _speed(value)
-        elif key == "user":
-            options[key] = _user(value)
-        else:
-            options[key] = _flag(key, value)
-    return options
+_PARSERS: dict[str, Callable[[str], object]] = {
+    "speed": _speed, "loop": _flag("loop"), "retime": _flag("retime"), "user": _user,
+}
 
 
 def parse_spec(spec: str) -> ReplaySpec:
@@ -79,7 +68,7 @@ def parse_spec(spec: str) -> ReplaySpec:
     path, _, query = spec.partition("?")
     if not path:
         raise SpecError(f"replay needs the path of a recording: {USAGE}")
-    options = _parse_query(spec, query)
+    options = query_options(spec, query, _PARSERS, what="replay", usage=USAGE)
     if options.get("loop") and options.get("retime") is False:
         raise SpecError(
             "replay loop=1 needs retime: a second pass would repeat the recorded timestamps"

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import math
+from typing import Callable
 
 import attrs
 
 from ...domain.errors import SpecError
+from ...domain.spec_query import number, query_options
 from .models import KINDS
 
 MAX_RATE_HZ = 1000.0
@@ -31,10 +32,7 @@ def _usage() -> str:
 
 
 def _rate(text: str) -> float:
-    try:
-        rate = float(text)
-    except ValueError:
-        rate = math.nan
+    rate = number(text)
     if not 0 < rate <= MAX_RATE_HZ:  # also false for nan
         raise SpecError(f"sim rate {text!r} is not a number of Hz in (0, {MAX_RATE_HZ:g}]")
     return rate
@@ -47,7 +45,7 @@ def _seed(text: str) -> int:
         raise SpecError(f"sim seed {text!r} is not an integer") from None
 
 
-_CONVERTERS = {"rate": _rate, "seed": _seed}
+_CONVERTERS: dict[str, Callable[[str], float | int]] = {"rate": _rate, "seed": _seed}
 
 
 def parse_spec(spec: str) -> SimSpec:
@@ -55,12 +53,5 @@ def parse_spec(spec: str) -> SimSpec:
     kind, _, query = spec.partition("?")
     if kind not in KINDS:
         raise SpecError(f"unknown simulated device {kind!r}: {_usage()}")
-    options: dict[str, float | int] = {}
-    for pair in query.split("&") if query else ():
-        key, equals, value = pair.partition("=")
-        if key not in _CONVERTERS or not equals:
-            raise SpecError(f"bad sim parameter {pair!r} in {spec!r}: {_usage()}")
-        if key in options:
-            raise SpecError(f"sim parameter {key!r} given twice in {spec!r}")
-        options[key] = _CONVERTERS[key](value)
+    options = query_options(spec, query, _CONVERTERS, what="sim", usage=_usage())
     return SimSpec(kind, **options)  # type: ignore[arg-type]
