@@ -1,27 +1,25 @@
-"""An in-process broker (the real one: serve_broker on 127.0.0.1 port 0, memory stores) with a
-developer, and a plain WebSocket producer that submits numbered readings."""
+"""The kit's in-process broker (the real one: 127.0.0.1 port 0, memory stores) with a developer,
+and a plain WebSocket producer that submits numbered readings."""
 
 from __future__ import annotations
 
-from typing import AsyncContextManager
+from typing import Any, AsyncContextManager
 
 import attrs
 import pytest
 import trio
 
 from wearstream.adapters.websocket.consumer_link import LinkSettings
-from wearstream.entrypoints.broker import BrokerSettings, RunningBroker, serve_broker
-from wearstream.entrypoints.state import create_developer
+from wearstream.testing import fixtures as kit
 from wearstream.testing.numbered_producer import NumberedProducer, open_numbered_producer
 
+
 @attrs.frozen
-class LiveBroker:
-    running: RunningBroker
-    dev_id: str
-    api_key: str
+class LiveBroker(kit.LiveBroker):
+    """The kit's broker, and what the consumer tests do to it from the broker's side."""
 
     def link_settings(self, **overrides: object) -> LinkSettings:
-        settings = LinkSettings(self.running.api_url, self.running.ws_url, self.dev_id, self.api_key)
+        settings = LinkSettings(self.api_url, self.ws_url, self.dev_id, self.api_key)
         return attrs.evolve(settings, **overrides)
 
     def consumers(self) -> set[object]:
@@ -41,11 +39,9 @@ class LiveBroker:
         return len(closing)
 
 
-async def start_broker(nursery: trio.Nursery, **settings: object) -> LiveBroker:
-    options = {"port": 0, "http_port": 0, **settings}
-    running: RunningBroker = await nursery.start(serve_broker, BrokerSettings(**options))
-    dev = await create_developer(running.stores.developers, "consumer tests")
-    return LiveBroker(running, dev.dev_id, dev.api_key)
+async def start_broker(nursery: trio.Nursery, **settings: Any) -> LiveBroker:
+    live = await kit.start_broker(nursery, "consumer tests", **settings)
+    return LiveBroker(live.running, live.developer)
 
 
 @pytest.fixture
@@ -55,5 +51,4 @@ async def broker(nursery: trio.Nursery) -> LiveBroker:
 
 def producer(broker: LiveBroker, user: str = "u1") -> AsyncContextManager[NumberedProducer]:
     """A producer identified for ``user`` that submits numbered readings (``val`` = 1, 2, …)."""
-    running = broker.running
-    return open_numbered_producer(running.api_url, running.ws_url, broker.dev_id, broker.api_key, user)
+    return open_numbered_producer(broker.api_url, broker.ws_url, broker.dev_id, broker.api_key, user)
