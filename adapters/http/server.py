@@ -25,6 +25,9 @@ log = logging.getLogger("wearstream.http")
 GRACEFUL_TIMEOUT = 2.0
 # Beyond the graceful window: how long hypercorn may take to finish closing before we cut it off.
 SHUTDOWN_MARGIN = 1.0
+# Connections the kernel queues before accept (capped by net.core.somaxconn): thousands of
+# devices minting tokens at once after a restart must wait, not be refused.
+BACKLOG = 4096
 
 
 class HttpBindError(OSError):
@@ -34,7 +37,7 @@ class HttpBindError(OSError):
 def listen_socket(host: str, port: int) -> socket.socket:
     """A listening TCP socket on ``host:port`` (port 0 = any free one)."""
     try:
-        return socket.create_server((host, port), backlog=128)
+        return socket.create_server((host, port), backlog=BACKLOG)
     except OSError as error:
         reason = os.strerror(error.errno) if error.errno else str(error)
         raise HttpBindError(error.errno, f"HTTP server cannot listen on {host}:{port}: {reason}") from None
@@ -45,6 +48,7 @@ def hypercorn_config(sock: socket.socket, graceful_timeout: float) -> Config:
     config = Config()
     config.bind = [f"fd://{sock.detach()}"]
     config.graceful_timeout = graceful_timeout
+    config.backlog = BACKLOG  # hypercorn listens again on the socket with its own backlog
     config.accesslog = None
     config.errorlog = logging.getLogger("wearstream.http.server")
     config.include_server_header = False

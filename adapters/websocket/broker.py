@@ -175,15 +175,31 @@ class Connection:
     async def _read(self) -> None:
         while not self._closing:
             try:
-                message = await self.ws.get_message()
+                messages = await self._messages()
             except ConnectionClosed:
                 return
+            for message in messages:
+                if self._closing:
+                    return
+                try:
+                    frame = codec.decode(message)
+                except ProtocolError as error:
+                    await self._perform(self.session.failed(error))
+                    continue
+                await self._perform(self.session.received(frame, trio.current_time()))
+
+    async def _messages(self) -> list[str | bytes]:
+        """The next message and every other one already parsed: one trip through the scheduler
+        for a burst, not one per message. (trio-websocket has no public batch read; its
+        receive channel is the queue its own get_message reads.)"""
+        messages = [await self.ws.get_message()]
+        channel = self.ws._recv_channel
+        while len(messages) < MESSAGE_QUEUE:
             try:
-                frame = codec.decode(message)
-            except ProtocolError as error:
-                await self._perform(self.session.failed(error))
-                continue
-            await self._perform(self.session.received(frame, trio.current_time()))
+                messages.append(channel.receive_nowait())
+            except (trio.WouldBlock, trio.EndOfChannel, trio.ClosedResourceError):
+                break
+        return messages
 
     async def _watch_deadlines(self) -> None:
         while True:
