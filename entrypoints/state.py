@@ -148,7 +148,11 @@ def new_dev_id() -> str:
 
 
 def new_api_key() -> str:
-    return secrets.token_urlsafe(API_KEY_BYTES)
+    """A random key that never starts with "-": else ``--api-key KEY`` (1 key in 64) would be
+    read by the CLI as an unknown option instead of the key."""
+    while (key := secrets.token_urlsafe(API_KEY_BYTES)).startswith("-"):
+        pass
+    return key
 
 
 async def create_developer(

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from wearstream.domain.identity import Developer, Role, Token, hash_api_key
+from wearstream.entrypoints import state
 from wearstream.entrypoints.state import create_developer, open_stores, validate_developer_name
 
 from .conftest import NOW, DictDeveloperStore
@@ -75,3 +76,10 @@ async def test_a_data_dir_is_created_and_persists(tmp_path: Path) -> None:
         assert await stores.developers.revoke(new.dev_id)
     async with open_stores(data) as stores:
         assert (await stores.developers.get(new.dev_id)).revoked
+
+
+def test_an_api_key_never_starts_with_a_dash(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`--api-key -xyz` would be read as an option: a key drawn with a leading "-" is drawn again."""
+    drawn = iter(["-first", "second"])
+    monkeypatch.setattr(state.secrets, "token_urlsafe", lambda nbytes: next(drawn))
+    assert state.new_api_key() == "second"
