@@ -35,8 +35,12 @@ TOKEN_BYTES = 32
 
 
 def new_token_value() -> str:
-    """An opaque token: 32 random bytes, URL-safe base64 (43 characters)."""
-    return secrets.token_urlsafe(TOKEN_BYTES)
+    """An opaque token: 32 random bytes, URL-safe base64 (43 characters), never starting with
+    "-", so that ``wearstream producer --token TOKEN`` reads it as the value (1 token in 64 would
+    otherwise be taken for an option)."""
+    while (token := secrets.token_urlsafe(TOKEN_BYTES)).startswith("-"):
+        pass
+    return token
 
 
 class TokenApi:

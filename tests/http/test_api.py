@@ -11,6 +11,7 @@ import trio
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
+from wearstream.adapters.http import api as token_api
 from wearstream.adapters.http.api import build_app
 from wearstream.adapters.http.server import serve_http
 from wearstream.domain.identity import Role
@@ -192,3 +193,10 @@ async def test_extra_routes_are_served_beside_the_api(nursery: trio.Nursery) -> 
 def test_a_ttl_that_is_not_positive_is_refused() -> None:
     with pytest.raises(ValueError, match="token_ttl"):
         build_app(MemoryDeveloperStore(), MemoryTokenStore(), token_ttl=TTL * 0)
+
+
+def test_a_token_never_starts_with_a_dash(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`wearstream producer --token -xyz` would be read as an option: such a draw is drawn again."""
+    drawn = iter(["-first", "second"])
+    monkeypatch.setattr(token_api.secrets, "token_urlsafe", lambda nbytes: next(drawn))
+    assert token_api.new_token_value() == "second"
