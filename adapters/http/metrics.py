@@ -58,6 +58,9 @@ class DeveloperLabels:
         return "other"
 
 
+MAX_CACHED_CHILDREN = 10_000
+
+
 class BrokerMetrics:
     """The registry of one broker and the hooks that feed it."""
 
@@ -81,6 +84,10 @@ class BrokerMetrics:
             "wearstream_tokens_minted", "Tokens minted over HTTP, by role and developer",
             ["role", "developer"], registry=self.registry,
         )
+        # The labelled children, looked up once per (wire label, developer id): the hooks run on
+        # every append and dispatch, and ``labels()`` with ``type_label`` is the costly part.
+        self._in: dict[tuple[str, str], Any] = {}
+        self._out: dict[str, Any] = {}
 
     def watch(self, broker: Any, hub: Any) -> None:
         """Report this broker's state and its hub's dispatches (the hub is built after its log,
@@ -89,13 +96,20 @@ class BrokerMetrics:
         hub.on_dispatch = self.dispatched
 
     def dispatched(self, payload: Payload, queues: int) -> None:
-        self.payloads_out.labels(type_label(payload.t)).inc(queues)
+        child = self._out.get(payload.t)
+        if child is None:
+            child = _remember(self._out, payload.t, self.payloads_out.labels(type_label(payload.t)))
+        child.inc(queues)
 
     def stored(self, payloads: Sequence[Payload], seconds: float) -> None:
         self.append_seconds.observe(seconds)
-        counts = collections.Counter((type_label(p.t), self.developer(p.developer_id)) for p in payloads)
-        for (t, developer), n in counts.items():
-            self.payloads_in.labels(t, developer).inc(n)
+        counts = collections.Counter((p.t, p.developer_id) for p in payloads)
+        for key, n in counts.items():
+            child = self._in.get(key)
+            if child is None:
+                labels = (type_label(key[0]), self.developer(key[1]))
+                child = _remember(self._in, key, self.payloads_in.labels(*labels))
+            child.inc(n)
 
     def minted(self, token: Token) -> None:
         self.tokens_minted.labels(token.role.name.lower(), self.developer(token.developer_id)).inc()
@@ -106,6 +120,15 @@ class BrokerMetrics:
 
     def route(self) -> Route:
         return Route("/metrics", self.endpoint, methods=["GET"])
+
+
+def _remember(cache: dict[Any, Any], key: Any, child: Any) -> Any:
+    """Keep ``child`` under ``key``; the cache is bounded (unknown labels are unbounded), and
+    forgetting only costs a lookup again."""
+    if len(cache) >= MAX_CACHED_CHILDREN:
+        cache.clear()
+    cache[key] = child
+    return child
 
 
 class _BrokerState:
