@@ -20,6 +20,12 @@ from .fixtures import LiveBroker, start_broker
 from .memory_sink import MemorySink
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """The contract suites mark their real-process tests ``e2e``; plug-in projects get the mark
+    registered without declaring it themselves."""
+    config.addinivalue_line("markers", "e2e: starts real processes (slower)")
+
+
 @pytest.fixture
 async def wearstream_broker(nursery: trio.Nursery) -> LiveBroker:
     """A real broker on free ports of 127.0.0.1 (memory stores) with one developer."""
