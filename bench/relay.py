@@ -1,13 +1,14 @@
 """Relay benchmark: wearstream and Mosquitto side by side, N producers x R readings/s -> M consumers.
 
-    python -m bench.relay [--scenarios a,b,c,d,e,sweep] [--duration 10] [--warmup 2]
+    python -m bench.relay [--scenarios a,b,c,d,e,sweep,scaleout] [--duration 10] [--warmup 2]
                           [--systems wearstream,wearstream-sqlite,mosquitto-qos0,mosquitto-qos1]
                           [--sqlite-scenarios c] [--producers N] [--rate R] [--idle-connections N]
-                          [--out bench/results]
+                          [--nodes 1,2,3] [--out bench/results]
 
 Run it from the repository root. Each scenario runs on each system in turn, each time on a fresh
 broker process; load comes from separate worker processes (trio, one task per client). Writes
 relay-<time>.md, .json and .png (latency against offered load) to --out and prints the table.
+The scaleout scenario (bench/scaleout.py) runs wearstream nodes on one Redis, once per --nodes count.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from . import report, targets
+from . import report, scaleout, targets
 from .run import SYSTEMS, Timing, run
 from .scenarios import select
 
@@ -33,7 +34,8 @@ DEFAULT_OUT = ROOT / "bench" / "results"
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.relay", description=__doc__.splitlines()[0])
-    parser.add_argument("--scenarios", default="a,b,c,d,e,sweep", help="comma-separated: a-e, sweep")
+    parser.add_argument("--scenarios", default="a,b,c,d,e,sweep", help="comma-separated: a-e, sweep, scaleout")
+    parser.add_argument("--nodes", default="1,2,3", help="node counts of the scaleout scenario")
     parser.add_argument("--systems", default="wearstream,wearstream-sqlite,mosquitto-qos0,mosquitto-qos1")
     parser.add_argument("--sqlite-scenarios", default="c", help="scenarios also run with --data-dir (SQLite)")
     parser.add_argument("--duration", type=float, default=10.0, help="measurement window per run, s")
@@ -70,8 +72,9 @@ def machine() -> str:
 
 
 def plan(args: argparse.Namespace, mosquitto: str | None) -> list[tuple[Any, Any]]:
+    names, _ = scaleout.wanted([s for s in args.scenarios.split(",") if s])
     scenarios = select(
-        [s for s in args.scenarios.split(",") if s],
+        names,
         producers=args.producers, rate=args.rate, idle=args.idle_connections,
     )
     wanted = [s for s in args.systems.split(",") if s]
@@ -120,6 +123,7 @@ def main(argv: list[str] | None = None) -> int:
         except Exception as error:  # a failed run is reported in the table, the others still run
             traceback.print_exc()
             results.append(_failed(scenario, system, error))
+    results += _scaleout(args, timing)
     args.out.mkdir(parents=True, exist_ok=True)
     stem = args.out / f"relay-{started.strftime('%Y%m%d-%H%M%S')}"
     table = report.markdown(header, results)
@@ -129,6 +133,22 @@ def main(argv: list[str] | None = None) -> int:
     print(table)
     print(f"wrote {stem}.md, {stem}.json" + (f", {stem}.png" if plotted else " (no plot)"))
     return 1 if any(r.get("failed") for r in results) else 0
+
+
+def _scaleout(args: argparse.Namespace, timing: Timing) -> list[dict[str, Any]]:
+    """The scaleout scenario, once per node count, when asked for."""
+    if not scaleout.wanted(args.scenarios.split(","))[1]:
+        return []
+    nodes = [int(n) for n in args.nodes.split(",") if n]
+    results = []
+    for count, scenario in scaleout.scenarios(nodes, producers=args.producers, rate=args.rate):
+        print(f"[{time.strftime('%H:%M:%S')}] {scenario.name}: {scenario.title}", flush=True)
+        try:
+            results.append(scaleout.run(count, scenario, timing))
+        except Exception as error:  # reported in the table, like any failed run
+            traceback.print_exc()
+            results.append(_failed(scenario, scaleout.SYSTEM, error))
+    return results
 
 
 def _failed(scenario: Any, system: Any, error: Exception) -> dict[str, Any]:

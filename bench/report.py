@@ -10,7 +10,7 @@ from typing import Any, Callable
 
 Figure = tuple[str, Callable[[dict[str, Any]], float | None], str]
 
-SYSTEM_ORDER = ("wearstream", "wearstream-sqlite", "mosquitto-qos0", "mosquitto-qos1")
+SYSTEM_ORDER = ("wearstream", "wearstream-sqlite", "wearstream-redis", "mosquitto-qos0", "mosquitto-qos1")
 PEERS = ("mosquitto-qos0", "mosquitto-qos1")
 LOADGEN_BUSY_PCT = 85.0
 CPU_COUNT = os.cpu_count() or 1
@@ -38,6 +38,16 @@ FLOW_FIGURES: list[Figure] = [
     ("peak broker RSS MiB", lambda r: r["peak_rss_kib"] / 1024, "{:.1f}"),
     ("losses", lambda r: r["losses"], "{:,}"),
     ("load-gen CPU % (busiest process)", lambda r: max(r["loadgen_cpu_pct"], default=0), "{:.0f}"),
+]
+# Scale-out (bench/scaleout.py): broker CPU and RSS are summed over the nodes; Redis is beside them.
+SCALEOUT_FIGURES: list[Figure] = [
+    *FLOW_FIGURES[:2],
+    ("broker CPU µs/sample, all nodes", lambda r: r["broker_cpu_us_per_sample"], "{:.1f}"),
+    ("broker CPU %, all nodes", lambda r: r["broker_cpu_pct"], "{:.0f}"),
+    ("Redis CPU %", lambda r: r["redis_cpu_pct"], "{:.0f}"),
+    *FLOW_FIGURES[4:7],
+    ("peak broker RSS MiB, all nodes", lambda r: r["peak_rss_kib"] / 1024, "{:.1f}"),
+    *FLOW_FIGURES[8:],
 ]
 IDLE_FIGURES: list[Figure] = [
     ("connections tried", lambda r: r["producers"], "{:,}"),
@@ -80,7 +90,7 @@ def markdown(header: dict[str, Any], results: list[dict[str, Any]]) -> str:
     for name in scenarios:
         runs = {r["system"]: r for r in results if r["scenario"] == name}
         first = next(iter(runs.values()))
-        figures = IDLE_FIGURES if first.get("idle") else FLOW_FIGURES
+        figures = _figures_of(first)
         for i, (title, get, fmt) in enumerate(figures):
             values = {s: (get(runs[s]) if s in runs and not runs[s].get("failed") else None) for s in systems}
             cells = [_cell(values[s], fmt) for s in systems]
@@ -89,6 +99,12 @@ def markdown(header: dict[str, Any], results: list[dict[str, Any]]) -> str:
             lines.append(f"| {scenario_cell} | {title} | " + " | ".join(cells + ratios) + " |")
     lines += ["", *_notes(results)]
     return "\n".join(lines) + "\n"
+
+
+def _figures_of(run: dict[str, Any]) -> list[Figure]:
+    if run.get("idle"):
+        return IDLE_FIGURES
+    return SCALEOUT_FIGURES if "redis_cpu_pct" in run else FLOW_FIGURES
 
 
 def _notes(results: list[dict[str, Any]]) -> list[str]:

@@ -1,162 +1,197 @@
-"""Scale-out check: 1, 2 and 3 broker nodes on one Redis; throughput and latency per node count.
+"""The scale-out scenario of the relay harness: 1, 2, 3… broker nodes on one Redis.
 
-    python -m bench.scaleout [--nodes 1,2,3] [--developers 6] [--producers 4] [--seconds 5]
+    python -m bench.relay --scenarios scaleout --nodes 1,2,3 [--producers N] [--rate R]
 
-For each node count it starts a private redis-server (AOF, ``appendfsync everysec``: the setting
-docs/deployment.md recommends) and that many `wearstream broker --backend` processes, then runs
-one load process: every developer has one consumer, on node ``d % nodes``, and ``--producers``
-producers spread round-robin over all nodes, so most payloads cross nodes through Redis. Each
-producer submits as fast as its connection takes frames for ``--seconds``; each reading carries
-its send time, so a consumer measures the end-to-end latency (send → DISPATCH received).
+For each node count: a private redis-server on a free port (AOF with ``appendfsync everysec``,
+the setting docs/deployment.md recommends), developers made by `wearstream developers create
+--backend`, and that many `wearstream broker --backend` processes. The harness's load generators
+then drive them: one producer process per node (producer i on node i % nodes, so most readings
+cross nodes through Redis) and the consumer on node 1. The figures are the harness's own, with
+the broker's CPU and RSS summed over the nodes; Redis's CPU is reported beside them.
 
-Throughput is what consumers received per second. Everything (Redis, brokers, load) shares this
-machine's cores, so on a small box more nodes mostly means more contention: read the numbers as a
-check that the cluster works and where it saturates, not as capacity planning.
+Everything (Redis, nodes, load) shares this machine's cores, so on a small box more nodes mostly
+means more contention: read the numbers as a check that the cluster works and where it
+saturates, not as capacity planning.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import socket
-import statistics
 import subprocess
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
-import httpx
-import trio
-from trio_websocket import ConnectionClosed, open_websocket_url
+import attrs
 
-from wearstream.testing.broker_process import (
-    BrokerProcess,
-    DeveloperCredentials,
-    clean_environment,
-    wearstream_command,
-)
+from wearstream.testing.broker_process import BrokerProcess, clean_environment, wearstream_command
 from wearstream.testing.redis_server import RedisServer
 
-TS = "2022-05-04T10:26:11.268507+01:00"
+from . import procstat
+from .loadgen import WorkerConfig
+from .run import DRAIN, REPLY_TIMEOUT, SETUP_TIMEOUT, START_DELAY, System, Timing, Workers
+from .run import _cpu, _figures, _sent_per_developer, _sleep_until
+from .scenarios import Scenario
+
+NAME = "scaleout"
+SYSTEM = System("wearstream-redis", "wearstream+Redis", "wearstream")
+BASE = Scenario(NAME, "", producers=10, rate=100)
+START_TIMEOUT = 30.0
+STOP_TIMEOUT = 60.0
 
 
-def create_developer(backend: str, name: str) -> DeveloperCredentials:
+def wanted(names: list[str]) -> tuple[list[str], bool]:
+    """The other scenario names, and whether scale-out is among them."""
+    return [n for n in names if n != NAME], NAME in names
+
+
+def scenarios(nodes: list[int], *, producers: int | None, rate: float | None) -> list[tuple[int, Scenario]]:
+    """One scenario per node count, named n1, n2…, with the command line's overrides applied."""
+    base = attrs.evolve(
+        BASE,
+        producers=BASE.producers if producers is None else producers,
+        rate=BASE.rate if rate is None else rate,
+    )
+    pace = f"{base.rate:g}/s each" if base.rate > 0 else "maximum rate"
+    return [
+        (n, attrs.evolve(
+            base, name=f"n{n}",
+            title=f"scale-out: {n} node{'s' if n > 1 else ''} on one Redis, "
+                  f"{base.producers} producers ({pace}) over the nodes -> 1 consumer on node 1",
+        ))
+        for n in nodes
+    ]
+
+
+@attrs.define
+class Cluster:
+    """A private Redis and the broker nodes that share it."""
+
+    redis: RedisServer
+    nodes: list[BrokerProcess]
+    developers: list[tuple[str, str]]
+
+    @property
+    def node_pids(self) -> list[int]:
+        return [n.process.pid for n in self.nodes if n.process is not None]
+
+    @property
+    def redis_pid(self) -> int:
+        assert self.redis.process is not None
+        return self.redis.process.pid
+
+    def stop(self) -> None:
+        try:
+            for node in self.nodes:
+                try:
+                    node.stop(timeout=STOP_TIMEOUT)
+                finally:
+                    node.kill()
+        finally:
+            self.redis.cleanup()
+
+
+def create_developer(backend: str, name: str) -> tuple[str, str]:
+    """`wearstream developers create NAME --backend URL --json`: the operator's way."""
     command = [*wearstream_command(), "developers", "create", name, "--backend", backend, "--json"]
     done = subprocess.run(command, capture_output=True, text=True, check=True, env=clean_environment())
-    obj = json.loads(done.stdout.strip().splitlines()[-1])
-    return DeveloperCredentials(obj["dev_id"], obj["api_key"])
-
-
-async def mint(node: BrokerProcess, dev: DeveloperCredentials, user: str | None) -> str:
-    path = "/auth/developer" if user is None else f"/auth/user?id={user}"
-    async with httpx.AsyncClient(base_url=node.http_url, timeout=30) as http:
-        response = await http.post(path, headers=dev.headers())
-    response.raise_for_status()
-    return response.json()["token"]
-
-
-async def consume(node: BrokerProcess, dev: DeveloperCredentials, latencies: list[float],
-                  *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-    """Record the latency of every DISPATCH until cancelled."""
-    token = await mint(node, dev, None)
-    async with open_websocket_url(node.ws_url) as ws:
-        await ws.get_message()
-        await ws.send_message(json.dumps({"op": 3, "d": {"token": token, "type": 1}}))
-        await ws.get_message()  # READY
-        task_status.started()
-        try:
-            while True:
-                frame = json.loads(await ws.get_message())
-                if frame["op"] == 5:
-                    latencies.append(time.time() - frame["d"]["val"])
-        except ConnectionClosed:
-            pass
-
-
-async def produce(node: BrokerProcess, dev: DeveloperCredentials, user: str, until: float,
-                  rate: float, sent: list[int]) -> None:
-    """Submit until ``until``: ``rate`` readings a second, or as fast as possible when 0."""
-    token = await mint(node, dev, user)
-    async with open_websocket_url(node.ws_url) as ws:
-        await ws.get_message()
-        await ws.send_message(json.dumps({"op": 3, "d": {"token": token, "type": 0}}))
-        await ws.get_message()
-        count, start = 0, trio.current_time()
-        while time.time() < until:
-            frame = {"op": 6, "t": "HEART_RATE", "d": {"ts": TS, "val": time.time()}}
-            await ws.send_message(json.dumps(frame))
-            count += 1
-            if rate:
-                await trio.sleep_until(start + count / rate)
-            elif count % 50 == 0:
-                await trio.sleep(0)  # let the consumers' tasks in
-        sent.append(count)
-
-
-async def run_load(nodes: list[BrokerProcess], devs: list[DeveloperCredentials],
-                   args: argparse.Namespace) -> dict[str, float]:
-    latencies: list[float] = []
-    sent: list[int] = []
-    async with trio.open_nursery() as nursery:
-        for d, dev in enumerate(devs):
-            await nursery.start(consume, nodes[d % len(nodes)], dev, latencies)
-        until = time.time() + args.seconds
-        async with trio.open_nursery() as producing:
-            for d, dev in enumerate(devs):
-                for p in range(args.producers):
-                    node = nodes[(d + p + 1) % len(nodes)]
-                    producing.start_soon(produce, node, dev, f"user{p}", until, args.rate, sent)
-        await trio.sleep(2)  # drain
-        nursery.cancel_scope.cancel()
-    seconds = args.seconds
-    latencies.sort()
-    return {
-        "sent_per_s": sum(sent) / seconds,
-        "received_per_s": len(latencies) / seconds,
-        "latency_p50_ms": 1000 * statistics.median(latencies) if latencies else float("nan"),
-        "latency_p99_ms": 1000 * latencies[int(len(latencies) * 0.99)] if latencies else float("nan"),
-    }
-
-
-def measure(count: int, args: argparse.Namespace) -> dict[str, float]:
-    with RedisServer(Path(tempfile.mkdtemp(prefix="scaleout-redis-")), appendonly=True) as redis:
-        redis_everysec(redis)
-        devs = [create_developer(redis.url, f"bench{i}") for i in range(args.developers)]
-        extra = ["--backend", redis.url, "--log-level", "warning"]
-        nodes = [BrokerProcess.create(None, extra=extra) for _ in range(count)]
-        try:
-            for node in nodes:
-                node.start()
-            return trio.run(run_load, nodes, devs, args)
-        finally:
-            for node in nodes:
-                node.kill()
+    made = json.loads(done.stdout.strip().splitlines()[-1])
+    return made["dev_id"], made["api_key"]
 
 
 def redis_everysec(redis: RedisServer) -> None:
-    """The recommended production setting instead of the tests' fsync-always."""
+    """The recommended production setting, instead of RedisServer's fsync-always (for tests)."""
     with socket.create_connection(("127.0.0.1", redis.port)) as sock:
         sock.sendall(b"CONFIG SET appendfsync everysec\r\n")
-        sock.recv(64)
+        reply = sock.recv(64)
+    if not reply.startswith(b"+OK"):
+        raise RuntimeError(f"redis refused appendfsync everysec: {reply!r}")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--nodes", default="1,2,3")
-    parser.add_argument("--developers", type=int, default=6)
-    parser.add_argument("--producers", type=int, default=4, help="per developer")
-    parser.add_argument("--seconds", type=float, default=5.0)
-    parser.add_argument("--rate", type=float, default=0, help="per producer, readings/s (0: flat out)")
-    args = parser.parse_args()
-    print(f"{'nodes':>5} {'sent/s':>9} {'received/s':>11} {'p50 ms':>8} {'p99 ms':>8}")
-    for count in (int(n) for n in args.nodes.split(",")):
-        r = measure(count, args)
-        print(
-            f"{count:>5} {r['sent_per_s']:>9.0f} {r['received_per_s']:>11.0f} "
-            f"{r['latency_p50_ms']:>8.1f} {r['latency_p99_ms']:>8.1f}",
-            flush=True,
+def start_cluster(workdir: Path, count: int, scenario: Scenario) -> Cluster:
+    redis = RedisServer(workdir / "redis", appendonly=True).start()
+    cluster = Cluster(redis, [], [])
+    try:
+        redis_everysec(redis)
+        cluster.developers = [create_developer(redis.url, f"bench{i}") for i in range(scenario.developers)]
+        extra = ["--backend", redis.url, "--log-level", "warning"]
+        for i in range(count):
+            node = BrokerProcess.create(
+                None, log_dir=workdir / f"node{i + 1}", heartbeat_interval=scenario.heartbeat_ms, extra=extra
+            )
+            cluster.nodes.append(node)
+            node.start(timeout=START_TIMEOUT)
+        return cluster
+    except BaseException:
+        cluster.stop()
+        raise
+
+
+def worker_configs(scenario: Scenario, cluster: Cluster) -> list[WorkerConfig]:
+    """The consumers' process on node 1, then one producer process per node."""
+    def on(node: BrokerProcess) -> WorkerConfig:
+        return WorkerConfig(
+            "wearstream", ws_url=node.ws_url, http_url=node.http_url, developers=tuple(cluster.developers)
         )
 
+    configs = [attrs.evolve(on(cluster.nodes[0]), consumers=tuple(range(scenario.developers)))]
+    count = len(cluster.nodes)
+    for k, node in enumerate(cluster.nodes):
+        share = tuple((i, i % scenario.developers) for i in range(k, scenario.producers, count))
+        if share:
+            configs.append(attrs.evolve(on(node), producers=share, rate=scenario.rate))
+    return configs
 
-if __name__ == "__main__":
-    main()
+
+def run(count: int, scenario: Scenario, timing: Timing) -> dict[str, Any]:
+    """One node count: start the cluster, drive it, measure, stop it."""
+    with tempfile.TemporaryDirectory(prefix=f"bench-scaleout-{count}-") as tmp:
+        cluster = start_cluster(Path(tmp), count, scenario)
+        try:
+            baseline = sum(procstat.rss_kib(pid) for pid in cluster.node_pids)
+            result = _drive(scenario, timing, cluster)
+            result["rss_baseline_kib"] = baseline
+            result["peak_rss_kib"] = sum(procstat.peak_rss_kib(pid) for pid in cluster.node_pids)
+            return result
+        finally:
+            cluster.stop()
+
+
+def _drive(scenario: Scenario, timing: Timing, cluster: Cluster) -> dict[str, Any]:
+    """run._drive's lock step, with CPU read from every node and from Redis."""
+    nodes = cluster.node_pids
+    workers = Workers(worker_configs(scenario, cluster))
+    try:
+        setup_started = time.monotonic()
+        connected = workers.gather(SETUP_TIMEOUT)
+        setup_seconds = time.monotonic() - setup_started
+        start = time.time() + START_DELAY
+        window = (start + timing.warmup, start + timing.warmup + timing.duration)
+        workers.send({"start": start, "window": window, "stop": window[1]})
+        pids = [*nodes, cluster.redis_pid, *workers.pids]
+        _sleep_until(window[0])
+        cpu_before = _cpu(pids)
+        _sleep_until(window[1])
+        cpu_after = _cpu(pids)
+        rss_end = sum(procstat.rss_kib(pid) for pid in nodes)
+        load = procstat.load_average()
+        elapsed = window[1] - window[0]
+        sent_replies = workers.gather(REPLY_TIMEOUT)
+        sent = _sent_per_developer(sent_replies, scenario)
+        workers.send({"expect": sent, "drain": DRAIN})
+        received = [r["consumers"] for r in workers.gather(REPLY_TIMEOUT + DRAIN)]
+    finally:
+        workers.close()
+    cpu = [(after - before) / elapsed for before, after in zip(cpu_before, cpu_after)]
+    per_node, redis_cpu, loadgen = cpu[: len(nodes)], cpu[len(nodes)], cpu[len(nodes) + 1 :]
+    figures = _figures(
+        scenario, SYSTEM, elapsed, [sum(per_node), *loadgen], rss_end, connected, sent_replies, sent,
+        received, setup_seconds,
+    )
+    figures.update(
+        nodes=len(nodes), node_cpu_pct=[100 * c for c in per_node], redis_cpu_pct=100 * redis_cpu,
+        load_average_1m=load,
+    )
+    return figures
