@@ -103,8 +103,8 @@ class Worker:
         if self.config.system == "wearstream":
             developer = ws_clients.Developer(*self.config.developers[dev])
             token = await ws_clients.mint(http, developer, f"user{index}")
-            ws, interval = await ws_clients.open_session(nursery, self.config.ws_url, token, ws_clients.PRODUCER)
-            nursery.start_soon(ws_clients.heartbeat, ws, interval)
+            ws, schedule = await ws_clients.open_session(nursery, self.config.ws_url, token, ws_clients.PRODUCER)
+            nursery.start_soon(ws_clients.heartbeat, ws, schedule)
             nursery.start_soon(ws_clients.drain, ws, self._closed)
             self.senders[index] = ws.send_message
         else:
@@ -118,8 +118,8 @@ class Worker:
         if self.config.system == "wearstream":
             developer = ws_clients.Developer(*self.config.developers[dev])
             token = await ws_clients.mint(http, developer, None)
-            ws, interval = await ws_clients.open_session(nursery, self.config.ws_url, token, ws_clients.CONSUMER)
-            nursery.start_soon(ws_clients.heartbeat, ws, interval)
+            ws, schedule = await ws_clients.open_session(nursery, self.config.ws_url, token, ws_clients.CONSUMER)
+            nursery.start_soon(ws_clients.heartbeat, ws, schedule)
             nursery.start_soon(ws_clients.consume, ws, recorder, time.time)
         else:
             connection = await self._mqtt_connect(nursery, f"c{dev}")
