@@ -1,15 +1,18 @@
 """The broker's WebSocket side: moves frames and time for the sans-I/O session machine.
 
-Every connection gets its own nursery (reader, deadline watcher, and for consumers a sender; for
-acknowledged producers an ack sender) inside the server's handler nursery, so nothing outlives
-its connection, and a connection that misbehaves is closed with the code its error carries while
-every other connection carries on.
+Every connection gets its own nursery (reader, and for consumers a sender; for acknowledged
+producers an ack sender) inside the server's handler nursery, so nothing outlives its connection,
+and a connection that misbehaves is closed with the code its error carries while every other
+connection carries on. One broker-wide task watches every session's deadline (a heap), instead
+of a sleeping task per connection: an idle producer then costs a reader and nothing else.
 """
 
 from __future__ import annotations
 
+import heapq
 import itertools
 import logging
+import math
 from datetime import timezone
 from typing import Any
 
@@ -66,6 +69,38 @@ class BrokerConfig:
     session: SessionConfig = attrs.field(factory=SessionConfig)
 
 
+class Deadlines:
+    """Calls each session's tick() once its deadline has passed, from one task for the broker.
+
+    Entries are lazy: a heartbeat moves a session's deadline later without touching the heap;
+    when an entry comes due, a session whose deadline has moved is filed again at the new time.
+    A deadline that moves earlier is filed again at once (Connection.reschedule), so tick() is
+    never late. The tick itself runs in the connection's own nursery: a close that takes its
+    time holds up no other connection."""
+
+    def __init__(self) -> None:
+        self._heap: list[tuple[float, int, Connection]] = []
+        self._wake = trio.CancelScope()
+
+    def file(self, connection: Connection, deadline: float) -> None:
+        heapq.heappush(self._heap, (deadline, connection.id, connection))
+        if deadline < self._wake.deadline:
+            self._wake.deadline = deadline
+
+    async def run(self) -> None:
+        while True:
+            with trio.CancelScope(deadline=self._heap[0][0] if self._heap else math.inf) as self._wake:
+                await trio.sleep_forever()
+            self._due(trio.current_time())
+
+    def _due(self, now: float) -> None:
+        heap = self._heap
+        while heap and heap[0][0] <= now:
+            _, _, connection = heapq.heappop(heap)
+            if not connection.ended:
+                connection.deadline_due(now)
+
+
 class Broker:
     """Accepts connections at ``/connect`` and runs one Connection per socket."""
 
@@ -85,6 +120,7 @@ class Broker:
         self.connections: set[Connection] = set()
         self.closes: dict[int, int] = {}
         self.replay_requests = 0
+        self.deadlines = Deadlines()
         self._ids = itertools.count(1)
 
     async def serve(
@@ -93,6 +129,7 @@ class Broker:
         """Listen until cancelled; reports the bound port (``port`` may be 0)."""
 
         async with trio.open_nursery() as nursery:
+            nursery.start_soon(self.deadlines.run)
             server = await nursery.start(
                 lambda task_status: serve_websocket(
                     self._handle,
@@ -147,6 +184,8 @@ class Connection:
         self._ack_wanted = trio.Event()
         self._nursery: trio.Nursery | None = None
         self._closing = False
+        self._filed_at = math.inf  # the deadline the broker's heap holds for this session
+        self.ended = False
 
     @property
     def principal(self) -> Principal | None:
@@ -156,13 +195,14 @@ class Connection:
         try:
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery
-                nursery.start_soon(self._watch_deadlines)
                 await self._perform(self.session.connected(trio.current_time()))
+                self.reschedule()
                 await self._read()
                 nursery.cancel_scope.cancel()
         except* ConnectionClosed:  # from any task of the connection, so maybe in a group
             pass
         finally:
+            self.ended = True
             if self.queue is not None:
                 self.broker.hub.remove_consumer(self.queue)
             if self._linked is not None:
@@ -187,6 +227,7 @@ class Connection:
                     await self._perform(self.session.failed(error))
                     continue
                 await self._perform(self.session.received(frame, trio.current_time()))
+            self.reschedule()
 
     async def _messages(self) -> list[str | bytes]:
         """The next message and every other one already parsed: one trip through the scheduler
@@ -201,10 +242,26 @@ class Connection:
                 break
         return messages
 
-    async def _watch_deadlines(self) -> None:
-        while True:
-            await trio.sleep_until(self.session.deadline())
-            await self._perform(self.session.tick(trio.current_time()))
+    def reschedule(self) -> None:
+        """File the session's deadline with the broker if it is now earlier than the one filed
+        (later ones are found lazily when the filed one comes due)."""
+        deadline = self.session.deadline()
+        if deadline < self._filed_at:
+            self._filed_at = deadline
+            self.broker.deadlines.file(self, deadline)
+
+    def deadline_due(self, now: float) -> None:
+        """The filed deadline has come (called by the broker's deadline task): file the session's
+        current one if a heartbeat moved it, else let the session decide what passing it means."""
+        self._filed_at = math.inf
+        if self.session.deadline() > now:
+            self.reschedule()
+        elif self._nursery is not None and not self._closing:
+            self._nursery.start_soon(self._tick)
+
+    async def _tick(self) -> None:
+        await self._perform(self.session.tick(trio.current_time()))
+        self.reschedule()
 
     async def _perform(self, actions: list[Action]) -> None:
         for action in actions:
