@@ -43,6 +43,9 @@ def listen_socket(host: str, port: int) -> socket.socket:
         raise HttpBindError(error.errno, f"HTTP server cannot listen on {host}:{port}: {reason}") from None
 
 
+KEEP_ALIVE_TIMEOUT = 75.0  # seconds, as nginx's default
+
+
 def hypercorn_config(sock: socket.socket, graceful_timeout: float) -> Config:
     """A config serving on ``sock`` (which hypercorn takes over), logging through ``logging``."""
     config = Config()
@@ -52,6 +55,9 @@ def hypercorn_config(sock: socket.socket, graceful_timeout: float) -> Config:
     config.accesslog = None
     config.errorlog = logging.getLogger("wearstream.http.server")
     config.include_server_header = False
+    # Longer than clients keep an idle pooled connection (httpx: 5 s, the same as hypercorn's
+    # default), so the server never closes one just as a client reuses it for a token request.
+    config.keep_alive_timeout = KEEP_ALIVE_TIMEOUT
     return config
 
 
