@@ -15,7 +15,7 @@ import time
 from array import array
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import attrs
 
@@ -178,7 +178,41 @@ def _sleep_until(wall: float) -> None:
 
 
 def _drive(scenario: Scenario, system: System, timing: Timing, target: Any, base: WorkerConfig) -> dict[str, Any]:
-    workers = Workers(_worker_configs(scenario, base))
+    step = lock_step(
+        scenario, timing, _worker_configs(scenario, base), [target.pid],
+        profile=lambda: _profile(timing, scenario, system, target.pid),
+    )
+    figures = figures_of(scenario, system, step, step.cpu)
+    figures["load_average_1m"] = step.load
+    return figures
+
+
+@attrs.frozen
+class Step:
+    """What one lock-step run measured; ``cpu`` is per pid (fraction of a core over the window),
+    in the order brokers, ``extra``, load generators."""
+
+    cpu: list[float]
+    rss_end: int  # KiB, summed over the brokers
+    load: float
+    elapsed: float
+    connected: list[dict[str, Any]]
+    sent_replies: list[dict[str, Any]]
+    sent: dict[int, int]
+    received: list[dict[int, dict[str, Any]]]
+    setup_seconds: float
+
+
+def lock_step(
+    scenario: Scenario,
+    timing: Timing,
+    configs: list[WorkerConfig],
+    brokers: list[int],
+    extra: tuple[int, ...] = (),
+    profile: Callable[[], subprocess.Popen[bytes] | None] = lambda: None,
+) -> Step:
+    """Set the workers up, run them over one window in lock step, and collect what they saw."""
+    workers = Workers(configs)
     try:
         setup_started = time.monotonic()
         connected = workers.gather(SETUP_TIMEOUT)
@@ -186,15 +220,15 @@ def _drive(scenario: Scenario, system: System, timing: Timing, target: Any, base
         start = time.time() + START_DELAY
         window = (start + timing.warmup, start + timing.warmup + timing.duration)
         workers.send({"start": start, "window": window, "stop": window[1]})
-        pids = [target.pid, *workers.pids]
+        pids = [*brokers, *extra, *workers.pids]
         _sleep_until(window[0])
         cpu_before = _cpu(pids)
-        profiler = _profile(timing, scenario, system, target.pid)
+        profiler = profile()
         _sleep_until(window[1])
         cpu_after = _cpu(pids)
         if profiler is not None:
             profiler.wait()
-        rss_end = procstat.rss_kib(target.pid)
+        rss_end = sum(procstat.rss_kib(pid) for pid in brokers)
         load = procstat.load_average()
         elapsed = window[1] - window[0]
         sent_replies = workers.gather(REPLY_TIMEOUT)
@@ -204,11 +238,15 @@ def _drive(scenario: Scenario, system: System, timing: Timing, target: Any, base
     finally:
         workers.close()
     cpu = [(after - before) / elapsed for before, after in zip(cpu_before, cpu_after)]
-    figures = _figures(
-        scenario, system, elapsed, cpu, rss_end, connected, sent_replies, sent, received, setup_seconds
+    return Step(cpu, rss_end, load, elapsed, connected, sent_replies, sent, received, setup_seconds)
+
+
+def figures_of(scenario: Scenario, system: System, step: Step, cpu: list[float]) -> dict[str, Any]:
+    """The figures of one step; ``cpu`` is the broker's share first, then the load generators'."""
+    return _figures(
+        scenario, system, step.elapsed, cpu, step.rss_end, step.connected, step.sent_replies,
+        step.sent, step.received, step.setup_seconds,
     )
-    figures["load_average_1m"] = load
-    return figures
 
 
 def _sent_per_developer(replies: list[dict[str, Any]], scenario: Scenario) -> dict[int, int]:

@@ -20,7 +20,6 @@ import json
 import socket
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
@@ -31,8 +30,7 @@ from wearstream.testing.redis_server import RedisServer
 
 from . import procstat
 from .loadgen import WorkerConfig
-from .run import DRAIN, REPLY_TIMEOUT, SETUP_TIMEOUT, START_DELAY, System, Timing, Workers
-from .run import _cpu, _figures, _sent_per_developer, _sleep_until
+from .run import System, Timing, figures_of, lock_step
 from .scenarios import Scenario
 
 NAME = "scaleout"
@@ -160,38 +158,13 @@ def run(count: int, scenario: Scenario, timing: Timing) -> dict[str, Any]:
 
 
 def _drive(scenario: Scenario, timing: Timing, cluster: Cluster) -> dict[str, Any]:
-    """run._drive's lock step, with CPU read from every node and from Redis."""
+    """run's lock step, with CPU read from every node and from Redis."""
     nodes = cluster.node_pids
-    workers = Workers(worker_configs(scenario, cluster))
-    try:
-        setup_started = time.monotonic()
-        connected = workers.gather(SETUP_TIMEOUT)
-        setup_seconds = time.monotonic() - setup_started
-        start = time.time() + START_DELAY
-        window = (start + timing.warmup, start + timing.warmup + timing.duration)
-        workers.send({"start": start, "window": window, "stop": window[1]})
-        pids = [*nodes, cluster.redis_pid, *workers.pids]
-        _sleep_until(window[0])
-        cpu_before = _cpu(pids)
-        _sleep_until(window[1])
-        cpu_after = _cpu(pids)
-        rss_end = sum(procstat.rss_kib(pid) for pid in nodes)
-        load = procstat.load_average()
-        elapsed = window[1] - window[0]
-        sent_replies = workers.gather(REPLY_TIMEOUT)
-        sent = _sent_per_developer(sent_replies, scenario)
-        workers.send({"expect": sent, "drain": DRAIN})
-        received = [r["consumers"] for r in workers.gather(REPLY_TIMEOUT + DRAIN)]
-    finally:
-        workers.close()
-    cpu = [(after - before) / elapsed for before, after in zip(cpu_before, cpu_after)]
-    per_node, redis_cpu, loadgen = cpu[: len(nodes)], cpu[len(nodes)], cpu[len(nodes) + 1 :]
-    figures = _figures(
-        scenario, SYSTEM, elapsed, [sum(per_node), *loadgen], rss_end, connected, sent_replies, sent,
-        received, setup_seconds,
-    )
+    step = lock_step(scenario, timing, worker_configs(scenario, cluster), nodes, (cluster.redis_pid,))
+    per_node, redis_cpu, loadgen = step.cpu[: len(nodes)], step.cpu[len(nodes)], step.cpu[len(nodes) + 1 :]
+    figures = figures_of(scenario, SYSTEM, step, [sum(per_node), *loadgen])
     figures.update(
         nodes=len(nodes), node_cpu_pct=[100 * c for c in per_node], redis_cpu_pct=100 * redis_cpu,
-        load_average_1m=load,
+        load_average_1m=step.load,
     )
     return figures
