@@ -4,41 +4,27 @@ is what the harness reports, not what a test checks. Mosquitto runs when its bin
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from wearstream.testing.broker_process import clean_environment
+from .conftest import run_relay
 
 pytestmark = pytest.mark.e2e
 
-ROOT = Path(__file__).resolve().parents[2]
 MOSQUITTO = any(Path(p).exists() for p in ("/usr/sbin/mosquitto", "/usr/bin/mosquitto"))
 
 
 def test_scenario_a_writes_its_table(tmp_path: Path) -> None:
     systems = "wearstream,mosquitto-qos0" if MOSQUITTO else "wearstream"
-    command = [
-        sys.executable, "-m", "bench.relay", "--scenarios", "a", "--systems", systems,
-        "--rate", "50", "--duration", "1", "--warmup", "0.2", "--out", str(tmp_path),
-    ]
-    result = subprocess.run(
-        command, cwd=ROOT, capture_output=True, text=True, timeout=60, env=clean_environment()
+    table, data = run_relay(
+        tmp_path, "--scenarios", "a", "--systems", systems, "--rate", "50", "--duration", "1", "--warmup", "0.2"
     )
-    assert result.returncode == 0, result.stdout + result.stderr
-
-    tables = list(tmp_path.glob("relay-*.md"))
-    assert len(tables) == 1
-    table = tables[0].read_text()
     assert "| **a** 1 producer -> 1 consumer" in table
     assert "delivered samples/s" in table and "latency p99 ms" in table
     if MOSQUITTO:
         assert "wearstream / Mosquitto QoS 0" in table
 
-    data = json.loads(tables[0].with_suffix(".json").read_text())
     runs = {r["system"]: r for r in data["results"]}
     assert set(runs) == set(systems.split(","))
     for run in runs.values():

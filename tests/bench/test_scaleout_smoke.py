@@ -4,43 +4,30 @@ with nothing lost. No timing is asserted: speed is what the harness reports, not
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from wearstream.testing.broker_process import clean_environment
 from wearstream.testing.redis_server import redis_server_binary
+
+from .conftest import run_relay
 
 pytestmark = [
     pytest.mark.e2e,
     pytest.mark.skipif(redis_server_binary() is None, reason="redis-server is not installed"),
 ]
 
-ROOT = Path(__file__).resolve().parents[2]
-
 
 def test_scaleout_writes_one_row_group_per_node_count(tmp_path: Path) -> None:
-    command = [
-        sys.executable, "-m", "bench.relay", "--scenarios", "scaleout", "--nodes", "1,2",
-        "--producers", "4", "--rate", "20", "--duration", "1", "--warmup", "0.2", "--out", str(tmp_path),
-    ]
-    result = subprocess.run(
-        command, cwd=ROOT, capture_output=True, text=True, timeout=60, env=clean_environment()
+    table, data = run_relay(
+        tmp_path, "--scenarios", "scaleout", "--nodes", "1,2", "--producers", "4", "--rate", "20",
+        "--duration", "1", "--warmup", "0.2",
     )
-    assert result.returncode == 0, result.stdout + result.stderr
-
-    tables = list(tmp_path.glob("relay-*.md"))
-    assert len(tables) == 1
-    table = tables[0].read_text()
     assert "| **n1** scale-out: 1 node on one Redis" in table
     assert "| **n2** scale-out: 2 nodes on one Redis" in table
     for figure in ("delivered samples/s", "broker CPU µs/sample, all nodes", "Redis CPU %", "latency p99 ms"):
         assert figure in table
 
-    data = json.loads(tables[0].with_suffix(".json").read_text())
     runs = {r["scenario"]: r for r in data["results"]}
     assert set(runs) == {"n1", "n2"}
     for name, run in runs.items():
