@@ -52,13 +52,6 @@ def subscribe_packet(packet_id: int, topic: str, qos: int) -> bytes:
     return packet(SUBSCRIBE, 0x02, struct.pack("!H", packet_id) + encode_string(topic) + bytes((qos,)))
 
 
-def publish_prefix(topic: str, qos: int, payload_size: int) -> tuple[bytes, bytes]:
-    """The fixed header and topic of a PUBLISH, computed once per producer (same payload size)."""
-    topic_bytes = encode_string(topic)
-    body_size = len(topic_bytes) + (2 if qos else 0) + payload_size
-    return bytes(((PUBLISH << 4) | (qos << 1),)) + _remaining_length(body_size), topic_bytes
-
-
 def puback_packet(packet_id: int) -> bytes:
     return bytes((PUBACK << 4, 2)) + struct.pack("!H", packet_id)
 
