@@ -16,8 +16,6 @@ import time
 from typing import TYPE_CHECKING, TextIO
 
 if TYPE_CHECKING:  # pragma: no cover
-    import trio
-
     from ..adapters.terminal.live_view import LiveView
     from .broker import RunningBroker
     from .state import NewDeveloper

@@ -14,7 +14,6 @@ import itertools
 import logging
 import math
 from datetime import timezone
-from typing import Any
 
 import attrs
 import trio

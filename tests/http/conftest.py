@@ -5,7 +5,7 @@ that sees every put), a controllable clock, and the real API served by real hype
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
-from typing import Any, AsyncIterator, Callable
+from typing import Any, AsyncIterator
 
 import attrs
 import httpx
