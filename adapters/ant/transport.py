@@ -57,6 +57,8 @@ def describe(profile: Profile, device_id: str, number: int | None = None) -> Dev
 
 class AntTransport:
     name = NAME
+    # What ``wearstream transports`` lists: every profile's data types, in profile order.
+    data_types = tuple(dict.fromkeys(dt.value for p in PROFILES.values() for dt in p.data_types))
 
     def __init__(self, settings: AntSettings | None = None) -> None:
         self._settings = settings or AntSettings()
