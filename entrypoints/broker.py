@@ -7,7 +7,7 @@ import logging
 import signal
 import sys
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Sequence
 
 import attrs
 
@@ -36,6 +36,8 @@ class BrokerSettings:
     retention: str | None = None
     retention_interval: float = 60.0
     consumer_lease: float = 10.0
+    cors_origin: tuple[str, ...] = ()
+    metrics_token: str | None = None
 
 
 @attrs.frozen
@@ -85,6 +87,16 @@ def register(commands: argparse._SubParsersAction) -> None:
         "--retention-interval", type=float, default=d.retention_interval, metavar="S",
         help="how often retention is applied (%(default)s s)",
     )
+    parser.add_argument(
+        "--cors-origin", action="append", default=None, metavar="ORIGIN",
+        help="a browser origin (https://app.example) allowed to call the HTTP API; repeat it or "
+        "give a comma list, * for any (default: none)",
+    )
+    parser.add_argument(
+        "--metrics-token", default=None, metavar="TOKEN",
+        help="require 'Authorization: Bearer TOKEN' on GET /metrics (default: open); prefer "
+        "WEARSTREAM_METRICS_TOKEN, which other users cannot read from the process list",
+    )
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     parser.add_argument(
         "--log-format", default="auto", choices=["auto", "json", "text"],
@@ -114,7 +126,15 @@ def _retention(value: str) -> str:
 
 def settings_from_args(args: argparse.Namespace) -> BrokerSettings:
     fields = attrs.fields_dict(BrokerSettings)
-    return BrokerSettings(**{name: getattr(args, name) for name in fields})
+    values = {name: getattr(args, name) for name in fields}
+    values["cors_origin"] = _origins(values["cors_origin"] or ())
+    return BrokerSettings(**values)
+
+
+def _origins(given: Sequence[str]) -> tuple[str, ...]:
+    """``--cors-origin`` values, each maybe a comma list, as one tuple without repeats."""
+    split = (origin.strip() for value in given for origin in value.split(","))
+    return tuple(dict.fromkeys(origin.rstrip("/") for origin in split if origin))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -189,7 +209,8 @@ async def serve_broker(
             minting,
             token_ttl=timedelta(seconds=settings.token_ttl),
             health=health,
-            routes=[*dashboard.routes(), metrics.route()],
+            routes=[*dashboard.routes(), metrics.route(settings.metrics_token)],
+            cors_origins=settings.cors_origin,
         )
         async with trio.open_nursery() as nursery:
             await nursery.start(hub.run)

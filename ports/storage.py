@@ -13,12 +13,21 @@ nodes (``ConsumerLeases``).
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any, Callable, Mapping, Protocol, Sequence, runtime_checkable
+from typing import Any, Callable, Collection, Mapping, Protocol, Sequence, runtime_checkable
 
 import attrs
 
 from ..domain.identity import Developer, Token
 from ..domain.stream import Payload, ReplayRange, SubmitKey
+
+
+class StorageUnavailable(Exception):
+    """The backend cannot store right now, for a reason outside the request: a full disk, a
+    write lock another process holds longer than the busy timeout, a Redis out of memory or
+    refusing writes. Nothing of the failed call was stored; the same call may succeed later.
+
+    Every store of this module raises it (and nothing storage-specific) for such conditions, so
+    that the broker can refuse new work, keep serving what is stored, and retry."""
 
 
 @attrs.frozen
@@ -50,7 +59,8 @@ class StreamLog(Protocol):
         """Store a batch (any developers); durable on return.
 
         Raises ValueError, storing nothing of the batch, when a developer's seqs in it do not
-        rise strictly above what is stored (or are not positive integers).
+        rise strictly above what is stored (or are not positive integers), and
+        StorageUnavailable, storing nothing, when the backend cannot store now.
         """
         ...
 
@@ -156,6 +166,12 @@ class DeveloperStore(Protocol):
 
     async def revoke(self, developer_id: str) -> bool:
         """Mark revoked; False when unknown."""
+        ...
+
+    async def revoked_among(self, developer_ids: Collection[str]) -> set[str]:
+        """Those of ``developer_ids`` that are revoked (unknown ids are not), in one cheap call:
+        every broker asks it about its connected developers about twice a second, so that a
+        revocation made anywhere (another process, another node) ends their sessions."""
         ...
 
 

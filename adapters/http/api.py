@@ -3,6 +3,11 @@
 A Starlette app, built by ``build_app`` from the ports it needs, so the broker, the demo and the
 tests all get the same app. More routes (dashboard, metrics) are passed in by the composition
 root rather than imported here, so this module knows nothing of them.
+
+Browsers. A page served from another origin may call the API only when its origin is one of
+``cors_origins`` (``--cors-origin``; none by default): Starlette's CORSMiddleware answers the
+preflight and adds the headers; every other origin gets no CORS headers, so the browser keeps the
+answer from the page.
 """
 
 from __future__ import annotations
@@ -14,6 +19,8 @@ from datetime import datetime, timedelta
 from typing import Any, Awaitable, Callable, Mapping, Sequence, Union
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -21,7 +28,7 @@ from starlette.routing import BaseRoute, Route
 from ...domain.errors import CredentialsError
 from ...domain.identity import Developer, Role, Token, validate_user_id
 from ...ports.clock import Clock
-from ...ports.storage import DeveloperStore, TokenStore
+from ...ports.storage import DeveloperStore, StorageUnavailable, TokenStore
 from ..clock import SystemClock
 from .credentials import authenticate
 
@@ -32,6 +39,14 @@ Health = Callable[[], Union[HealthInfo, Awaitable[HealthInfo]]]
 # Tokens are bearer secrets: no cache (browser, proxy) may keep a copy.
 NO_STORE = {"Cache-Control": "no-store"}
 TOKEN_BYTES = 32
+# Terra marks ``id`` on /auth/user optional; without it the token binds a new user id like this.
+NEW_USER_PREFIX = "user_"
+NEW_USER_BYTES = 8
+# What a browser on an allowed origin may send, and how long it may cache the preflight's answer.
+CORS_HEADERS = ["dev-id", "x-api-key", "authorization", "content-type"]
+CORS_MAX_AGE = 600
+# A client refused because storage is unavailable may try again after this many seconds.
+RETRY_AFTER = 5
 
 
 def new_token_value() -> str:
@@ -63,13 +78,21 @@ class TokenApi:
         self.health_info = health
 
     async def auth_user(self, request: Request) -> Response:
-        """``POST /auth/user?id=<user id>``: a producer token binding that user."""
+        """``POST /auth/user?id=<user id>``: a producer token binding that user.
+
+        Terra's reference marks ``id`` optional and says no more; without it the token binds a
+        fresh user id (``user_`` and 16 hex digits), which the answer gives beside the token
+        (``{"token": …, "user_id": …}``; Terra's clients read only ``token``)."""
         try:
             developer = await authenticate(request.headers, self.developers)
-            user_id = validate_user_id(_single_query_value(request, "id", "user id"))
-            return await self._mint(developer, Role.PRODUCER, user_id)
+            given = _optional_query_value(request, "id", "user id")
+            user_id = new_user_id() if given is None else validate_user_id(given)
         except CredentialsError as error:
             return refusal(request, error)
+        extra = {"user_id": user_id} if given is None else {}
+        return await mint_token(
+            self.tokens, developer, Role.PRODUCER, user_id, self.clock.now(), self.token_ttl, extra
+        )
 
     async def auth_developer(self, request: Request) -> Response:
         """``POST /auth/developer``: a consumer token binding the developer."""
@@ -80,7 +103,10 @@ class TokenApi:
             return refusal(request, error)
 
     async def healthz(self, request: Request) -> Response:
-        """``GET /healthz``: 200 with ``status: ok`` and the broker's counters, 503 if those fail."""
+        """``GET /healthz``: 200 with ``status: ok`` and the broker's counters; 503 with
+        ``status: degraded`` when the probe reports a ``storage`` problem (the broker still
+        serves consumers, but stores nothing new: a load balancer should send producers
+        elsewhere), and 503 with ``status: error`` when the probe itself fails."""
         info: dict[str, Any] = {"status": "ok"}
         if self.health_info is not None:
             try:
@@ -91,7 +117,10 @@ class TokenApi:
             except Exception as error:  # a broken probe must answer, not crash the request
                 log.exception("health probe failed")
                 return JSONResponse({"status": "error", "reason": str(error)}, status_code=503)
-            info["status"] = "ok"
+            degraded = info.get("storage", {}).get("ok") is False
+            info["status"] = "degraded" if degraded else "ok"
+            if degraded:
+                return JSONResponse(info, status_code=503, headers={"Retry-After": str(RETRY_AFTER)})
         return JSONResponse(info)
 
     async def _mint(self, developer: Developer, role: Role, user_id: str | None) -> Response:
@@ -105,8 +134,9 @@ async def mint_token(
     user_id: str | None,
     now: datetime,
     ttl: timedelta,
+    extra: Mapping[str, Any] = {},
 ) -> Response:
-    """Mint and store a single-use token, and answer with it (never cached)."""
+    """Mint and store a single-use token, and answer with it (never cached), and ``extra``."""
     token = Token.mint(new_token_value(), role, developer.id, user_id, now, ttl)
     await tokens.put(token)
     log.info(
@@ -115,18 +145,29 @@ async def mint_token(
         developer.id,
         f" user {user_id!r}" if user_id is not None else "",
     )
-    return JSONResponse({"token": token.value}, headers=NO_STORE)
+    return JSONResponse({"token": token.value, **extra}, headers=NO_STORE)
 
 
-def _single_query_value(request: Request, name: str, what: str) -> str:
+def new_user_id() -> str:
+    return NEW_USER_PREFIX + secrets.token_hex(NEW_USER_BYTES)
+
+
+def _optional_query_value(request: Request, name: str, what: str) -> str | None:
     values = request.query_params.getlist(name)
-    if not values:
-        raise CredentialsError(
-            f"missing {what}: POST {request.url.path}?{name}=<{what}>", malformed=True
-        )
     if len(values) > 1:
         raise CredentialsError(f"give exactly one {what} (?{name}=), got {len(values)}", malformed=True)
-    return values[0]
+    return values[0] if values else None
+
+
+async def unavailable(request: Request, error: Exception) -> Response:
+    """503 when storage cannot serve now (disk full, a lock held too long, Redis refusing
+    writes), for every route: the client may retry, nothing was half done."""
+    log.warning("%s %s answered 503: %s", request.method, request.url.path, error)
+    return PlainTextResponse(
+        "storage unavailable, try again later",
+        status_code=503,
+        headers={**NO_STORE, "Retry-After": str(RETRY_AFTER)},
+    )
 
 
 def refusal(request: Request, error: CredentialsError) -> Response:
@@ -144,11 +185,13 @@ def build_app(
     clock: Clock | None = None,
     health: Health | None = None,
     routes: Sequence[BaseRoute] = (),
+    cors_origins: Sequence[str] = (),
 ) -> Starlette:
     """The ASGI app of the broker's HTTP side.
 
     ``health`` (sync or async) returns extra fields for ``/healthz``, e.g. connection counts;
-    ``routes`` are appended after the token API's own (dashboard, ``/metrics``).
+    ``routes`` are appended after the token API's own (dashboard, ``/metrics``);
+    ``cors_origins`` are the browser origins allowed to call it (``*`` for any).
     """
     api = TokenApi(developers, tokens, token_ttl, clock or SystemClock(), health)
     own = [
@@ -156,4 +199,17 @@ def build_app(
         Route("/auth/developer", api.auth_developer, methods=["POST"]),
         Route("/healthz", api.healthz, methods=["GET"]),
     ]
-    return Starlette(routes=[*own, *routes])
+    middleware = [
+        Middleware(
+            CORSMiddleware,
+            allow_origins=list(cors_origins),
+            allow_methods=["GET", "POST"],
+            allow_headers=CORS_HEADERS,
+            max_age=CORS_MAX_AGE,
+        )
+    ] if cors_origins else []
+    return Starlette(
+        routes=[*own, *routes],
+        middleware=middleware,
+        exception_handlers={StorageUnavailable: unavailable},
+    )

@@ -10,16 +10,22 @@ from __future__ import annotations
 
 import base64
 import binascii
+import logging
 from typing import Mapping
 
 from ...domain.errors import CredentialsError
-from ...domain.identity import Developer
+from ...domain.identity import Developer, hash_api_key
 from ...ports.storage import DeveloperStore
+
+log = logging.getLogger("wearstream.http")
 
 DEV_ID_HEADER = "dev-id"
 API_KEY_HEADER = "x-api-key"
 MAX_CREDENTIAL_LENGTH = 512
 HOW = "send the dev-id and x-api-key headers, or HTTP Basic (developer id : API key)"
+# The one answer to wrong credentials: an unknown id, a wrong key and a revoked developer read
+# alike, so that nobody can learn from the broker which developer ids exist or were revoked.
+WRONG_CREDENTIALS = "wrong developer id or API key"
 
 
 def read_credentials(headers: Mapping[str, str]) -> tuple[str, str]:
@@ -44,12 +50,18 @@ def read_credentials(headers: Mapping[str, str]) -> tuple[str, str]:
 
 async def authenticate(headers: Mapping[str, str], developers: DeveloperStore) -> Developer:
     """The developer whose credentials the headers carry, or a CredentialsError: malformed (400)
-    or wrong (403). An unknown id and a wrong key read the same, so neither is confirmed."""
+    or wrong (403). An unknown id, a wrong key and a revoked developer all get WRONG_CREDENTIALS;
+    the precise reason goes to the broker's log, for the operator only."""
     dev_id, api_key = read_credentials(headers)
     developer = await developers.get(dev_id)
-    if developer is None:
-        raise CredentialsError("wrong developer id or API key")
-    developer.check_key(api_key)
+    try:
+        if developer is None:
+            hash_api_key(api_key)  # the work a known id costs, so the answer takes as long
+            raise CredentialsError(f"no developer {dev_id!r}")
+        developer.check_key(api_key)
+    except CredentialsError as error:
+        log.info("credentials refused: %s", error.reason)
+        raise CredentialsError(WRONG_CREDENTIALS) from None
     return developer
 
 

@@ -9,6 +9,10 @@ StreamLog wrapper and a TokenStore wrapper, so neither the hub nor the token API
 State that already lives in the broker (open connections by role, queue depths, close codes
 sent, replay requests) is read when scraped, so it can never drift from the truth.
 
+What it tells (and so who may read it, see docs/metrics.md): counts and timings only, never a
+token, key or payload; but developer ids appear as label values, and the counts show how busy
+each developer is. ``route(token)`` makes the endpoint require a bearer token.
+
 Cardinality is bounded: a ``type`` label is a known data type or ``other`` (a producer may send
 any label), and a ``developer`` label is the developer id for the first ``max_developers`` ids
 seen (100 by default), ``other`` after that.
@@ -17,13 +21,14 @@ seen (100 by default), ``other`` after that.
 from __future__ import annotations
 
 import collections
+import hmac
 import time
 from typing import Any, Iterator, Sequence
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from ...domain.datatypes import DataType
@@ -118,8 +123,24 @@ class BrokerMetrics:
         """``GET /metrics``."""
         return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
 
-    def route(self) -> Route:
-        return Route("/metrics", self.endpoint, methods=["GET"])
+    def route(self, token: str | None = None) -> Route:
+        """``GET /metrics``, open to anyone, or with ``token`` only to a scraper that sends
+        ``Authorization: Bearer <token>`` (Prometheus: ``authorization: {credentials: …}``)."""
+        if token is None:
+            return Route("/metrics", self.endpoint, methods=["GET"])
+        expected = f"Bearer {token}".encode()
+
+        async def guarded(request: Request) -> Response:
+            given = request.headers.get("authorization", "").encode()
+            if not hmac.compare_digest(given, expected):
+                return PlainTextResponse(
+                    "send Authorization: Bearer <the broker's --metrics-token>",
+                    status_code=401,
+                    headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
+                )
+            return await self.endpoint(request)
+
+        return Route("/metrics", guarded, methods=["GET"])
 
 
 def _remember(cache: dict[Any, Any], key: Any, child: Any) -> Any:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import bisect
 from datetime import datetime, timedelta
-from typing import Sequence
+from typing import Collection, Sequence
 
 import attrs
 
@@ -129,6 +129,10 @@ class MemoryDeveloperStore:
             return False
         self._developers[developer_id] = attrs.evolve(developer, revoked=True)
         return True
+
+    async def revoked_among(self, developer_ids: Collection[str]) -> set[str]:
+        developers = self._developers
+        return {i for i in developer_ids if (d := developers.get(i)) is not None and d.revoked}
 
 
 class MemoryTokenStore:

@@ -34,7 +34,7 @@ import logging
 import uuid
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
-from typing import Any, AsyncIterator, Awaitable, Callable, Mapping, Sequence, TypeVar
+from typing import Any, AsyncIterator, Awaitable, Callable, Collection, Mapping, Sequence, TypeVar
 
 import attrs
 import coredis
@@ -399,6 +399,16 @@ class RedisDeveloperStore:
         script = self.redis.script(redis_scripts.REVOKE_DEVELOPER)
         keys = [self._keys.developer(developer_id)]
         return bool(await self.redis.call("revoke", lambda: script(keys=keys, args=[])))
+
+    async def revoked_among(self, developer_ids: Collection[str]) -> set[str]:
+        """One round trip (a script reading each developer's flag) however many ids."""
+        ids = list(dict.fromkeys(developer_ids))
+        if not ids:
+            return set()
+        keys = [self._keys.developer(developer_id) for developer_id in ids]
+        script = self.redis.script(redis_scripts.REVOKED_AMONG)
+        flags = await self.redis.call("check revocations", lambda: script(keys=keys, args=[]))
+        return {developer_id for developer_id, flag in zip(ids, flags) if int(flag)}
 
     async def aclose(self) -> None:
         if self._owns_connection:

@@ -125,6 +125,15 @@ redis.call('HSET', KEYS[1], 'revoked', '1')
 return 1
 """
 
+REVOKED_AMONG = r"""
+-- KEYS: developer hashes. Returns, in order, 1 for each revoked developer, else 0.
+local out = {}
+for i, key in ipairs(KEYS) do
+  out[i] = redis.call('HGET', key, 'revoked') == '1' and 1 or 0
+end
+return out
+"""
+
 ACQUIRE_LEASE = r"""
 -- KEYS: the developer's lease set (holder -> expiry ms). ARGV: holder, cap, ttl ms.
 -- Expired leases (a node that died) are dropped first; the server's clock decides, so the

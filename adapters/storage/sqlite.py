@@ -32,7 +32,7 @@ import sqlite3
 from contextlib import asynccontextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any, AsyncIterator, Sequence
+from typing import Any, AsyncIterator, Collection, Sequence
 
 import orjson
 
@@ -409,6 +409,18 @@ class SqliteDeveloperStore:
             return cursor.rowcount > 0
 
         return await self.db.run(update)
+
+    async def revoked_among(self, developer_ids: Collection[str]) -> set[str]:
+        """One query however many ids: revoked developers are few, connected ones may be many."""
+        wanted = set(developer_ids)
+        if not wanted:
+            return set()
+
+        def query(connection: sqlite3.Connection) -> set[str]:
+            rows = connection.execute("SELECT id FROM developers WHERE revoked = 1")
+            return {id_ for (id_,) in rows if id_ in wanted}
+
+        return await self.db.run(query)
 
     async def aclose(self) -> None:
         if self._owns_db:

@@ -91,6 +91,18 @@ class DeveloperStoreContract(abc.ABC):
         assert await developers.revoke("dev_1") is True  # already revoked: still known
         assert [d.revoked for d in await developers.list()] == [True, False]
 
+    async def test_revoked_among_names_the_revoked_ones_asked_about(
+        self, developers: DeveloperStore
+    ) -> None:
+        for dev_id in ("dev_1", "dev_2", "dev_3"):
+            await developers.add(developer(dev_id))
+        assert await developers.revoked_among(["dev_1", "dev_2"]) == set()
+        await developers.revoke("dev_1")
+        await developers.revoke("dev_3")
+        asked = ["dev_1", "dev_2", "dev_nobody", "dev_1"]
+        assert await developers.revoked_among(asked) == {"dev_1"}
+        assert await developers.revoked_among([]) == set()
+
     async def test_revoking_an_unknown_developer_says_so(self, developers: DeveloperStore) -> None:
         assert await developers.revoke("dev_nobody") is False
         assert await developers.list() == []

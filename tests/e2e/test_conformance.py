@@ -203,7 +203,7 @@ async def test_token_api(broker: BrokerProcess, main_broker: MainBroker, http: h
         ("/auth/developer", {"dev-id": dev.dev_id, "x-api-key": "wrong"}, None, 403),
         ("/auth/user", {"dev-id": dev.dev_id, "x-api-key": "wrong"}, {"id": "alice"}, 403),
         ("/auth/developer", {"dev-id": "no-such-developer", "x-api-key": dev.api_key}, None, 403),
-        ("/auth/user", dev.headers(), None, 400),  # no user id
+        ("/auth/user", dev.headers(), {"id": ""}, 400),  # an empty user id
     ]
     for path, headers, params, status in cases:
         response = await http.post(path, headers=headers, params=params)

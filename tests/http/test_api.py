@@ -14,7 +14,8 @@ from starlette.routing import Route
 from wearstream.adapters.http import api as token_api
 from wearstream.adapters.http.api import build_app
 from wearstream.adapters.http.server import serve_http
-from wearstream.domain.identity import Role
+from wearstream.domain.identity import Developer, Role, hash_api_key
+from wearstream.ports.storage import StorageUnavailable
 
 from wearstream.adapters.storage.memory import MemoryDeveloperStore, MemoryTokenStore
 
@@ -98,7 +99,6 @@ async def test_missing_or_malformed_credentials_are_400(
 @pytest.mark.parametrize(
     ("query", "reason"),
     [
-        ("", "missing user id"),
         ("?id=", "user id must be"),
         ("?id=" + "x" * 129, "user id must be"),
         ("?id=a%0Ab", "user id must be"),
@@ -114,20 +114,34 @@ async def test_missing_or_invalid_user_id_is_400(
     assert api.tokens.tokens == {}
 
 
+async def test_a_user_token_without_an_id_binds_a_new_user_id(api: Api, http: httpx.AsyncClient) -> None:
+    """Terra's reference marks ``id`` optional: the token binds a fresh id, given in the answer."""
+    answers = [await http.post("/auth/user", headers=api.dev.headers()) for _ in range(2)]
+    assert [a.status_code for a in answers] == [200, 200]
+    bodies = [a.json() for a in answers]
+    assert bodies[0]["user_id"] != bodies[1]["user_id"]
+    for body in bodies:
+        assert body["user_id"].startswith("user_") and len(body["user_id"]) == 21
+        token = api.tokens.tokens[body["token"]]
+        assert token.role is Role.PRODUCER and token.user_id == body["user_id"]
+    given = await http.post("/auth/user", params={"id": "alice"}, headers=api.dev.headers())
+    assert set(given.json()) == {"token"}  # an id that was given is not repeated
+
+
 async def test_wrong_unknown_or_revoked_credentials_are_403(api: Api, http: httpx.AsyncClient) -> None:
     revoked = await api.add_developer("dev_gone", "old-key", revoked=True)
     cases = [
-        ({"dev-id": api.dev.dev_id, "x-api-key": "wrong"}, "wrong API key"),
-        (basic(api.dev.dev_id, "wrong"), "wrong API key"),
-        ({"dev-id": "dev_nobody", "x-api-key": api.dev.api_key}, "wrong developer id or API key"),
-        (revoked.headers(), "revoked"),
+        {"dev-id": api.dev.dev_id, "x-api-key": "wrong"},
+        basic(api.dev.dev_id, "wrong"),
+        {"dev-id": "dev_nobody", "x-api-key": api.dev.api_key},
+        revoked.headers(),
     ]
-    for headers, reason in cases:
+    for headers in cases:  # one answer for all: none tells whether the id exists or was revoked
         for path, params in (("/auth/developer", None), ("/auth/user", {"id": "alice"})):
             response = await http.post(path, params=params, headers=headers)
             assert response.status_code == 403, (headers, path, response.text)
             assert response.headers["content-type"].startswith("text/plain")
-            assert reason in response.text
+            assert response.text == "wrong developer id or API key"
     assert api.tokens.tokens == {}
 
 
@@ -188,6 +202,77 @@ async def test_extra_routes_are_served_beside_the_api(nursery: trio.Nursery) -> 
         assert (await client.get("/metrics")).text == "wearstream_up 1\n"
         assert (await client.get("/healthz")).status_code == 200
         assert (await client.post("/auth/developer")).status_code == 400
+
+
+async def test_healthz_is_503_degraded_while_storage_is_unavailable(nursery: trio.Nursery) -> None:
+    storage: dict[str, object] = {"ok": False, "error": "database or disk is full"}
+    app = build_app(
+        MemoryDeveloperStore(), MemoryTokenStore(), token_ttl=TTL, health=lambda: {"storage": storage}
+    )
+    url = await serve(nursery, app)
+    async with httpx.AsyncClient(base_url=url, timeout=10) as client:
+        degraded = await client.get("/healthz")
+        storage.update(ok=True, error=None)
+        healthy = await client.get("/healthz")
+    assert degraded.status_code == 503 and degraded.headers["retry-after"] == "5"
+    assert degraded.json()["status"] == "degraded"
+    assert degraded.json()["storage"]["error"] == "database or disk is full"
+    assert healthy.status_code == 200 and healthy.json()["status"] == "ok"
+
+
+class UnavailableTokenStore(MemoryTokenStore):
+    async def put(self, token) -> None:
+        raise StorageUnavailable("database or disk is full")
+
+
+async def test_a_mint_while_storage_is_unavailable_is_503_with_retry_after(nursery: trio.Nursery) -> None:
+    developers = MemoryDeveloperStore()
+    await developers.add(Developer("dev_x", "x", hash_api_key("k"), NOW))
+    url = await serve(nursery, build_app(developers, UnavailableTokenStore(), token_ttl=TTL))
+    async with httpx.AsyncClient(base_url=url, timeout=10) as client:
+        response = await client.post("/auth/developer", headers={"dev-id": "dev_x", "x-api-key": "k"})
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "5"
+    assert "storage unavailable" in response.text
+
+
+async def test_cors_answers_preflight_for_allowed_origins_only(nursery: trio.Nursery) -> None:
+    developers = MemoryDeveloperStore()
+    await developers.add(Developer("dev_x", "x", hash_api_key("k"), NOW))
+    app = build_app(
+        developers, MemoryTokenStore(), token_ttl=TTL, cors_origins=["https://app.example"]
+    )
+    url = await serve(nursery, app)
+    preflight = {
+        "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "dev-id, x-api-key",
+    }
+    async with httpx.AsyncClient(base_url=url, timeout=10) as client:
+        allowed = await client.options(
+            "/auth/developer", headers={"Origin": "https://app.example", **preflight}
+        )
+        other = await client.options(
+            "/auth/developer", headers={"Origin": "https://evil.example", **preflight}
+        )
+        minted = await client.post(
+            "/auth/developer",
+            headers={"Origin": "https://app.example", "dev-id": "dev_x", "x-api-key": "k"},
+        )
+    assert allowed.status_code == 200
+    assert allowed.headers["access-control-allow-origin"] == "https://app.example"
+    assert "POST" in allowed.headers["access-control-allow-methods"]
+    assert "x-api-key" in allowed.headers["access-control-allow-headers"].lower()
+    assert other.status_code == 400 and "access-control-allow-origin" not in other.headers
+    assert minted.status_code == 200
+    assert minted.headers["access-control-allow-origin"] == "https://app.example"
+
+
+async def test_no_cors_headers_without_an_allowed_origin(api: Api, http: httpx.AsyncClient) -> None:
+    response = await http.post(
+        "/auth/developer", headers={"Origin": "https://app.example", **api.dev.headers()}
+    )
+    assert response.status_code == 200
+    assert "access-control-allow-origin" not in response.headers
 
 
 def test_a_ttl_that_is_not_positive_is_refused() -> None:

@@ -142,7 +142,7 @@ async def test_token_errors(api: Api) -> None:
     wrong = await acli("token", "developer", api_url=api.url, dev_id=api.dev.dev_id, api_key="nope")
     assert wrong.returncode == 1 and wrong.stdout == b""
     message = one_line_error(wrong)
-    assert "403" in message and "wrong API key" in message and "check the options" in message
+    assert "403" in message and "wrong developer id or API key" in message and "check the options" in message
 
     no_user = await acli("token", "user", api_url=api.url, dev_id="d", api_key="k")
     assert no_user.returncode == 2
@@ -188,5 +188,5 @@ async def test_a_created_developer_mints_through_the_real_stores(tmp_path: Path)
         assert (await acli("developers", "revoke", dev["dev_id"], data_dir=str(tmp_path))).returncode == 0
         refused = await acli("token", "developer", api_key=dev["api_key"], **settings)
         assert refused.returncode == 1
-        assert "revoked" in one_line_error(refused)
+        assert "wrong developer id or API key" in one_line_error(refused)
         server.cancel_scope.cancel()

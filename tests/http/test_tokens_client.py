@@ -35,7 +35,7 @@ async def test_wrong_credentials_are_rejected_with_the_servers_reason(api: Api) 
     with pytest.raises(TokenRejected) as caught:
         await mint_developer_token(api.url, api.dev.dev_id, "wrong")
     assert caught.value.status == 403
-    assert "wrong API key" in caught.value.reason
+    assert caught.value.reason == "wrong developer id or API key"
     assert not caught.value.retryable
 
 

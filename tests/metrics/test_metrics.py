@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import httpx
 import trio
 from trio_websocket import open_websocket_url
 
@@ -61,3 +62,15 @@ def test_labels_stay_bounded() -> None:
     assert (type_label("HEART_RATE"), type_label("RUNNING_HEART_RATE"), type_label("x")) == (
         "HEART_RATE", "other", "other",
     )
+
+
+async def test_a_metrics_token_is_required_when_set(nursery: trio.Nursery) -> None:
+    broker = await start_broker(nursery, metrics_token="s3cret")
+    async with httpx.AsyncClient(base_url=broker.api_url) as client:
+        anonymous = await client.get("/metrics")
+        wrong = await client.get("/metrics", headers={"Authorization": "Bearer nope"})
+        right = await client.get("/metrics", headers={"Authorization": "Bearer s3cret"})
+    assert anonymous.status_code == wrong.status_code == 401
+    assert anonymous.headers["www-authenticate"].startswith("Bearer")
+    assert "wearstream_" not in anonymous.text
+    assert right.status_code == 200 and "wearstream_connections" in right.text
