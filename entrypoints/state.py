@@ -58,7 +58,7 @@ async def open_stores(
             yield stores
         return
     path = Path(data_dir).expanduser()
-    path.mkdir(parents=True, exist_ok=True)
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)  # a new one: the owner's alone
     async with _sqlite_stores(path) as stores:
         yield stores
 

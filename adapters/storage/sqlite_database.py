@@ -10,18 +10,30 @@ still finishes (or rolls back) its transaction before the cancel takes effect.
 
 What differs between the files (schema, version checks, markers) is the ``prepare`` step each
 passes to ``open``; it runs on the new connection before anyone else can use it.
+
+Permissions. Every one of these files holds something private (the broker's: live tokens and key
+hashes; the outbox's and the sink's: people's health readings), so a new file is created 0600,
+whatever the umask, before SQLite opens it; SQLite then gives the ``-wal`` and ``-shm`` files the
+mode of the database file. An existing file keeps the mode its owner gave it; one that others
+can read is reported once, with the command that fixes it.
 """
 
 from __future__ import annotations
 
+import logging
+import os
 import sqlite3
+import stat
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterator, Literal, TypeVar
 
 import trio
 
+log = logging.getLogger("wearstream.storage")
+
 DEFAULT_BUSY_TIMEOUT = 10.0  # seconds to wait for another connection's write lock
+PRIVATE_FILE = 0o600
 
 Synchronous = Literal["NORMAL", "FULL"]
 T = TypeVar("T")
@@ -91,6 +103,7 @@ def _connect(
     busy_timeout: float,
     prepare: Callable[[sqlite3.Connection], object],
 ) -> sqlite3.Connection:
+    create_private(path)
     # isolation_level=None: no implicit transactions; writes say BEGIN IMMEDIATE themselves.
     connection = sqlite3.connect(
         path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
@@ -103,3 +116,17 @@ def _connect(
         connection.close()
         raise
     return connection
+
+
+def create_private(path: Path) -> None:
+    """Create ``path`` empty and 0600 if it does not exist (an empty file is an empty SQLite
+    database); warn when an existing one is readable by others."""
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, PRIVATE_FILE))
+    except FileExistsError:
+        mode = stat.S_IMODE(os.stat(path).st_mode)
+        if mode & (stat.S_IRWXG | stat.S_IRWXO):
+            log.warning(
+                "%s is readable by other users (mode %o) and holds private data: chmod 600 %s",
+                path, mode, path,
+            )
