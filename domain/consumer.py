@@ -5,6 +5,10 @@ A consumer keeps one number, its cursor: the last seq it has passed on. After ev
 the protocol prescribes how to close the gap: on the first live DISPATCH with seq S, send REPLAY
 ``{after: cursor, before: S}`` and hold the live payloads back until the replay has streamed.
 
+READY may carry the developer's latest seq L (our extension, ``{"op":4,"d":{"seq":L}}``): then the
+consumer need not wait for a live DISPATCH (none may come for hours while the log holds data): it
+closes the gap to L at once, exactly as if L had just arrived live (``ready``).
+
 The protocol gives no end-of-replay marker, and seq numbers may have gaps, so "the replay is done"
 cannot be read off the seqs alone. The broker sends REPLAY ranges one after another, in the order
 asked, before any live frame still queued. So right behind the gap replay the consumer asks for a
@@ -62,6 +66,13 @@ class Resume:
         self.phase = Phase.AWAITING_LIVE
         self._held.clear()
         self._dropped = None
+
+    def ready(self, latest: int | None) -> tuple[ReplayRange, ...]:
+        """READY said the stream's latest seq is ``latest``: the REPLAYs that fetch what lies
+        between the cursor and it (none when there is nothing new, or READY did not say)."""
+        if latest is None or latest <= self.cursor or self.phase is not Phase.AWAITING_LIVE:
+            return ()
+        return self._open_gap(latest)
 
     def received(self, payload: Payload) -> Step:
         seq = payload.seq

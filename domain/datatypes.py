@@ -4,11 +4,18 @@ A label ``t`` on the wire is any short string of letters, digits and underscores
 domain knows (also behind an exercise prefix such as ``RUNNING_HEART_RATE``) get their shape
 checked; unknown labels are forwarded untouched, so that new device types never need a broker
 upgrade (the compatibility rule of the protocol).
+
+Whether a known type is one of Terra's or an extension of ours is a fact of this table
+(``terra``): extension types (BATTERY, OXYGEN_SATURATION, also behind an exercise prefix) reach
+only consumers that opt in, so a plain Terra client sees exactly Terra's types plus whatever labels
+its own producers send (unknown labels are a producer's, not ours: they pass, by the compatibility
+rule). See docs/protocol.md.
 """
 
 from __future__ import annotations
 
 import enum
+import functools
 import re
 
 import attrs
@@ -35,6 +42,7 @@ class DataTypeInfo:
     shape: Shape
     length: int | None = None  # for VECTOR: the number of components
     accumulated: bool = False  # a running total (steps, distance): never decreases in a session
+    terra: bool = True  # on Terra's list; False: an extension type of ours
 
 
 class DataType(enum.Enum):
@@ -96,8 +104,8 @@ _INFO: dict[DataType, DataTypeInfo] = {
     DataType.CORE_TEMPERATURE: DataTypeInfo("°C", Shape.SCALAR),
     DataType.SKIN_TEMPERATURE: DataTypeInfo("°C", Shape.SCALAR),
     # Not in Terra's table; ours, for pulse oximeters (PLX) and device batteries.
-    DataType.OXYGEN_SATURATION: DataTypeInfo("%", Shape.SCALAR),
-    DataType.BATTERY: DataTypeInfo("%", Shape.SCALAR),
+    DataType.OXYGEN_SATURATION: DataTypeInfo("%", Shape.SCALAR, terra=False),
+    DataType.BATTERY: DataTypeInfo("%", Shape.SCALAR, terra=False),
 }
 
 # Longest names first, so that ``X_STEPS_CADENCE`` resolves to STEPS_CADENCE, not STEPS.
@@ -125,3 +133,11 @@ def resolve(label: str) -> DataType | None:
         if len(upper) > len(name) + 1 and upper.endswith(name) and upper[-len(name) - 1] == "_":
             return dt
     return None
+
+
+@functools.lru_cache(maxsize=4096)
+def is_extension_type(label: str) -> bool:
+    """Whether ``label`` is an extension type of ours, which only consumers that opted in are
+    sent (cached: the hub asks once per dispatched payload)."""
+    known = resolve(label)
+    return known is not None and not known.info.terra

@@ -29,7 +29,8 @@ class MalformedFrame(ProtocolError):
 
 
 class InvalidReading(MalformedFrame):
-    """A reading whose fields break the rules of its data type (close 1003)."""
+    """A reading whose fields break the rules of its data type, or that no store could write
+    back: the broker drops the SUBMIT without closing."""
 
 
 class UnknownOpcode(ProtocolError):
@@ -52,8 +53,9 @@ class CredentialsError(DomainError):
 
 
 class ReplayRangeError(MalformedFrame):
-    """REPLAY bounds that are missing, not integers, or negative (close 1003); a reversed range
-    is not an error: it covers nothing."""
+    """REPLAY bounds that are missing, not integers, or out of range: the REPLAY is dropped
+    without closing (Terra replays nothing without ``before``); a reversed range is not an
+    error: it covers nothing."""
 
 
 class DeviceUnavailable(DomainError):

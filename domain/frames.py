@@ -26,6 +26,8 @@ class Op(enum.IntEnum):
     REPLAY = 7
     STATUS = 8
     SUBMIT_ACK = 9  # extension: sent only to producers that asked for acks in IDENTIFY
+    PRESENCE = 10  # extension: sent only to dashboards (adapters/websocket/dashboard.py)
+    WARNING = 11  # extension: sent only to clients that opted in with "extensions" in IDENTIFY
 
 
 @attrs.frozen
@@ -46,17 +48,23 @@ class Hello:
 
 @attrs.frozen
 class Identify:
-    """``source`` and ``ack`` are the acknowledged-submit extension (producers only)."""
+    """``source`` and ``ack`` are the acknowledged-submit extension (producers only);
+    ``extensions`` opts in to the rest: WARNING frames, and data types beyond Terra's list."""
 
     token: str
     role: Role
     source: str | None = None
     ack: bool = False
+    extensions: bool = False
     op = Op.IDENTIFY
 
 
 @attrs.frozen
 class Ready:
+    """``seq`` (extension, consumers): the developer's latest dispatched seq at READY, so that a
+    consumer can replay up to it at once instead of waiting for a live payload."""
+
+    seq: int | None = None
     op = Op.READY
 
 
@@ -97,11 +105,23 @@ class Status:
 
 
 @attrs.frozen
-class InvalidStatus:
-    """A STATUS frame that did not parse: dropped without closing, as the protocol says."""
+class Invalid:
+    """A SUBMIT, REPLAY or STATUS whose envelope parsed but whose content did not: dropped
+    without closing (docs/protocol.md). ``submit_id`` is a SUBMIT's usable ``id``, if any."""
 
+    op: Op
     reason: str
-    op = Op.STATUS
+    submit_id: int | None = None
+
+
+@attrs.frozen
+class WarningFrame:
+    """Extension: why the broker dropped a frame (``op``; ``id``: the SUBMIT's id, if any)."""
+
+    about: Op
+    reason: str
+    submit_id: int | None = None
+    op = Op.WARNING
 
 
 @attrs.frozen
@@ -114,5 +134,5 @@ class SubmitAck:
 
 Frame = (
     Heartbeat | HeartbeatAck | Hello | Identify | Ready | Dispatch | Submit | Replay | Status
-    | InvalidStatus | SubmitAck
+    | Invalid | SubmitAck | WarningFrame
 )

@@ -2,6 +2,12 @@
 
 A reading has ``ts`` (ISO-8601 with a UTC offset) and exactly one of ``val`` (a finite number) or
 ``d`` (an array of finite numbers). For data types the domain knows, the shape is checked too.
+
+Whatever a reading carries besides (extra keys are forwarded untouched) must be something every
+store and sink can write back: JSON writers stop at a nesting depth (orjson at 254, below what its
+reader accepts), columns hold 64-bit integers, and a timestamp must convert to UTC. A reading the
+broker accepts is therefore bounded in depth, keys and number range (``check_structure``), so that
+nothing accepted can later stop a log append or a consumer's sink.
 """
 
 from __future__ import annotations
@@ -12,8 +18,20 @@ from typing import Any, Mapping
 
 from .datatypes import Shape, resolve
 from .errors import InvalidReading
+from .integers import in_int64
 
 MAX_SERIES_LENGTH = 4096
+# Nesting of a reading, the reading object itself being level 1 (``{"ts":…,"d":[…]}`` is 2 deep).
+# Far below every JSON writer's limit, with room for the frames and records that wrap a reading.
+MAX_DEPTH = 8
+MAX_KEYS = 64  # keys of any one object in a reading
+MAX_KEY_LENGTH = 64
+# Floats this large are integers that overflowed on the way in (orjson reads integers wider than
+# 64 bits as floats), never a sensor value: refused like the integers themselves.
+MAX_MAGNITUDE = 2.0**63
+# Timestamps must convert to UTC (year 1 with a positive offset does not) and fall in the years
+# every tool reads as an ordinary time: from the Unix epoch to 9999.
+MIN_YEAR = 1970
 
 
 def is_number(value: object) -> bool:
@@ -26,22 +44,80 @@ def _finite(value: float) -> bool:
     return isinstance(value, int) or math.isfinite(value)
 
 
+def _in_range(value: int | float) -> bool:
+    """Within what every store and sink holds: 64-bit integers, floats below 2**63 in size."""
+    if isinstance(value, int):
+        return in_int64(value)
+    return math.isfinite(value) and abs(value) < MAX_MAGNITUDE
+
+
 def parse_timestamp(text: object) -> datetime:
-    """An aware datetime from an ISO-8601 string that carries an offset (``Z`` included)."""
+    """An aware datetime from an ISO-8601 string that carries an offset (``Z`` included), which
+    converts to UTC within the years MIN_YEAR..9999 and has a whole-minute offset."""
     if not isinstance(text, str) or len(text) > 64:
         raise InvalidReading("ts must be an ISO-8601 string with a UTC offset")
     try:
         ts = datetime.fromisoformat(text)
     except ValueError:
         raise InvalidReading(f"ts {text!r} is not ISO-8601") from None
-    if ts.tzinfo is None:
+    offset = ts.utcoffset()
+    if offset is None:
         raise InvalidReading(f"ts {text!r} has no UTC offset")
+    if offset.seconds % 60 or offset.microseconds:
+        raise InvalidReading(f"ts {text!r}: a UTC offset is whole minutes")
+    try:
+        year = ts.astimezone(timezone.utc).year
+    except OverflowError:
+        raise InvalidReading(f"ts {text!r} is outside the years UTC can represent") from None
+    if year < MIN_YEAR:
+        raise InvalidReading(f"ts {text!r} is before {MIN_YEAR}")
     return ts
 
 
 def format_timestamp(ts: datetime) -> str:
-    """The wire form of a timestamp: ISO-8601 in UTC with microseconds and ``+00:00``."""
-    return ts.astimezone(timezone.utc).isoformat(timespec="microseconds")
+    """The wire form of a time wearstream makes itself: UTC with microseconds and ``Z``
+    (``2026-12-06T02:17:12.123456Z``), which Terra clients parse with a literal ``Z``."""
+    utc = ts.astimezone(timezone.utc).replace(tzinfo=None)
+    return utc.isoformat(timespec="microseconds") + "Z"
+
+
+def utc_time(ts: object) -> datetime | None:
+    """A reading's time in UTC, for display and sink columns; None when it has none that converts
+    (a payload stored before the broker checked this, or by another broker, must not stop a sink).
+    """
+    if not isinstance(ts, str) or len(ts) > 64:
+        return None
+    try:
+        moment = datetime.fromisoformat(ts)
+        return None if moment.tzinfo is None else moment.astimezone(timezone.utc)
+    except (ValueError, OverflowError):
+        return None
+
+
+def check_structure(label: str, reading: Mapping[str, Any]) -> None:
+    """Bound what a reading nests (MAX_DEPTH levels, MAX_KEYS per object, keys of at most
+    MAX_KEY_LENGTH characters) and the numbers anywhere in it (64-bit range, finite), so that every
+    store and sink can write back whatever the broker accepted. Iterative: depth costs no stack."""
+    stack: list[tuple[object, int]] = [(reading, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict):
+            if depth > MAX_DEPTH:
+                raise InvalidReading(f"{label}: a reading nests at most {MAX_DEPTH} levels")
+            if len(value) > MAX_KEYS:
+                raise InvalidReading(f"{label}: an object in a reading has at most {MAX_KEYS} keys")
+            for key, item in value.items():
+                if len(key) > MAX_KEY_LENGTH:
+                    raise InvalidReading(f"{label}: keys are at most {MAX_KEY_LENGTH} characters")
+                stack.append((item, depth + 1))
+        elif isinstance(value, list):
+            if depth > MAX_DEPTH:
+                raise InvalidReading(f"{label}: a reading nests at most {MAX_DEPTH} levels")
+            stack.extend((item, depth + 1) for item in value)
+        elif is_number(value) and not _in_range(value):  # type: ignore[arg-type]
+            raise InvalidReading(
+                f"{label}: numbers must be finite and within the 64-bit integer range"
+            )
 
 
 def check_value(label: str, value: float | tuple[float, ...] | list[float]) -> None:
@@ -49,6 +125,8 @@ def check_value(label: str, value: float | tuple[float, ...] | list[float]) -> N
     if is_number(value):
         if not _finite(value):  # type: ignore[arg-type]
             raise InvalidReading(f"{label}: val must be a finite number")
+        if not _in_range(value):  # type: ignore[arg-type]
+            raise InvalidReading(f"{label}: val must be within the 64-bit integer range")
         shape = Shape.SCALAR
     elif isinstance(value, (list, tuple)):
         if not value:
@@ -56,8 +134,10 @@ def check_value(label: str, value: float | tuple[float, ...] | list[float]) -> N
         if len(value) > MAX_SERIES_LENGTH:
             raise InvalidReading(f"{label}: d has more than {MAX_SERIES_LENGTH} numbers")
         for x in value:
-            if not is_number(x) or not _finite(x):
-                raise InvalidReading(f"{label}: d must hold finite numbers only")
+            if not is_number(x) or not _in_range(x):
+                raise InvalidReading(
+                    f"{label}: d must hold finite numbers within the 64-bit integer range only"
+                )
         shape = None
     else:
         raise InvalidReading(f"{label}: a value must be a number or an array of numbers")
@@ -76,7 +156,8 @@ def check_value(label: str, value: float | tuple[float, ...] | list[float]) -> N
 def validate_reading(label: str, reading: Mapping[str, Any]) -> datetime | None:
     """Check a wire reading; returns its timestamp, or None when it has none (the broker stamps it).
 
-    Raises InvalidReading (close 1003) with a reason that names the rule broken.
+    Raises InvalidReading with a reason that names the rule broken (the broker drops the reading
+    and the producer stays connected).
     """
     has_val = "val" in reading
     has_d = "d" in reading
@@ -85,6 +166,7 @@ def validate_reading(label: str, reading: Mapping[str, Any]) -> datetime | None:
     if not has_val and not has_d:
         raise InvalidReading(f"{label}: a reading needs val or d")
     check_value(label, reading["val"] if has_val else reading["d"])
+    check_structure(label, reading)
     ts = reading.get("ts")
     return None if ts is None else parse_timestamp(ts)
 

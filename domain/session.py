@@ -21,11 +21,13 @@ from .frames import (
     HeartbeatAck,
     Hello,
     Identify,
-    InvalidStatus,
+    Invalid,
+    Op,
     Ready,
     Replay,
     Status,
     Submit,
+    WarningFrame,
 )
 from .identity import Role
 from .readings import validate_reading
@@ -45,7 +47,7 @@ class SessionConfig:
     heartbeat_interval_ms: int = 40_000
     # A client heartbeats at most once per interval (the first after interval × jitter), so a
     # silence longer than interval × grace means it is gone.
-    heartbeat_grace: float = 1.5
+    heartbeat_grace: float = 1.5  # --heartbeat-grace
 
     @property
     def heartbeat_window(self) -> float:
@@ -109,13 +111,17 @@ class UpdatePresence:
 
 
 @attrs.frozen
-class Ignored:
-    """A frame dropped without closing (a malformed STATUS): worth a log line, nothing more."""
+class Dropped:
+    """A frame dropped without closing (a malformed SUBMIT, REPLAY or STATUS): counted and
+    logged. ``key``: a dropped SUBMIT's idempotency key, acknowledged in turn like a stored one
+    (it will never be stored, and an acknowledged producer must not resend it forever)."""
 
+    op: Op
     reason: str
+    key: SubmitKey | None = None
 
 
-Action = Send | Close | Authenticate | Publish | StartReplay | UpdatePresence | Ignored
+Action = Send | Close | Authenticate | Publish | StartReplay | UpdatePresence | Dropped
 
 
 @attrs.define
@@ -125,6 +131,7 @@ class ServerSession:
     principal: Principal | None = None
     source: str | None = None  # the producer's idempotency source (extension)
     wants_acks: bool = False
+    extensions: bool = False  # opted in to WARNING frames and extension data types
     _identify_deadline: float = 0.0
     _heartbeat_deadline: float = 0.0
 
@@ -153,12 +160,15 @@ class ServerSession:
         """A frame the codec could not decode."""
         return self._close(error.code, error.reason)
 
-    def identified(self, principal: Principal) -> list[Action]:
+    def identified(self, principal: Principal, latest_seq: int | None = None) -> list[Action]:
+        """The token was good; ``latest_seq`` (consumers) goes into READY as an extension."""
         if self.state is not State.AUTHENTICATING:
             return []
         self.state = State.READY
         self.principal = principal
-        return [Send(Ready())]
+        if principal.role is Role.DASHBOARD:
+            self.extensions = True  # the dashboard is ours: it shows every type
+        return [Send(Ready(latest_seq))]
 
     def rejected(self, code: CloseCode, reason: str) -> list[Action]:
         return self._close(code, reason)
@@ -186,6 +196,7 @@ class ServerSession:
         if self.state is not State.AWAITING_IDENTIFY:
             return self._close(CloseCode.ALREADY_IDENTIFIED, "already identified")
         self.state = State.AUTHENTICATING
+        self.extensions = frame.extensions
         if frame.role is Role.PRODUCER:
             self.source = frame.source
             self.wants_acks = frame.ack
@@ -200,9 +211,10 @@ class ServerSession:
         if isinstance(frame, Status) and producer:
             assert principal.user_id is not None
             return [UpdatePresence(principal.developer_id, principal.user_id, frame)]
-        if isinstance(frame, InvalidStatus) and producer:
-            return [Ignored(frame.reason)]
-        if isinstance(frame, Replay) and principal.role is Role.CONSUMER:
+        consumer = principal.role is Role.CONSUMER
+        if isinstance(frame, Invalid) and (producer if frame.op is not Op.REPLAY else consumer):
+            return self._drop(frame.op, frame.reason, frame.submit_id)
+        if isinstance(frame, Replay) and consumer:
             return [StartReplay(principal.developer_id, frame.range)]
         # A dashboard (extension) only watches: no SUBMIT, no STATUS, and no REPLAY either, so a
         # browser tab can never make the broker read the log.
@@ -213,14 +225,24 @@ class ServerSession:
         try:
             ts = validate_reading(frame.t, frame.d)
         except ProtocolError as error:
-            return self._close(error.code, error.reason)
-        key = None
-        if frame.id is not None and self.source is not None:
-            key = SubmitKey(self.source, frame.id)
+            return self._drop(Op.SUBMIT, error.reason, frame.id)
+        key = self._key(frame.id)
         assert principal.user_id is not None
         return [
             Publish(principal.developer_id, principal.user_id, frame.t, frame.d, key, ts is None)
         ]
+
+    def _key(self, submit_id: int | None) -> SubmitKey | None:
+        if submit_id is None or self.source is None:
+            return None
+        return SubmitKey(self.source, submit_id)
+
+    def _drop(self, op: Op, reason: str, submit_id: int | None = None) -> list[Action]:
+        """Drop a frame, keep the connection: a WARNING for clients that opted in."""
+        actions: list[Action] = [Dropped(op, reason, self._key(submit_id) if op is Op.SUBMIT else None)]
+        if self.extensions:
+            actions.append(Send(WarningFrame(op, reason, submit_id)))
+        return actions
 
     def _close(self, code: CloseCode, reason: str) -> list[Action]:
         self.state = State.CLOSED

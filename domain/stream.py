@@ -11,6 +11,7 @@ from typing import Any
 import attrs
 
 from .errors import ReplayRangeError
+from .integers import INT64_MAX, lenient_int
 
 
 @attrs.frozen
@@ -63,17 +64,25 @@ class ReplayRange:
 
     @classmethod
     def from_wire(cls, d: object) -> "ReplayRange":
+        """The range a REPLAY's ``d`` asks for. Bounds may come as integers, integral floats
+        (``28.0``) or decimal strings (``"28"``); ReplayRangeError says why anything else (a
+        missing bound included: Terra replays nothing without ``before``) replays nothing."""
         if not isinstance(d, dict):
-            raise ReplayRangeError("REPLAY needs d with after and before")
-        after, before = d.get("after"), d.get("before")
-        for name, value in (("after", after), ("before", before)):
+            raise ReplayRangeError("REPLAY needs d with after and before: nothing replayed")
+        bounds = []
+        for name in ("after", "before"):
+            value = d.get(name)
             if value is None:
-                raise ReplayRangeError(f"REPLAY needs d.{name}")
-            if not isinstance(value, int) or isinstance(value, bool):
-                raise ReplayRangeError(f"REPLAY d.{name} must be an integer")
-            if value < 0:
-                raise ReplayRangeError(f"REPLAY d.{name} must not be negative")
-        return cls(after, before)  # type: ignore[arg-type]
+                raise ReplayRangeError(f"REPLAY without d.{name} replays nothing")
+            number = lenient_int(value)
+            if number is None:
+                raise ReplayRangeError(f"REPLAY d.{name} must be an integer: nothing replayed")
+            if not 0 <= number <= INT64_MAX:
+                raise ReplayRangeError(
+                    f"REPLAY d.{name} must be between 0 and 2**63-1: nothing replayed"
+                )
+            bounds.append(number)
+        return cls(*bounds)
 
     @property
     def first(self) -> int:

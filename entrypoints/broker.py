@@ -30,6 +30,7 @@ class BrokerSettings:
     data_dir: str | None = None
     identify_timeout: float = 15.0
     heartbeat_interval: int = 40_000
+    heartbeat_grace: float = 1.5
     max_consumers: int = 1
     token_ttl: float = 300.0
     backend: str | None = None
@@ -66,6 +67,11 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--identify-timeout", type=float, default=d.identify_timeout, metavar="S")
     parser.add_argument("--heartbeat-interval", type=int, default=d.heartbeat_interval, metavar="MS")
+    parser.add_argument(
+        "--heartbeat-grace", type=_grace, default=d.heartbeat_grace, metavar="X",
+        help="close a client silent for longer than interval × X with 4005 (%(default)s: "
+        "a client beating once per interval may be up to half an interval late)",
+    )
     parser.add_argument("--max-consumers", type=int, default=d.max_consumers, metavar="N")
     parser.add_argument("--token-ttl", type=float, default=d.token_ttl, metavar="S")
     parser.add_argument(
@@ -103,6 +109,17 @@ def register(commands: argparse._SubParsersAction) -> None:
         help="log lines as JSON or text; auto = JSON unless stderr is a terminal",
     )
     parser.set_defaults(func=run)
+
+
+def _grace(value: str) -> float:
+    """At least 1: below, a client that heartbeats exactly once per interval would be closed."""
+    try:
+        grace = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {value!r}") from None
+    if not grace >= 1.0 or grace == float("inf"):
+        raise argparse.ArgumentTypeError("must be a finite number of at least 1 (e.g. 1.5)")
+    return grace
 
 
 def _backend(value: str) -> str:
@@ -188,7 +205,9 @@ async def serve_broker(
     async with open_stores(settings.data_dir, settings.backend, lease_ttl=lease_ttl) as stores:
         metrics = BrokerMetrics()
         hub = Hub(metered_log(stores.log, metrics), max_consumers=settings.max_consumers, leases=stores.leases)
-        session = SessionConfig(settings.identify_timeout, settings.heartbeat_interval)
+        session = SessionConfig(
+            settings.identify_timeout, settings.heartbeat_interval, settings.heartbeat_grace
+        )
         broker = Broker(hub, stores.developers, stores.tokens, SystemClock(), BrokerConfig(session))
         metrics.watch(broker, hub)
         minting = MeteredTokenStore(stores.tokens, metrics)

@@ -7,6 +7,10 @@ the batch's last seq as its new cursor (filtered-out payloads still move the cur
 "done" only when every sink has committed it, so SIGKILL at any moment loses nothing, and each
 sink skips what it already has, so nothing is stored twice.
 
+A payload one sink cannot write (UnwritablePayload: a ``d`` its medium cannot encode) never stops
+that sink: it is skipped for that sink alone, with one warning line naming the sink, the seq and
+the reason, counted in ``Fanout.skipped``; the cursor moves past it with the rest of the batch.
+
 SIGINT/SIGTERM stop the link, let the batch being written finish and commit, then exit 0. A close
 that reconnecting cannot help (4002, a client bug, refused credentials) exits 1 with the reason.
 """
@@ -250,6 +254,7 @@ class Fanout:
     sinks: list["SampleSink"]
     subscription: "Subscription"
     cursors: list[int] = attrs.field(factory=list)
+    skipped: int = 0  # payloads a sink could not write, skipped for that sink
 
     async def open(self) -> int:
         """Open every sink; the cursor to resume after (the sink furthest behind)."""
@@ -267,11 +272,27 @@ class Fanout:
 
     async def _write_one(self, index: int, batch: Sequence["Payload"]) -> None:
         from ..domain.consumer import share_for_sink
+        from ..ports.sinks import UnwritablePayload
 
         share, cursor = share_for_sink(batch, self.cursors[index], self.subscription)
-        if cursor > self.cursors[index]:
-            await self.sinks[index].write(share, cursor)
-            self.cursors[index] = cursor
+        if cursor <= self.cursors[index]:
+            return
+        sink = self.sinks[index]
+        while True:
+            try:
+                await sink.write(share, cursor)
+                break
+            except UnwritablePayload as error:
+                rest = [p for p in share if p.seq != error.seq]
+                if len(rest) == len(share):  # not a payload of this batch: a sink bug
+                    raise
+                share = rest
+                self.skipped += 1
+                log.warning(
+                    "sink %s skipped payload seq %d (it cannot write it): %s",
+                    type(sink).__name__, error.seq, error.reason,
+                )
+        self.cursors[index] = cursor
 
     async def aclose(self) -> None:
         for sink in self.sinks:

@@ -23,6 +23,19 @@ class SinkOptions:
     cursor_dir: str | None = None  # where sinks without a place of their own keep their cursor
 
 
+class UnwritablePayload(ValueError):
+    """One payload this sink cannot write (its ``d`` cannot be encoded for the medium), raised
+    before anything of the batch is written. The consumer then skips that payload for this sink
+    (one log line naming the seq and the reason, counted) and writes the rest: one payload must
+    never stop a sink for good. Trouble of the medium itself (disk full, webhook down) is not this.
+    """
+
+    def __init__(self, seq: int, reason: str) -> None:
+        super().__init__(f"payload seq {seq}: {reason}")
+        self.seq = seq
+        self.reason = reason
+
+
 class SampleSink(Protocol):
     """Stores payloads and remembers how far it got (its cursor: the last seq it committed).
 
@@ -41,7 +54,8 @@ class SampleSink(Protocol):
 
         Payloads at or below the committed cursor are skipped (a replay may resend them), and a
         lower ``cursor`` never moves it back. A batch with seqs not rising or a cursor below its
-        last seq is refused whole with ValueError."""
+        last seq is refused whole with ValueError; a payload the sink cannot encode, with
+        UnwritablePayload before anything is written."""
         ...
 
     async def aclose(self) -> None: ...

@@ -180,6 +180,12 @@ class TokenStore(Protocol):
         """Store a new token; raises KeyError when the value exists (a grant is never replaced)."""
         ...
 
+    async def peek(self, value: str) -> Token | None:
+        """The token, left in place: IDENTIFY checks a token with this and spends it with
+        ``take`` only once the session is admitted, so a refusal that is not the token's fault
+        (the consumer cap) leaves it usable for its lifetime."""
+        ...
+
     async def take(self, value: str) -> Token | None:
         """Remove and return the token: whoever takes it first gets it, nobody gets it twice."""
         ...

@@ -189,6 +189,14 @@ class _BrokerState:
         for code, count in sorted(self.broker.closes.items()):
             closes.add_metric([str(code)], count)
         yield closes
+        dropped = CounterMetricFamily(
+            "wearstream_frames_dropped",
+            "Frames dropped without closing (a malformed SUBMIT, REPLAY or STATUS), by op",
+            labels=["op"],
+        )
+        for op, count in sorted(self.broker.dropped.items()):
+            dropped.add_metric([op], count)
+        yield dropped
         yield CounterMetricFamily(
             "wearstream_replay_requests", "REPLAY requests from consumers", value=self.broker.replay_requests
         )

@@ -20,6 +20,7 @@ from typing import Any
 import orjson
 
 from ...domain.stream import Payload
+from ...ports.sinks import UnwritablePayload
 from .linefile import LineFileSink
 
 COLUMNS = ("seq", "uid", "t", "ts", "value", "synthetic", "extra")
@@ -46,7 +47,7 @@ class CsvSink(LineFileSink):
         ]
         for cell in cells:
             if isinstance(cell, str) and ("\n" in cell or "\r" in cell):
-                raise ValueError(f"payload seq {payload.seq}: a CSV cell would hold a line break")
+                raise UnwritablePayload(payload.seq, "a CSV cell would hold a line break")
         out = io.StringIO()
         csv.writer(out, lineterminator="\n").writerow(cells)
         return out.getvalue().encode()
@@ -65,4 +66,4 @@ def _json(payload: Payload, value: Any) -> str:
     try:
         return orjson.dumps(value).decode()
     except TypeError as error:  # orjson.JSONEncodeError
-        raise ValueError(f"payload seq {payload.seq}: cannot be written as JSON: {error}") from None
+        raise UnwritablePayload(payload.seq, f"cannot be written as JSON: {error}") from None

@@ -12,6 +12,7 @@ from typing import Any
 import orjson
 
 from ...domain.stream import Payload
+from ...ports.sinks import UnwritablePayload
 
 
 def record(payload: Payload) -> dict[str, Any]:
@@ -27,13 +28,12 @@ def record(payload: Payload) -> dict[str, Any]:
 
 
 def json_record(payload: Payload) -> bytes:
-    """The record as JSON; a ``d`` that is not JSON fails with a ValueError naming the seq."""
+    """The record as JSON; a ``d`` that cannot be written as JSON (too deep, an integer beyond
+    64 bits) fails with UnwritablePayload naming the seq."""
     try:
         return orjson.dumps(record(payload))
     except TypeError as error:  # orjson.JSONEncodeError
-        raise ValueError(
-            f"payload seq {payload.seq}: d cannot be written as JSON: {error}"
-        ) from None
+        raise UnwritablePayload(payload.seq, f"d cannot be written as JSON: {error}") from None
 
 
 def json_line(payload: Payload) -> bytes:

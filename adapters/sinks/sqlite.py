@@ -25,16 +25,14 @@ SQLite storage (``adapters/storage/sqlite_database.py``).
 from __future__ import annotations
 
 import sqlite3
-from datetime import timezone
 from pathlib import Path
 from typing import Any, Callable, Sequence, TypeVar
 
 import orjson
 
-from ...domain.errors import InvalidReading
-from ...domain.readings import is_number, parse_timestamp
+from ...domain.readings import format_timestamp, is_number, utc_time
 from ...domain.stream import Payload
-from ...ports.sinks import SinkOptions
+from ...ports.sinks import SinkOptions, UnwritablePayload
 from ..storage.sqlite_database import SqliteDatabase, write_transaction
 from .cursor import new_payloads
 
@@ -139,9 +137,7 @@ def _row(payload: Payload) -> tuple[Any, ...]:
         reading = orjson.dumps(d).decode()
         value_json = None if array is None else orjson.dumps(array).decode()
     except TypeError as error:  # orjson.JSONEncodeError
-        raise ValueError(
-            f"payload seq {payload.seq}: d cannot be stored as JSON: {error}"
-        ) from None
+        raise UnwritablePayload(payload.seq, f"d cannot be stored as JSON: {error}") from None
     return (
         payload.seq,
         payload.uid,
@@ -155,14 +151,15 @@ def _row(payload: Payload) -> tuple[Any, ...]:
 
 
 def _real(val: object) -> float | None:
-    """A scalar as REAL (``d`` keeps it exactly: integers up to 2**64 as they came)."""
-    return float(val) if is_number(val) else None  # type: ignore[arg-type]
+    """A scalar as REAL (``d`` keeps it exactly: integers up to 2**64 as they came); None
+    when it is no number or too large for one."""
+    try:
+        return float(val) if is_number(val) else None  # type: ignore[arg-type]
+    except OverflowError:
+        return None
 
 
 def _utc(ts: object) -> str | None:
     """The reading time in UTC, fixed width so that text order is time order; None if unreadable."""
-    try:
-        moment = parse_timestamp(ts)
-    except InvalidReading:
-        return None
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    moment = utc_time(ts)
+    return None if moment is None else format_timestamp(moment)

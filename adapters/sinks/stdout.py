@@ -12,14 +12,12 @@ memory: ``open`` then returns 0 and the consumer starts from what the broker rep
 from __future__ import annotations
 
 import sys
-from datetime import timezone
 from typing import Sequence, TextIO
 
 import trio
 
 from ...domain.datatypes import resolve
-from ...domain.errors import InvalidReading
-from ...domain.readings import is_number, parse_timestamp
+from ...domain.readings import is_number, utc_time
 from ...domain.stream import Payload
 from ...ports.sinks import SinkOptions
 from .cursor import CursorFile, cursor_file_name, new_payloads
@@ -85,9 +83,8 @@ def text_line(payload: Payload) -> str:
 
 
 def _time(ts: object) -> str:
-    try:
-        moment = parse_timestamp(ts).astimezone(timezone.utc)
-    except InvalidReading:
+    moment = utc_time(ts)
+    if moment is None:
         return str(ts)
     return moment.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] + "Z"
 

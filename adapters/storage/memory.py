@@ -153,6 +153,9 @@ class MemoryTokenStore:
         if self._puts % self._purge_every == 0:
             await self.purge_expired()
 
+    async def peek(self, value: str) -> Token | None:
+        return self._tokens.get(value)
+
     async def take(self, value: str) -> Token | None:
         return self._tokens.pop(value, None)
 

@@ -455,6 +455,11 @@ class RedisTokenStore:
             if existing != value:  # the same token is this put, retried after a lost reply
                 raise KeyError("a token with this value already exists")
 
+    async def peek(self, value: str) -> Token | None:
+        key = self._keys.token(value)
+        stored = await self.redis.call("peek token", lambda: self.redis.client.get(key))
+        return None if stored is None else _token(value, stored)
+
     async def take(self, value: str) -> Token | None:
         key = self._keys.token(value)
         stored = await self.redis.call("take token", lambda: self.redis.client.getdel(key))

@@ -490,6 +490,19 @@ class SqliteTokenStore:
         if self._puts % self._purge_every == 0:
             await self.purge_expired()
 
+    async def peek(self, value: str) -> Token | None:
+        def select(connection: sqlite3.Connection) -> Token | None:
+            row = connection.execute(
+                "SELECT role, developer_id, user_id, expires_at FROM tokens WHERE value = ?",
+                (value,),
+            ).fetchone()
+            if row is None:
+                return None
+            role, developer_id, user_id, expires_at = row
+            return Token(value, Role(role), developer_id, user_id, datetime.fromisoformat(expires_at))
+
+        return await self.db.run(select)
+
     async def take(self, value: str) -> Token | None:
         def delete(connection: sqlite3.Connection) -> Token | None:
             # fetchall steps the statement to its end, which commits the implicit transaction.

@@ -35,7 +35,7 @@ from ...domain.session import (
     Action,
     Authenticate,
     Close,
-    Ignored,
+    Dropped,
     Principal,
     Publish,
     Send,
@@ -118,6 +118,7 @@ class Broker:
         self.config = config
         self.connections: set[Connection] = set()
         self.closes: dict[int, int] = {}
+        self.dropped: dict[str, int] = {}  # frames dropped without closing, by op name
         self.replay_requests = 0
         self.deadlines = Deadlines()
         self._ids = itertools.count(1)
@@ -180,6 +181,9 @@ class Connection:
         self.queue: ConsumerQueue | DashboardQueue | None = None
         self._linked: tuple[str, str] | None = None  # (developer, user) of a producer, for presence
         self._acked_upto = -1
+        self._published_key = -1  # the highest SUBMIT id handed to the hub on this connection
+        self._dropped_key = -1  # a dropped SUBMIT's id, acknowledged once all before it are
+        self.drops = 0
         self._ack_wanted = trio.Event()
         self._nursery: trio.Nursery | None = None
         self._closing = False
@@ -209,7 +213,9 @@ class Connection:
             if not self._closing:  # the client closed, or the socket broke
                 closed = self.ws.closed
                 code, reason = (closed.code, closed.reason) if closed else (None, "connection lost")
-                self.log_event("close", "closed by the client", code=code, reason=reason, by="client")
+                self.log_event(
+                    "close", "closed by the client", code=code, reason=reason, by="client", drops=self.drops
+                )
 
     async def _read(self) -> None:
         while not self._closing:
@@ -276,37 +282,67 @@ class Connection:
                 self.broker.hub.update_presence(action.developer_id, action.user_id, action.status)
             elif isinstance(action, Authenticate):
                 await self._authenticate(action)
-            elif isinstance(action, Ignored):
-                log.info("dropped a frame: %s", action.reason)
+            elif isinstance(action, Dropped):
+                self._dropped(action)
             elif isinstance(action, Close):
                 await self.close(action.code, action.reason)
 
     async def _publish(self, action: Publish) -> None:
         d = action.d
-        if action.needs_timestamp:
-            d = {"ts": format_timestamp(self.broker.clock.now()), **d}
-        ack = self if self.session.wants_acks and action.key is not None else None
+        if action.needs_timestamp:  # no ts, or "ts": null
+            stamp = format_timestamp(self.broker.clock.now())
+            d = {"ts": stamp, **{k: v for k, v in d.items() if k != "ts"}}
+        ack = None
+        if self.session.wants_acks and action.key is not None:
+            ack = self
+            self._published_key = max(self._published_key, action.key.counter)
         await self.broker.hub.publish(action.developer_id, action.user_id, action.t, d, action.key, ack)
 
+    def _dropped(self, action: Dropped) -> None:
+        """Count a dropped frame and say why: the first drop of a connection at warning level,
+        the rest at debug (a client sending garbage in a loop must not flood the log); the
+        count is in the connection's close line."""
+        name = action.op.name
+        self.broker.dropped[name] = self.broker.dropped.get(name, 0) + 1
+        self.drops += 1
+        level = logging.WARNING if self.drops == 1 else logging.DEBUG
+        self.log_event("drop", f"dropped a {name} frame", level, op=name, reason=action.reason)
+        if action.key is not None and self.session.wants_acks:
+            self._dropped_key = max(self._dropped_key, action.key.counter)
+            self._ack_dropped()
+
+    def _ack_dropped(self) -> None:
+        """Acknowledge a dropped SUBMIT once every SUBMIT before it is stored: acks are
+        cumulative, so acknowledging it earlier would vouch for readings still on their way."""
+        if self._dropped_key > self._acked_upto and self._acked_upto >= self._published_key:
+            self.stored(self._dropped_key)
+
     async def _authenticate(self, action: Authenticate) -> None:
+        """Check the token, admit the session, and only then spend the token: a token refused
+        for a reason of the broker's (the consumer cap) still works on the next attempt."""
         try:
-            principal = await self._redeem(action.token, action.role)
+            principal = await self._check_token(action.token, action.role)
         except TokenError as error:
             await self._perform(self.session.rejected(CloseCode.INVALID_TOKEN, str(error)))
             return
+        if principal.role is Role.DASHBOARD:
+            await self._watch(principal, action.token)
+            return
+        latest = None
         if principal.role is Role.CONSUMER:
-            await self.broker.hub.open_developer(principal.developer_id)
-            self.queue = await self.broker.hub.admit_consumer(principal.developer_id)
+            hub = self.broker.hub
+            await hub.open_developer(principal.developer_id)
+            self.queue = await hub.admit_consumer(principal.developer_id, self.session.extensions)
             if self.queue is None:
-                cap = self.broker.hub.max_consumers
-                reason = f"consumer session cap reached ({cap} per developer)"
+                reason = f"consumer session cap reached ({hub.max_consumers} per developer)"
                 await self._perform(self.session.rejected(CloseCode.CONSUMER_CAP, reason))
                 return
-            assert self._nursery is not None
-            self._nursery.start_soon(self.queue.run, self._send_frames)
-        elif principal.role is Role.DASHBOARD:
-            await self._watch(principal)
+        if not await self._spend(action.token):
             return
+        if isinstance(self.queue, ConsumerQueue):
+            assert self._nursery is not None
+            latest = self.queue.position()
+            self._nursery.start_soon(self.queue.run, self._send_frames)
         elif self.session.wants_acks:
             assert self._nursery is not None
             self._nursery.start_soon(self._send_acks)
@@ -314,11 +350,24 @@ class Connection:
             assert principal.user_id is not None
             self._linked = (principal.developer_id, principal.user_id)
             self.broker.hub.link_changed(*self._linked, +1)
-        await self._perform(self.session.identified(principal))
+        await self._perform(self.session.identified(principal, latest))
         self._log_identified()
 
-    async def _watch(self, principal: Principal) -> None:
+    async def _spend(self, token: str) -> bool:
+        """Take the token now that the session is admitted; False (and closed with 4001) when
+        another connection spent it meanwhile."""
+        if await self.broker.tokens.take(token) is not None:
+            return True
+        if self.queue is not None:
+            self.broker.hub.remove_consumer(self.queue)
+            self.queue = None
+        await self._perform(self.session.rejected(CloseCode.INVALID_TOKEN, "token already used"))
+        return False
+
+    async def _watch(self, principal: Principal, token: str) -> None:
         """A dashboard (extension): READY, then live frames and presence through a lossy queue."""
+        if not await self._spend(token):
+            return
         await self.broker.hub.open_developer(principal.developer_id)
         queue = self.queue = DashboardQueue(principal.developer_id)
         await self.broker.hub.add_dashboard(queue)
@@ -332,9 +381,11 @@ class Connection:
         if self.principal is not None:
             self.log_event("identify", "identified", role=self.principal.role.name.lower())
 
-    def log_event(self, event: str, message: str, **fields: object) -> None:
+    def log_event(self, event: str, message: str, level: int = logging.INFO, **fields: object) -> None:
         """One structured line per connection event, with the developer and user once known
         (adapters/logging_json.py renders the fields as JSON or as readable text)."""
+        if not log.isEnabledFor(level):
+            return
         who = self.principal
         fields = {
             "event": event,
@@ -343,10 +394,11 @@ class Connection:
             "user": who.user_id if who else None,
             **fields,
         }
-        log.info(message, extra={"fields": fields})
+        log.log(level, message, extra={"fields": fields})
 
-    async def _redeem(self, value: str, role: Role) -> Principal:
-        token = await self.broker.tokens.take(value)
+    async def _check_token(self, value: str, role: Role) -> Principal:
+        """Who the token stands for, if it may IDENTIFY as ``role`` now (it is not spent here)."""
+        token = await self.broker.tokens.peek(value)
         if token is None:
             raise TokenError("unknown or already used token")
         token.check(role, self.broker.clock.now().astimezone(timezone.utc))
@@ -377,6 +429,7 @@ class Connection:
         if submit_id > self._acked_upto:
             self._acked_upto = submit_id
             self._ack_wanted.set()
+            self._ack_dropped()
 
     async def _send_acks(self) -> None:
         sent = -1
@@ -395,7 +448,9 @@ class Connection:
             return
         self._closing = True
         self.broker.closes[int(code)] = self.broker.closes.get(int(code), 0) + 1
-        self.log_event("close", "closed by the broker", code=int(code), reason=reason, by="server")
+        self.log_event(
+            "close", "closed by the broker", code=int(code), reason=reason, by="server", drops=self.drops
+        )
         with trio.move_on_after(CLOSE_TIMEOUT):
             await self.ws.aclose(int(code), _truncate(reason))
         if self._nursery is not None:

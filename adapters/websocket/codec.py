@@ -1,8 +1,11 @@
 """The wire codec: JSON text frames to domain frames and back (cattrs + orjson).
 
-Anything malformed becomes a typed domain error (MalformedFrame → close 1003, UnknownOpcode →
-close 4004) with a reason that says what was wrong. Decoding is strict: a string is not a number,
-a bool is not an integer, ``NaN`` is not JSON.
+A frame that is not a JSON object, has no integer ``op``, or is an IDENTIFY without a usable token
+becomes a typed domain error (MalformedFrame → close 1003, UnknownOpcode → close 4004) with a
+reason that says what was wrong. A SUBMIT, REPLAY or STATUS whose content is wrong becomes an
+``Invalid`` frame instead: the session drops it and the client stays connected (docs/protocol.md).
+Lenient where Terra clients are sloppy (IDENTIFY ``type`` "1", REPLAY bounds 28.0 or "28"), strict
+where data would be corrupted (a bool is not a number, ``NaN`` is not JSON).
 
 DISPATCH frames are encoded once per payload and the same text is sent to every consumer; the
 reading ``d`` is forwarded exactly as the producer sent it (key order included).
@@ -23,16 +26,19 @@ from ...domain.frames import (
     HeartbeatAck,
     Hello,
     Identify,
-    InvalidStatus,
+    Invalid,
     Op,
     Ready,
     Replay,
     Status,
     Submit,
     SubmitAck,
+    WarningFrame,
 )
 from ...domain.datatypes import is_label
+from ...domain.errors import ReplayRangeError
 from ...domain.identity import Role
+from ...domain.integers import INT64_MAX, lenient_int
 from ...domain.stream import Payload, ReplayRange
 
 MAX_FRAME_BYTES = 256 * 1024
@@ -107,41 +113,72 @@ def _identify(obj: dict[str, Any]) -> Identify:
     d = _d(obj, "IDENTIFY")
     if "token" not in d or "type" not in d:
         raise MalformedFrame("IDENTIFY needs d.token and d.type")
-    token, role = d["token"], d["type"]
+    token, role = d["token"], lenient_int(d["type"])  # "1" and 1.0 are read as 1
     if not isinstance(token, str) or not token:
         raise MalformedFrame("IDENTIFY d.token must be a non-empty string")
-    if not isinstance(role, int) or isinstance(role, bool) or role not in (0, 1, 2):
+    if role not in (0, 1, 2):
         raise MalformedFrame("IDENTIFY d.type must be 0 (user) or 1 (developer)")
     source, ack = d.get("source"), d.get("ack", False)
+    extensions = d.get("extensions", False)
     if source is not None and (not isinstance(source, str) or not 0 < len(source) <= 128):
         raise MalformedFrame("IDENTIFY d.source must be a string of 1-128 characters")
     if not isinstance(ack, bool):
         raise MalformedFrame("IDENTIFY d.ack must be true or false")
-    return Identify(token, Role(role), source, ack)
+    if not isinstance(extensions, bool):
+        raise MalformedFrame("IDENTIFY d.extensions must be true or false")
+    return Identify(token, Role(role), source, ack, extensions)
 
 
-def _submit(obj: dict[str, Any]) -> Submit:
-    t = obj.get("t")
-    if not is_label(t):
-        raise MalformedFrame("SUBMIT t must be a data type label: 1-64 letters, digits, underscores")
-    d = _d(obj, "SUBMIT")
+def _submit(obj: dict[str, Any]) -> Submit | Invalid:
     submit_id = obj.get("id")
     if submit_id is not None and (
-        not isinstance(submit_id, int) or isinstance(submit_id, bool) or submit_id < 0
+        not isinstance(submit_id, int) or isinstance(submit_id, bool)
+        or not 0 <= submit_id <= INT64_MAX
     ):
-        raise MalformedFrame("SUBMIT id must be a non-negative integer")
+        return Invalid(Op.SUBMIT, "SUBMIT id must be an integer from 0 to 2**63-1")
+    t = obj.get("t")
+    if not is_label(t):
+        return Invalid(
+            Op.SUBMIT, "SUBMIT t must be a data type label: 1-64 letters, digits, underscores", submit_id
+        )
+    d = obj.get("d")
+    if not isinstance(d, dict):
+        return Invalid(Op.SUBMIT, "SUBMIT needs d as an object", submit_id)
     return Submit(t, d, submit_id)  # type: ignore[arg-type]
 
 
-def _status(obj: dict[str, Any]) -> Status | InvalidStatus:
+def _replay(obj: dict[str, Any]) -> Replay | Invalid:
+    try:
+        return Replay(ReplayRange.from_wire(obj.get("d")))
+    except ReplayRangeError as error:
+        return Invalid(Op.REPLAY, error.reason)
+
+
+def _status(obj: dict[str, Any]) -> Status | Invalid:
     d = obj.get("d")
     if not isinstance(d, dict) or not isinstance(d.get("connected"), bool):
-        return InvalidStatus("STATUS needs d.connected as true or false")
+        return Invalid(Op.STATUS, "STATUS needs d.connected as true or false")
     for name in ("device_id", "source", "reason"):
         value = d.get(name)
         if value is not None and (not isinstance(value, str) or len(value) > 256):
-            return InvalidStatus(f"STATUS d.{name} must be a string of at most 256 characters")
+            return Invalid(Op.STATUS, f"STATUS d.{name} must be a string of at most 256 characters")
     return Status(d["connected"], d.get("device_id"), d.get("source"), d.get("reason"))
+
+
+def _ready(obj: dict[str, Any]) -> Ready:
+    d = obj.get("d")
+    seq = d.get("seq") if isinstance(d, dict) else None
+    return Ready(seq if isinstance(seq, int) and not isinstance(seq, bool) else None)
+
+
+def _warning(obj: dict[str, Any]) -> WarningFrame:
+    d = _d(obj, "WARNING")
+    about, reason, submit_id = d.get("op"), d.get("reason"), d.get("id")
+    if not isinstance(about, int) or about not in _DECODERS or not isinstance(reason, str):
+        raise MalformedFrame("WARNING needs d.op and d.reason")
+    if not isinstance(submit_id, int) or isinstance(submit_id, bool):
+        submit_id = None
+    return WarningFrame(Op(about), reason, submit_id)
 
 
 def _dispatch(obj: dict[str, Any]) -> Dispatch:
@@ -159,12 +196,13 @@ _DECODERS: dict[int, Callable[[dict[str, Any]], Frame]] = {
     Op.HEARTBEAT_ACK: lambda obj: HeartbeatAck(),
     Op.HELLO: lambda obj: _structure(_d(obj, "HELLO"), Hello, "HELLO"),
     Op.IDENTIFY: _identify,
-    Op.READY: lambda obj: Ready(),
+    Op.READY: _ready,
     Op.DISPATCH: _dispatch,
     Op.SUBMIT: _submit,
-    Op.REPLAY: lambda obj: Replay(ReplayRange.from_wire(obj.get("d"))),
+    Op.REPLAY: _replay,
     Op.STATUS: _status,
     Op.SUBMIT_ACK: lambda obj: _structure(_d(obj, "SUBMIT_ACK"), SubmitAck, "SUBMIT_ACK"),
+    Op.WARNING: _warning,
 }
 
 
@@ -184,7 +222,17 @@ def encode(frame: Frame) -> str:
             d["source"] = frame.source
         if frame.ack:
             d["ack"] = True
+        if frame.extensions:
+            d["extensions"] = True
         body["d"] = d
+    elif isinstance(frame, Ready):
+        if frame.seq is not None:
+            body["d"] = {"seq": frame.seq}
+    elif isinstance(frame, WarningFrame):
+        warning: dict[str, Any] = {"op": int(frame.about), "reason": frame.reason}
+        if frame.submit_id is not None:
+            warning["id"] = frame.submit_id
+        body["d"] = warning
     elif isinstance(frame, Submit):
         body["t"] = frame.t
         body["d"] = frame.d

@@ -35,6 +35,7 @@ from ...domain.frames import (
     Identify,
     Ready,
     Replay,
+    WarningFrame,
 )
 from ...domain.identity import Role
 from ...domain.stream import Payload
@@ -126,9 +127,12 @@ class ConsumerLink:
         async with trio.open_nursery() as nursery:
             try:
                 with trio.fail_after(HANDSHAKE_TIMEOUT):
-                    interval, early = await self._identify(ws, token)
+                    interval, ready, early = await self._identify(ws, token)
                 nursery.start_soon(self._heartbeat, ws, interval)
                 self._ready()
+                for rng in self.resume.ready(ready.seq):
+                    self.stats.replays += 1
+                    await ws.send_message(codec.encode(Replay(rng)))
                 for frame in early:
                     await self._dispatched(ws, frame, out)
                 await self._stream(ws, out)
@@ -142,18 +146,21 @@ class ConsumerLink:
             nursery.cancel_scope.cancel()
         return decision
 
-    async def _identify(self, ws: WebSocketConnection, token: str) -> tuple[float, list[Dispatch]]:
-        """HELLO, IDENTIFY, READY: the heartbeat interval in seconds, and any DISPATCH that
-        overtook the READY (the broker starts a consumer's sender just before it sends READY)."""
+    async def _identify(
+        self, ws: WebSocketConnection, token: str
+    ) -> tuple[float, Ready, list[Dispatch]]:
+        """HELLO, IDENTIFY (opting in to extensions: every data type, WARNING frames), READY:
+        the heartbeat interval in seconds, the READY (its ``seq`` says how far the stream is),
+        and any DISPATCH that overtook it (the broker starts a consumer's sender just before)."""
         hello = await self._receive(ws)
         if not isinstance(hello, Hello):
             raise _Dropped(f"the broker's first frame was op {int(hello.op)}, not HELLO")
-        await ws.send_message(codec.encode(Identify(token, Role.CONSUMER)))
+        await ws.send_message(codec.encode(Identify(token, Role.CONSUMER, extensions=True)))
         early = []
         while not isinstance(frame := await self._receive(ws), Ready):
             if isinstance(frame, Dispatch):
                 early.append(frame)
-        return hello.heartbeat_interval / 1000, early
+        return hello.heartbeat_interval / 1000, frame, early
 
     def _ready(self) -> None:
         self.resume.connected()
@@ -168,6 +175,8 @@ class ConsumerLink:
             frame = await self._receive(ws)
             if isinstance(frame, Dispatch):
                 await self._dispatched(ws, frame, out)
+            elif isinstance(frame, WarningFrame):
+                log.warning("the broker dropped a frame of ours (op %d): %s", frame.about, frame.reason)
 
     async def _dispatched(
         self, ws: WebSocketConnection, frame: Dispatch, out: trio.MemorySendChannel[Payload]

@@ -29,6 +29,7 @@ from typing import Any, Awaitable, Callable, Protocol
 import attrs
 import trio
 
+from ...domain.datatypes import is_extension_type
 from ...domain.frames import Status
 from ...domain.stream import Payload, ReplayRange, Stream, SubmitKey
 from ...ports.storage import ConsumerLeases, SharedStreamLog, StreamLog, Submission
@@ -68,10 +69,14 @@ class _Item:
 class ConsumerQueue:
     """What one consumer connection still has to be sent: live frames, replays, or a catch-up."""
 
-    def __init__(self, hub: "Hub", developer_id: str, max_pending: int) -> None:
+    def __init__(
+        self, hub: "Hub", developer_id: str, max_pending: int, extensions: bool = False
+    ) -> None:
         self.hub = hub
         self.developer_id = developer_id
         self.max_pending = max_pending
+        self.extensions = extensions  # opted in to extension data types (docs/protocol.md)
+        self._first_live: int | None = None  # the seq of the first frame offered live
         self._pending: collections.deque[str] = collections.deque()
         self._replays: collections.deque[ReplayRange] = collections.deque()
         self._catch_up_after: int | None = None
@@ -89,6 +94,8 @@ class ConsumerQueue:
 
     def offer(self, seq: int, frame: str) -> None:
         """Queue a live frame without ever blocking; fall back to catch-up when full."""
+        if self._first_live is None:
+            self._first_live = seq
         if self._catch_up_after is not None:
             return
         if len(self._pending) >= self.max_pending:
@@ -101,6 +108,17 @@ class ConsumerQueue:
         else:
             self._pending.append(frame)
         self._wake.set()
+
+    def position(self) -> int:
+        """The latest seq this consumer can get only by REPLAY (sent in READY): every later one
+        comes live. Exact even while frames are already queued for it."""
+        if self._first_live is not None:
+            return self._first_live - 1
+        return self.hub.dispatched_seq(self.developer_id)
+
+    def wants(self, t: str) -> bool:
+        """Whether this consumer is sent payloads of type ``t``."""
+        return self.extensions or not is_extension_type(t)
 
     def replay(self, rng: ReplayRange) -> None:
         self._replays.append(rng)
@@ -143,10 +161,11 @@ class ConsumerQueue:
             )
             if not page:
                 return
-            frames = [encode_dispatch(payload) for payload in page]
-            if notice is not None:
+            frames = [encode_dispatch(payload) for payload in page if self.wants(payload.t)]
+            if notice is not None and frames:
                 frames[0], notice = notice + frames[0][1:], None
-            await send(frames)
+            if frames:
+                await send(frames)
             after = page[-1].seq
 
     async def _catch_up(self, send: SendFrames) -> None:
@@ -157,7 +176,9 @@ class ConsumerQueue:
             self.developer_id, ReplayRange(after, live + 1), CATCH_UP_PAGE
         )
         if page:
-            await send([encode_dispatch(payload) for payload in page])
+            frames = [encode_dispatch(payload) for payload in page if self.wants(payload.t)]
+            if frames:
+                await send(frames)
             after = page[-1].seq
         # No await between this check and the switch: nothing dispatched can slip between.
         if after >= self.hub.dispatched_seq(self.developer_id):
@@ -253,19 +274,19 @@ class Hub:
     def dispatched_seq(self, developer_id: str) -> int:
         return self._dispatched.get(developer_id, 0)
 
-    def add_consumer(self, developer_id: str) -> ConsumerQueue | None:
+    def add_consumer(self, developer_id: str, extensions: bool = False) -> ConsumerQueue | None:
         """A queue for a new consumer, or None when the developer's consumer cap is reached."""
         consumers = self._consumers[developer_id]
         if sum(isinstance(q, ConsumerQueue) for q in consumers) >= self.max_consumers:
             return None
-        queue = ConsumerQueue(self, developer_id, self.consumer_queue)
+        queue = ConsumerQueue(self, developer_id, self.consumer_queue, extensions)
         consumers.append(queue)
         return queue
 
-    async def admit_consumer(self, developer_id: str) -> ConsumerQueue | None:
+    async def admit_consumer(self, developer_id: str, extensions: bool = False) -> ConsumerQueue | None:
         """add_consumer, plus what several nodes need: a lease in the backend (the cap across
         nodes) and, for a developer this node does not follow yet, the live position."""
-        queue = self.add_consumer(developer_id)
+        queue = self.add_consumer(developer_id, extensions)
         if queue is None or self.leases is None:
             return queue
         holder = f"{self.node_id}/{next(self._holder_ids)}"
@@ -429,8 +450,10 @@ class Hub:
         if not consumers:
             return
         frame = encode_dispatch(payload)
+        plain = not is_extension_type(payload.t)
         for queue in consumers:
-            queue.offer(payload.seq, frame)
+            if plain or not isinstance(queue, ConsumerQueue) or queue.extensions:
+                queue.offer(payload.seq, frame)
         self.payloads_out += len(consumers)
         if self.on_dispatch is not None:
             self.on_dispatch(payload, len(consumers))

@@ -69,6 +69,15 @@ class TokenStoreContract(abc.ABC):
         assert got_c is not None and got_c.role is Role.CONSUMER and got_c.user_id is None
         assert got_p.expires_at.utcoffset() == timedelta(0)
 
+    async def test_peek_reads_without_spending(self, tokens: TokenStore) -> None:
+        token = consumer_token()
+        await tokens.put(token)
+        assert await tokens.peek("tok-c") == token
+        assert await tokens.peek("tok-c") == token
+        assert await tokens.peek("never-issued") is None
+        assert await tokens.take("tok-c") == token
+        assert await tokens.peek("tok-c") is None
+
     async def test_a_token_is_taken_once(self, tokens: TokenStore) -> None:
         await tokens.put(producer_token())
         assert await tokens.take("tok-p") is not None

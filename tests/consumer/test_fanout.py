@@ -8,6 +8,7 @@ import trio
 
 from wearstream.adapters.websocket.consumer_link import ConsumerStopped
 from wearstream.entrypoints.consumer import ConsumerSettings, serve_consumer
+from wearstream.ports.sinks import UnwritablePayload
 from wearstream.testing.memory_sink import MemoryMedium, MemorySink, SinkWriteFailed
 
 from .conftest import LiveBroker, producer
@@ -83,3 +84,36 @@ async def test_a_sink_that_fails_stops_the_consumer_without_committing(
                 await prod.submit(2)
                 await trio.sleep_forever()
     assert sink.cursor == 0 and sink.payloads == [] and sink.closed
+
+
+class RefusingSink(MemorySink):
+    """A MemorySink that cannot encode payloads whose value is in ``refuse`` (as a jsonl sink
+    cannot write a reading nested too deep)."""
+
+    def __init__(self, refuse: set[int]) -> None:
+        super().__init__()
+        self.refuse = refuse
+
+    async def write(self, payloads, cursor):  # type: ignore[no-untyped-def]
+        for payload in payloads:
+            if payload.d["val"] in self.refuse:
+                raise UnwritablePayload(payload.seq, "cannot encode it")
+        await super().write(payloads, cursor)
+
+
+async def test_a_payload_a_sink_cannot_write_is_skipped_and_the_cursor_moves_past(
+    broker: LiveBroker, caplog: pytest.LogCaptureFixture
+) -> None:
+    sink, other = RefusingSink({2, 4}), MemorySink()
+    stop = trio.Event()
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(serve_consumer, settings(broker), [sink, other], stop)
+        async with producer(broker) as prod:
+            await broker.wait_new_consumer()
+            await prod.submit(5)
+            await wait_for([sink, other], 5)
+        stop.set()
+    assert sink.seqs == [1, 3, 5] and sink.cursor == 5
+    assert other.seqs == [1, 2, 3, 4, 5]
+    skipped = [r.getMessage() for r in caplog.records if "skipped payload" in r.getMessage()]
+    assert len(skipped) == 2 and "seq 2" in skipped[0] and "cannot encode it" in skipped[0]

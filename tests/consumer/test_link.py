@@ -106,3 +106,18 @@ async def test_heartbeats_keep_the_connection_and_shutdown_is_retried(nursery: t
         broker_nursery.cancel_scope.cancel()
     await trio.sleep(0.2)
     assert not link_done.is_set() and link.stats.connects == 1
+
+
+async def test_catches_up_at_ready_while_nobody_sends(broker: LiveBroker, nursery: trio.Nursery) -> None:
+    """READY carries the stream's latest seq (extension): the link replays up to it at once,
+    without waiting for a live payload that may never come (issue 13.8)."""
+    async with producer(broker) as prod:
+        await prod.submit(20)
+    link = ConsumerLink(broker.link_settings(), 5, backoff=FAST)
+    send, receive = trio.open_memory_channel[Payload](0)
+    nursery.start_soon(link.run, send)
+    got = await take(receive, 15)
+    assert [p.seq for p in got] == list(range(6, 21))
+    async with producer(broker) as prod:
+        await prod.submit(2)
+        assert [p.seq for p in await take(receive, 2)] == [21, 22]

@@ -48,6 +48,23 @@ def test_gap_asks_for_replay_before_first_live_then_a_fence() -> None:
     assert seqs(r.received(p(45))) == [45]
 
 
+def test_ready_with_the_latest_seq_opens_the_gap_at_once() -> None:
+    r = Resume(cursor=5)
+    assert r.ready(20) == (ReplayRange(5, 20), ReplayRange(19, 21))
+    assert r.phase is Phase.REPLAYING
+    assert seqs(r.received(p(21))) == []  # live, held until the fence
+    for seq in range(6, 20):
+        assert seqs(r.received(p(seq))) == [seq]
+    assert seqs(r.received(p(20))) == [20, 21]
+    assert r.phase is Phase.LIVE and r.cursor == 21
+
+
+def test_ready_without_news_changes_nothing() -> None:
+    for latest in (None, 0, 5):
+        r = Resume(cursor=5)
+        assert r.ready(latest) == () and r.phase is Phase.AWAITING_LIVE
+
+
 def test_empty_replay_is_ended_by_the_fence() -> None:
     r = Resume(cursor=10)
     r.received(p(20))

@@ -65,6 +65,9 @@ class RecordingTokenStore:
         await self.inner.put(token)
         self.tokens[token.value] = token
 
+    async def peek(self, value: str) -> Token | None:
+        return await self.inner.peek(value)
+
     async def take(self, value: str) -> Token | None:
         return await self.inner.take(value)
 

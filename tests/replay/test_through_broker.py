@@ -53,4 +53,4 @@ async def test_a_consumers_recording_replays_through_a_producer(
     replay = f"replay:{recording}?speed=50"
     replayed = await stream_through(wearstream_broker, "bob", replay, original[-1].seq)
     assert [(p.uid, p.t, p.d) for p in replayed] == [("bob", p.t, p.d) for p in original]
-    assert replayed[0].d["ts"] == "2024-03-09T07:30:00.000000+00:00"
+    assert replayed[0].d["ts"] == "2024-03-09T07:30:00.000000Z"

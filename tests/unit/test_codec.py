@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import orjson
 import pytest
@@ -25,12 +26,14 @@ from wearstream.domain.frames import (
     HeartbeatAck,
     Hello,
     Identify,
-    InvalidStatus,
+    Invalid,
+    Op,
     Ready,
     Replay,
     Status,
     Submit,
     SubmitAck,
+    WarningFrame,
 )
 from wearstream.domain.identity import Role
 from wearstream.domain.stream import Payload, ReplayRange
@@ -140,21 +143,12 @@ def test_status_with_only_connected() -> None:
         ('{"op":3,"d":{"token":"","type":0}}', "token"),
         ('{"op":3,"d":{"token":5,"type":0}}', "token"),
         ('{"op":3,"d":{"token":"x","type":3}}', "type"),
-        ('{"op":3,"d":{"token":"x","type":"0"}}', "type"),
+        ('{"op":3,"d":{"token":"x","type":"zero"}}', "type"),
+        ('{"op":3,"d":{"token":"x","type":0.5}}', "type"),
+        ('{"op":3,"d":{"token":"x","type":0,"extensions":1}}', "extensions"),
         ('{"op":3,"d":{"token":"x","type":true}}', "type"),
         ('{"op":3,"d":{"token":"x","type":0,"ack":"yes"}}', "ack"),
         ('{"op":3,"d":{"token":"x","type":0,"source":""}}', "source"),
-        ('{"op":6,"d":{"val":1}}', "t must be a data type label"),
-        ('{"op":6,"t":"HEART RATE","d":{"val":1}}', "t must be a data type label"),
-        ('{"op":6,"t":"","d":{"val":1}}', "t must be a data type label"),
-        ('{"op":6,"t":7,"d":{"val":1}}', "t must be a data type label"),
-        ('{"op":6,"t":"HEART_RATE"}', "SUBMIT needs d"),
-        ('{"op":6,"t":"HEART_RATE","d":5}', "SUBMIT needs d"),
-        ('{"op":6,"t":"HEART_RATE","d":{"val":1},"id":-1}', "id"),
-        ('{"op":6,"t":"HEART_RATE","d":{"val":1},"id":"1"}', "id"),
-        ('{"op":7}', "after and before"),
-        ('{"op":7,"d":{"after":1}}', "before"),
-        ('{"op":7,"d":{"after":1,"before":"5"}}', "before must be an integer"),
         ('{"op":2,"d":{"heartbeat_interval":"40000"}}', "HELLO"),
         ('{"op":2}', "HELLO needs d"),
     ],
@@ -174,6 +168,52 @@ def test_unknown_ops_close_4004(op: int) -> None:
 
 
 @pytest.mark.parametrize(
+    ("message", "op", "fragment", "submit_id"),
+    [
+        ('{"op":6,"d":{"val":1}}', Op.SUBMIT, "t must be a data type label", None),
+        ('{"op":6,"t":"HEART RATE","d":{"val":1}}', Op.SUBMIT, "t must be a data type label", None),
+        ('{"op":6,"t":"","d":{"val":1},"id":4}', Op.SUBMIT, "t must be a data type label", 4),
+        ('{"op":6,"t":7,"d":{"val":1}}', Op.SUBMIT, "t must be a data type label", None),
+        ('{"op":6,"t":"HEART_RATE"}', Op.SUBMIT, "SUBMIT needs d", None),
+        ('{"op":6,"t":"HEART_RATE","d":5,"id":2}', Op.SUBMIT, "SUBMIT needs d", 2),
+        ('{"op":6,"t":"HEART_RATE","d":{"val":1},"id":-1}', Op.SUBMIT, "id", None),
+        ('{"op":6,"t":"HEART_RATE","d":{"val":1},"id":"1"}', Op.SUBMIT, "id", None),
+        ('{"op":6,"t":"HEART_RATE","d":{"val":1},"id":9223372036854775808}', Op.SUBMIT, "id", None),
+        ('{"op":7}', Op.REPLAY, "after and before", None),
+        ('{"op":7,"d":{"after":1}}', Op.REPLAY, "without d.before replays nothing", None),
+        ('{"op":7,"d":{"after":1,"before":"five"}}', Op.REPLAY, "before must be an integer", None),
+        ('{"op":7,"d":{"after":1,"before":9223372036854775808}}', Op.REPLAY, "2\\*\\*63", None),
+    ],
+)
+def test_a_submit_or_replay_with_bad_content_is_invalid_not_an_error(
+    message: str, op: Op, fragment: str, submit_id: int | None
+) -> None:
+    frame = decode(message)
+    assert isinstance(frame, Invalid) and frame.op is op and frame.submit_id == submit_id
+    assert re.search(fragment, frame.reason)
+
+
+@pytest.mark.parametrize("role", [1, 1.0, "1", " 1 ", "1.0"])
+def test_identify_type_given_loosely_is_read_as_an_integer(role: object) -> None:
+    frame = decode(json.dumps({"op": 3, "d": {"token": "x", "type": role}}))
+    assert isinstance(frame, Identify) and frame.role is Role.CONSUMER
+
+
+@pytest.mark.parametrize(("after", "before"), [(28, 43), (28.0, "43"), ("28", 43.0), ("28.0", "43")])
+def test_replay_bounds_given_loosely_are_read_as_integers(after: object, before: object) -> None:
+    frame = decode(json.dumps({"op": 7, "d": {"after": after, "before": before}}))
+    assert frame == Replay(ReplayRange(28, 43))
+
+
+def test_ready_and_warning_round_trip() -> None:
+    assert decode(encode(Ready(17))) == Ready(17)
+    assert encode(Ready()) == '{"op":4}'
+    warning = WarningFrame(Op.SUBMIT, "bad", 3)
+    assert decode(encode(warning)) == warning
+    assert json.loads(encode(warning)) == {"op": 11, "d": {"op": 6, "reason": "bad", "id": 3}}
+
+
+@pytest.mark.parametrize(
     "message",
     ['{"op":8}', '{"op":8,"d":{}}', '{"op":8,"d":{"connected":"yes"}}', '{"op":8,"d":[true]}',
      '{"op":8,"d":{"connected":true,"device_id":5}}',
@@ -181,7 +221,7 @@ def test_unknown_ops_close_4004(op: int) -> None:
 )
 def test_a_malformed_status_decodes_to_invalid_status_not_an_error(message: str) -> None:
     frame = decode(message)
-    assert isinstance(frame, InvalidStatus) and frame.reason
+    assert isinstance(frame, Invalid) and frame.op is Op.STATUS and frame.reason
 
 
 def test_a_frame_too_large_is_malformed() -> None:

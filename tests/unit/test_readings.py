@@ -1,5 +1,6 @@
-"""Readings: any finite number / array of the right shape is accepted; everything else is rejected
-with InvalidReading (close 1003) naming the rule broken."""
+"""Readings: any finite number / array of the right shape, within what every store holds, is
+accepted; everything else is rejected with InvalidReading naming the rule broken (the broker drops
+that SUBMIT and keeps the producer)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from wearstream.domain.closecodes import CloseCode
 from wearstream.domain.datatypes import DataType, Shape
 from wearstream.domain.errors import InvalidReading
 from wearstream.domain.readings import (
+    MAX_DEPTH,
+    MAX_KEYS,
     MAX_SERIES_LENGTH,
     check_value,
     format_timestamp,
@@ -26,8 +29,9 @@ from wearstream.domain.readings import (
 TS = "2022-05-04T10:26:11.268507+01:00"
 
 finite = st.one_of(
-    st.integers(min_value=-(2**63), max_value=2**64 - 1),
-    st.floats(allow_nan=False, allow_infinity=False),
+    st.integers(min_value=-(2**63), max_value=2**63 - 1),
+    st.floats(allow_nan=False, allow_infinity=False, min_value=-(2.0**63), max_value=2.0**63,
+              exclude_min=True, exclude_max=True),
 )
 non_finite = st.sampled_from([math.nan, math.inf, -math.inf])
 not_numbers = st.one_of(
@@ -143,6 +147,39 @@ def test_a_huge_integer_is_accepted_or_rejected_as_a_domain_error() -> None:
         pass
 
 
+def nested(depth: int) -> dict:
+    """A reading whose extra key makes it ``depth`` levels deep (the reading itself is 1)."""
+    inner: object = 1
+    for _ in range(depth - 1):
+        inner = {"x": inner}
+    return {"ts": TS, "val": 1, "extra": inner} if depth > 1 else {"ts": TS, "val": 1}
+
+
+def test_nesting_is_bounded() -> None:
+    validate_reading("HEART_RATE", nested(MAX_DEPTH))
+    for depth in (MAX_DEPTH + 1, 254, 2000):
+        with pytest.raises(InvalidReading, match="nests at most"):
+            validate_reading("HEART_RATE", nested(depth))
+
+
+def test_keys_are_bounded_in_number_and_length() -> None:
+    validate_reading("X", {"val": 1, **{f"k{i}": i for i in range(MAX_KEYS - 1)}})
+    with pytest.raises(InvalidReading, match="keys"):
+        validate_reading("X", {"val": 1, **{f"k{i}": i for i in range(MAX_KEYS)}})
+    with pytest.raises(InvalidReading, match="keys"):
+        validate_reading("X", {"val": 1, "k" * 65: 1})
+
+
+@pytest.mark.parametrize(
+    "extra", [2**63, -(2**63) - 1, 10**30, 1.8446744073709552e19, [1, [2, 2**64]]]
+)
+def test_numbers_beyond_64_bits_are_rejected_anywhere(extra: object) -> None:
+    with pytest.raises(InvalidReading, match="64-bit"):
+        validate_reading("HEART_RATE", {"ts": TS, "val": 1, "extra": extra})
+    with pytest.raises(InvalidReading, match="64-bit"):
+        validate_reading("SPEED", {"ts": TS, "val": extra if not isinstance(extra, list) else 2**64})
+
+
 def test_is_number_excludes_bools() -> None:
     assert is_number(1) and is_number(1.5) and is_number(-0.0)
     assert not is_number(True) and not is_number(False) and not is_number("1")
@@ -154,7 +191,14 @@ def test_missing_or_null_ts_means_the_broker_stamps_it() -> None:
 
 
 @pytest.mark.parametrize(
-    "ts", ["2022-05-04T10:26:11", "yesterday", 1651656371, "2022-13-04T10:26:11+00:00", "", "x" * 65]
+    "ts",
+    [
+        "2022-05-04T10:26:11", "yesterday", 1651656371, "2022-13-04T10:26:11+00:00", "", "x" * 65,
+        "0001-01-01T00:00:00+23:59",  # year 0 in UTC: converting it overflows
+        "9999-12-31T23:59:59-23:59",  # year 10000 in UTC
+        "1969-12-31T23:59:59Z",  # before the Unix epoch
+        "2022-05-04T10:26:11+01:00:30",  # an offset with seconds is no ISO-8601 offset
+    ],
 )
 def test_bad_timestamps_are_rejected(ts: object) -> None:
     with pytest.raises(InvalidReading, match="ts"):
@@ -175,14 +219,15 @@ def test_good_timestamps_are_aware(ts: str) -> None:
 def test_timestamps_round_trip_through_the_wire_form(ts: datetime, offset_min: int) -> None:
     local = ts.astimezone(timezone(timedelta(minutes=offset_min)))
     text = format_timestamp(local)
-    assert text.endswith("+00:00")
+    assert text.endswith("Z") and len(text) == 27
+    assert datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ") == ts.replace(tzinfo=None)
     assert parse_timestamp(text) == ts
 
 
 @given(val=finite)
 def test_wire_reading_of_a_number_has_val(val: float) -> None:
     ts = datetime(2024, 1, 2, 3, 4, 5, 6, tzinfo=timezone.utc)
-    assert wire_reading(ts, val) == {"ts": "2024-01-02T03:04:05.000006+00:00", "val": val}
+    assert wire_reading(ts, val) == {"ts": "2024-01-02T03:04:05.000006Z", "val": val}
 
 
 def test_wire_reading_of_a_tuple_has_d_as_a_list() -> None:

@@ -15,7 +15,9 @@ from wearstream.domain.frames import (
     HeartbeatAck,
     Hello,
     Identify,
-    InvalidStatus,
+    Invalid,
+    Op,
+    WarningFrame,
     Ready,
     Replay,
     Status,
@@ -26,7 +28,7 @@ from wearstream.domain.identity import Role
 from wearstream.domain.session import (
     Authenticate,
     Close,
-    Ignored,
+    Dropped,
     Principal,
     Publish,
     Send,
@@ -52,7 +54,7 @@ OTHER_FRAMES: list[Frame] = [
     Submit("HEART_RATE", {"ts": TS, "val": 60}),
     Replay(ReplayRange(0, 10)),
     Status(True, "dev", "ble"),
-    InvalidStatus("STATUS needs d.connected"),
+    Invalid(Op.STATUS, "STATUS needs d.connected"),
     SubmitAck(3),
 ]
 other_frames = st.sampled_from(OTHER_FRAMES)
@@ -112,7 +114,7 @@ def test_a_second_identify_closes_4003(role: Role, authenticated: bool) -> None:
 
 
 @pytest.mark.parametrize(
-    "frame", [Submit("HEART_RATE", {"ts": TS, "val": 60}), Status(True), InvalidStatus("bad")]
+    "frame", [Submit("HEART_RATE", {"ts": TS, "val": 60}), Status(True), Invalid(Op.STATUS, "bad")]
 )
 def test_submit_and_status_from_a_consumer_close_4004(frame: Frame) -> None:
     s = ready_session(CONSUMER)
@@ -167,17 +169,58 @@ def test_an_idempotent_submit_carries_its_key_only_with_a_source() -> None:
 @pytest.mark.parametrize(
     "d", [{"val": 1, "d": [1]}, {"val": float("nan")}, {"d": [1.0]}, {"ts": "nope", "val": 1}, {}]
 )
-def test_a_bad_reading_closes_1003(d: dict) -> None:
+def test_a_bad_reading_is_dropped_and_the_producer_stays(d: dict) -> None:
     s = ready_session(PRODUCER)
-    assert close_of(s.received(Submit("HEART_RATE", d), 1)).code is CloseCode.MALFORMED_FRAME
+    [dropped] = s.received(Submit("HEART_RATE", d), 1)
+    assert isinstance(dropped, Dropped) and dropped.op is Op.SUBMIT and dropped.reason
+    assert s.state is State.READY
+
+
+@pytest.mark.parametrize(
+    "d",
+    [
+        {"ts": "0001-01-01T00:00:00+23:59", "val": 1},  # no UTC year for it
+        {"ts": "2022-05-04T10:26:11", "val": 1},  # no offset
+        {"ts": TS, "val": None},
+        {"ts": TS, "val": "61"},
+        {"ts": TS, "val": 2**63},
+        {"ts": TS, "val": 1.8446744073709552e19},  # what orjson makes of 2**64
+        {"ts": TS, "val": 1, "x": {"y": {"z": {"a": {"b": {"c": {"d": {"e": {"f": 1}}}}}}}}},
+    ],
+)
+def test_readings_no_store_could_write_back_are_dropped(d: dict) -> None:
+    s = ready_session(PRODUCER, source="outbox-1", ack=True)
+    [dropped] = s.received(Submit("HEART_RATE", d, id=9), 1)
+    assert dropped == Dropped(Op.SUBMIT, dropped.reason, SubmitKey("outbox-1", 9))
+
+
+def test_a_dropped_frame_is_answered_with_a_warning_only_to_clients_that_opted_in() -> None:
+    s = ServerSession(CONFIG)
+    s.connected(0)
+    s.received(Identify("t", Role.PRODUCER, extensions=True), 0)
+    s.identified(PRODUCER)
+    actions = s.received(Submit("ACCELERATION", {"ts": TS, "d": [1, 2]}, id=4), 1)
+    assert isinstance(actions[0], Dropped)
+    assert actions[1] == Send(WarningFrame(Op.SUBMIT, actions[0].reason, 4))
+    plain = ready_session(CONSUMER)
+    assert [type(a) for a in plain.received(Invalid(Op.REPLAY, "REPLAY without d.before"), 1)] == [
+        Dropped
+    ]
+
+
+def test_ready_carries_the_latest_seq_it_is_given() -> None:
+    s = ServerSession(CONFIG)
+    s.connected(0)
+    s.received(Identify("t", Role.CONSUMER), 0)
+    assert s.identified(CONSUMER, 41) == [Send(Ready(41))]
 
 
 def test_status_updates_presence_and_a_malformed_one_is_dropped() -> None:
     s = ready_session(PRODUCER)
     status = Status(False, "hrm-1", "ble", "link lost")
     assert s.received(status, 1) == [UpdatePresence("dev-1", "alice", status)]
-    assert s.received(InvalidStatus("STATUS needs d.connected"), 2) == [
-        Ignored("STATUS needs d.connected")
+    assert s.received(Invalid(Op.STATUS, "STATUS needs d.connected"), 2) == [
+        Dropped(Op.STATUS, "STATUS needs d.connected")
     ]
     assert s.state is State.READY  # still open
 
