@@ -44,6 +44,7 @@ from ...domain.frames import (
     Status,
     Submit,
     SubmitAck,
+    WarningFrame,
 )
 from ...domain.identity import Role
 from ...domain.producer import (
@@ -212,7 +213,7 @@ class ProducerLink:
             trio.current_time(), hello.heartbeat_interval / 1000, self._rng.random()
         )
         token = await self.tokens.token()  # only now: a token is used up by the IDENTIFY
-        identify = Identify(token, Role.PRODUCER, self.outbox.source, ack=True)
+        identify = Identify(token, Role.PRODUCER, self.outbox.source, ack=True, extensions=True)
         await ws.send_message(codec.encode(identify))
         await _expect(ws, Ready, self.config.ready_timeout)
         attempt.worked = True
@@ -257,6 +258,9 @@ class ProducerLink:
                         self._acked.ring()
                 except BrokerMisbehaved as error:
                     raise _DeadLink(str(error)) from None
+            elif isinstance(frame, WarningFrame):  # a reading the broker dropped (acked anyway)
+                log.warning("broker link: the broker dropped a SUBMIT (id %s): %s",
+                            frame.submit_id, frame.reason)
             else:
                 log.debug("broker link: ignored op %d", frame.op)
 
