@@ -1,0 +1,281 @@
+"""Shared helpers of the hostile tests: the real `wearstream broker` process, its tenants, and the
+three checks every attack ends with (the broker is alive, another tenant's round trip still works,
+its memory stays bounded).
+
+Fixtures (import the plain helpers with ``from .conftest import ...``):
+
+- ``broker``: one `wearstream broker` process (SQLite under a data dir) shared by the session;
+  if a test killed it, the next test that asks gets a fresh one on the same data dir.
+- ``start_broker``: a factory for a test's own broker with its own flags:
+  ``start_broker("--max-devices-per-user", "8")`` (stopped at the end of the test).
+- ``attacker``: a ``Tenant`` of ``broker`` (credentials + token helpers) the test may abuse.
+- ``witness``: another ``Tenant`` of ``broker``, used only for ``round_trip()``; never abuse it.
+- ``hostile_data_dir``: the shared broker's data dir (to create more developers in it).
+
+Checks, after an attack (each raises AssertionError naming what broke, with the broker's logs):
+
+- ``await assert_alive(broker)``: the process runs and ``GET /healthz`` answers.
+- ``await witness.round_trip()``: a fresh producer -> consumer payload of the witness tenant
+  arrives within ``ROUND_TRIP_BOUND_S``; returns the seconds it took.
+- ``rss_bytes(broker.process.pid)``: resident memory from /proc/PID/status.
+
+Raw clients for byte-level attacks: ``ws_address(broker)``, ``await raw_connect(broker)``,
+``reset(sock)`` (RST via SO_LINGER 0), ``upgrade_request(...)``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import socket
+import struct
+import uuid
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any, AsyncIterator, Callable, Iterator
+from urllib.parse import urlsplit
+
+import attrs
+import httpx
+import pytest
+import trio
+from trio_websocket import ConnectionClosed, WebSocketConnection, open_websocket_url
+
+from wearstream.adapters.http.tokens_client import mint_developer_token, mint_user_token
+from wearstream.testing.broker_process import (
+    BrokerProcess,
+    DeveloperCredentials,
+    create_developers,
+)
+
+pytestmark = pytest.mark.e2e
+
+ROUND_TRIP_BOUND_S = 5.0  # generous: a loaded 2-core CI box, not a latency target
+ALIVE_TIMEOUT_S = 5.0
+READ_TIMEOUT_S = 5.0
+CONSUMER_CAP = 4002  # the witness's previous consumer may still be leaving: retry within the bound
+_markers = itertools.count(1)
+
+
+# Process facts ---------------------------------------------------------------------------------
+
+
+def rss_bytes(pid: int) -> int:
+    """Resident set size of ``pid`` in bytes (VmRSS of /proc/PID/status)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError(f"no VmRSS for pid {pid}")
+
+
+def open_fds(pid: int) -> int:
+    """How many file descriptors ``pid`` holds."""
+    return len(list(Path(f"/proc/{pid}/fd").iterdir()))
+
+
+def broker_pid(broker: BrokerProcess) -> int:
+    assert broker.process is not None
+    return broker.process.pid
+
+
+async def assert_alive(broker: BrokerProcess, *, timeout: float = ALIVE_TIMEOUT_S) -> int:
+    """The broker process runs and ``GET /healthz`` answers (any status: degraded is alive);
+    returns the status code."""
+    if not broker.running:
+        raise AssertionError(f"broker exited with {broker.process and broker.process.poll()}\n{broker.output()}")
+    try:
+        async with httpx.AsyncClient(timeout=timeout) as client:
+            response = await client.get(f"{broker.http_url}/healthz")
+    except httpx.HTTPError as error:
+        alive = "running" if broker.running else f"exited {broker.process.poll()}"  # type: ignore[union-attr]
+        raise AssertionError(f"/healthz did not answer ({error!r}); process {alive}\n{broker.output()}") from None
+    return response.status_code
+
+
+# Tenants -----------------------------------------------------------------------------------------
+
+
+async def receive(ws: WebSocketConnection, timeout: float = READ_TIMEOUT_S) -> dict[str, Any]:
+    """The next frame, decoded (hang-guarded)."""
+    with trio.fail_after(timeout):
+        return dict(json.loads(await ws.get_message()))
+
+
+@attrs.frozen
+class Tenant:
+    """One developer of a running broker: its credentials, token minting, identified clients."""
+
+    broker: BrokerProcess
+    credentials: DeveloperCredentials
+
+    @property
+    def dev_id(self) -> str:
+        return self.credentials.dev_id
+
+    @property
+    def api_key(self) -> str:
+        return self.credentials.api_key
+
+    async def user_token(self, user: str) -> str:
+        """A producer token for ``user`` (``POST /auth/user``)."""
+        return await mint_user_token(self.broker.http_url, self.dev_id, self.api_key, user)
+
+    async def developer_token(self) -> str:
+        """A consumer token (``POST /auth/developer``)."""
+        return await mint_developer_token(self.broker.http_url, self.dev_id, self.api_key)
+
+    async def dashboard_token(self) -> str:
+        """A dashboard token (``POST /auth/dashboard``)."""
+        async with httpx.AsyncClient(base_url=self.broker.http_url) as client:
+            response = await client.post("/auth/dashboard", headers=self.credentials.headers())
+        response.raise_for_status()
+        return str(response.json()["token"])
+
+    @asynccontextmanager
+    async def session(self, token: str, role: int, **identify: Any) -> AsyncIterator[WebSocketConnection]:
+        """A WebSocket past HELLO and IDENTIFY with ``token`` as ``role`` (0 producer, 1 consumer,
+        2 dashboard); raises ConnectionClosed if the broker refused it."""
+        async with open_websocket_url(self.broker.ws_url, disconnect_timeout=1) as ws:
+            assert (await receive(ws))["op"] == 2  # HELLO
+            await ws.send_message(json.dumps({"op": 3, "d": {"token": token, "type": role, **identify}}))
+            frame = await receive(ws)
+            assert frame["op"] == 4, f"expected READY, got {frame}"
+            yield ws
+
+    @asynccontextmanager
+    async def producer(self, user: str = "hostile-user", **identify: Any) -> AsyncIterator[WebSocketConnection]:
+        async with self.session(await self.user_token(user), 0, **identify) as ws:
+            yield ws
+
+    @asynccontextmanager
+    async def consumer(self) -> AsyncIterator[WebSocketConnection]:
+        async with self.session(await self.developer_token(), 1) as ws:
+            yield ws
+
+    async def round_trip(self, bound: float = ROUND_TRIP_BOUND_S) -> float:
+        """A fresh consumer, a fresh producer, one SUBMIT: its DISPATCH must arrive within
+        ``bound`` seconds of the start (token mints included). Returns the seconds it took."""
+        start = trio.current_time()
+        marker = next(_markers) + uuid.uuid4().int % 1_000_000 * 1000
+        try:
+            with trio.fail_after(bound):
+                await self._round_trip(marker)
+        except trio.TooSlowError:
+            raise AssertionError(
+                f"tenant {self.dev_id}: round trip not done within {bound:g} s\n{self.broker.output()[-4000:]}"
+            ) from None
+        return trio.current_time() - start
+
+    async def _round_trip(self, marker: int) -> None:
+        while True:
+            try:
+                async with self.consumer() as consumer:
+                    async with self.producer(f"witness-{marker}") as producer:
+                        frame = {"op": 6, "t": "HEART_RATE", "d": {"ts": "2022-05-04T10:26:11+00:00", "val": marker}}
+                        await producer.send_message(json.dumps(frame))
+                        while True:
+                            got = json.loads(await consumer.get_message())
+                            if got.get("op") == 5 and got.get("d", {}).get("val") == marker:
+                                return
+            except ConnectionClosed as closed:
+                if closed.reason.code != CONSUMER_CAP:
+                    raise AssertionError(f"round trip closed: {closed.reason}") from None
+                await trio.sleep(0.05)
+
+
+# Raw sockets -------------------------------------------------------------------------------------
+
+
+def ws_address(broker: BrokerProcess) -> tuple[str, int]:
+    """(host, port) of the broker's WebSocket listener."""
+    url = urlsplit(broker.ws_url)
+    assert url.hostname is not None and url.port is not None
+    return url.hostname, url.port
+
+
+async def raw_connect(broker: BrokerProcess) -> trio.SocketStream:
+    """A plain TCP connection to the WebSocket listener, for byte-level attacks."""
+    host, port = ws_address(broker)
+    return await trio.open_tcp_stream(host, port)
+
+
+def reset(stream: trio.SocketStream) -> None:
+    """Abort the connection with RST (SO_LINGER on, timeout 0, then close)."""
+    stream.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    stream.socket.close()
+
+
+def upgrade_request(
+    path: str = "/connect", *, version: str = "13", host: str = "127.0.0.1", extra: str = ""
+) -> bytes:
+    """An HTTP/1.1 WebSocket upgrade request head."""
+    return (
+        f"GET {path} HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        f"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: {version}\r\n"
+        f"{extra}\r\n"
+    ).encode()
+
+
+# Fixtures ----------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def hostile_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("hostile-data")
+
+
+@pytest.fixture(scope="session")
+def _developers(hostile_data_dir: Path) -> list[DeveloperCredentials]:
+    return create_developers(hostile_data_dir, ["hostile-attacker", "hostile-witness"])
+
+
+@pytest.fixture(scope="session")
+def _shared_broker(
+    hostile_data_dir: Path, _developers: list[DeveloperCredentials], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[BrokerProcess]:
+    process = BrokerProcess.create(hostile_data_dir, log_dir=tmp_path_factory.mktemp("hostile-broker-logs"))
+    with process:
+        yield process
+
+
+@pytest.fixture
+def broker(_shared_broker: BrokerProcess) -> BrokerProcess:
+    """The session's shared broker, restarted first if an earlier test took it down (that test
+    failed already; one crash must not fail every test after it)."""
+    if not _shared_broker.running:
+        _shared_broker.start()
+    return _shared_broker
+
+
+@pytest.fixture
+def attacker(broker: BrokerProcess, _developers: list[DeveloperCredentials]) -> Tenant:
+    return Tenant(broker, _developers[0])
+
+
+@pytest.fixture
+def witness(broker: BrokerProcess, _developers: list[DeveloperCredentials]) -> Tenant:
+    return Tenant(broker, _developers[1])
+
+
+@pytest.fixture
+def start_broker(tmp_path: Path) -> Iterator[Callable[..., tuple[BrokerProcess, Tenant, Tenant]]]:
+    """A factory for a test's own broker: ``broker, attacker, witness = start_broker(*flags)``
+    (a fresh data dir with two developers; extra ``wearstream broker`` flags as strings)."""
+    started: list[BrokerProcess] = []
+
+    def start(*flags: str, data_dir: Path | None = None) -> tuple[BrokerProcess, Tenant, Tenant]:
+        where = data_dir or tmp_path / f"data{len(started)}"
+        where.mkdir(parents=True, exist_ok=True)
+        attacker_dev, witness_dev = create_developers(where, ["attacker", "witness"])
+        process = BrokerProcess.create(where, log_dir=tmp_path / f"logs{len(started)}", extra=list(flags))
+        started.append(process)
+        process.start()
+        return process, Tenant(process, attacker_dev), Tenant(process, witness_dev)
+
+    yield start
+    for process in started:
+        if process.running:
+            try:
+                process.stop()
+            except Exception:  # killed by stop(); the test's own result is what matters
+                pass
