@@ -36,7 +36,7 @@ import trio
 from ...domain.errors import InvalidReading
 from ...domain.readings import is_number, parse_timestamp
 from ...domain.stream import Payload
-from ...ports.sinks import SinkOptions
+from ...ports.sinks import SinkOptions, UnwritablePayload
 from .cursor import new_payloads
 
 T = TypeVar("T")
@@ -205,7 +205,7 @@ def _json(payload: Payload) -> str:
     try:
         return orjson.dumps(payload.d).decode()
     except TypeError as error:  # orjson.JSONEncodeError
-        raise ValueError(f"payload seq {payload.seq}: d cannot be stored as JSON: {error}") from None
+        raise UnwritablePayload(payload.seq, f"d cannot be stored as JSON: {error}") from None
 
 
 def _double(val: object) -> float | None:
@@ -223,7 +223,7 @@ def _utc(payload: Payload) -> datetime:
     try:
         return parse_timestamp(payload.d.get("ts")).astimezone(timezone.utc)
     except (InvalidReading, OverflowError) as error:
-        raise ValueError(f"payload seq {payload.seq}: ts cannot be stored as timestamptz: {error}") from None
+        raise UnwritablePayload(payload.seq, f"ts cannot be stored as timestamptz: {error}") from None
 
 
 def _safe(conninfo: str) -> str:
