@@ -1,0 +1,100 @@
+"""One real `wearstream broker` subprocess for the interoperability suite, its developers, token
+minting over HTTP, and the one check every client's round trip is held to.
+
+The client tests share one developer (each with its own user, and its consumer skips the
+DISPATCH of other users); a test of tenant isolation takes developers of its own. Every
+developer costs a CLI process, which is most of the suite's start-up time.
+
+Only the broker's public surface is used: the URLs it announces, its HTTP token API and its
+WebSocket endpoint. So the suite holds whichever WebSocket server the broker runs.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterator
+
+import attrs
+import httpx
+import pytest
+
+from wearstream.testing.broker_process import BrokerProcess, DeveloperCredentials, create_developers
+
+HEARTBEAT_INTERVAL_MS = 2000  # the HELLO every client must read; the 4005 window is 1.5x this
+TENANTS = 2  # developers beyond the shared one
+MAX_CONSUMERS = 4  # the shared developer's: a closing consumer never blocks the next test's
+PRODUCER, CONSUMER = 0, 1
+NORMAL, INVALID_TOKEN = 1000, 4001
+
+
+@attrs.define
+class Interop:
+    """The running broker, the developer the client tests share, and the tenants' ones."""
+
+    process: BrokerProcess
+    shared: DeveloperCredentials
+    tenants: list[DeveloperCredentials]
+
+    @property
+    def ws_url(self) -> str:
+        return self.process.ws_url
+
+    @property
+    def http_url(self) -> str:
+        return self.process.http_url
+
+    def mint(self, dev: DeveloperCredentials, user: str | None = None) -> str:
+        """POST /auth/user?id=USER (a producer token), or /auth/developer when ``user`` is None."""
+        path, params = ("/auth/developer", {}) if user is None else ("/auth/user", {"id": user})
+        response = httpx.post(self.http_url + path, params=params, headers=dev.headers(), timeout=10)
+        assert response.status_code == 200, (response.status_code, response.text)
+        return str(response.json()["token"])
+
+
+@pytest.fixture(scope="session")
+def interop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Interop]:
+    data = tmp_path_factory.mktemp("interop-data")
+    shared, *tenants = create_developers(data, [f"interop{i}" for i in range(1 + TENANTS)])
+    broker = BrokerProcess.create(
+        data, log_dir=tmp_path_factory.mktemp("interop-logs"),
+        heartbeat_interval=HEARTBEAT_INTERVAL_MS, identify_timeout=5.0, max_consumers=MAX_CONSUMERS,
+    )
+    with broker:
+        yield Interop(broker, shared, tenants)
+        assert broker.running, f"the broker died during the suite\n{broker.output()}"
+
+
+@pytest.fixture
+def broker(interop: Interop) -> Interop:
+    if not interop.process.running:
+        pytest.fail(f"the broker is not running\n{interop.process.output()}")
+    return interop
+
+
+def reading_for(client: str) -> dict[str, Any]:
+    """The SUBMIT a client sends: its own user and values, so a mix-up would show."""
+    return {
+        "user": f"user-{client}",
+        "t": "HEART_RATE",
+        "d": {"ts": "2026-12-06T03:00:00.123456+01:00", "val": 61 + len(client)},
+    }
+
+
+def check_round_trip(result: dict[str, Any], sent: dict[str, Any]) -> None:
+    """What every client must have seen, each as its own library reported it.
+
+    ``result`` keys: ``hello`` (the consumer's HELLO frame), ``ready`` (op of the answers to the
+    consumer's and producer's IDENTIFY), ``acks`` (HEARTBEAT_ACKs received by the consumer, and
+    by the producer), ``dispatch`` (the DISPATCH frame), ``closes`` (the close code the producer,
+    then the consumer, got back after closing with 1000) and ``spent`` ([code, reason] of the
+    server's close when the used producer token is presented again)."""
+    assert result["hello"]["op"] == 2
+    assert result["hello"]["d"]["heartbeat_interval"] == HEARTBEAT_INTERVAL_MS
+    assert result["ready"] == [4, 4]
+    consumer_acks, producer_acks = result["acks"]
+    assert consumer_acks >= 4 and producer_acks >= 1, result["acks"]
+    dispatch = result["dispatch"]
+    assert dispatch["op"] == 5 and isinstance(dispatch["seq"], int) and dispatch["seq"] >= 0
+    assert (dispatch["uid"], dispatch["t"], dispatch["d"]) == (sent["user"], sent["t"], sent["d"])
+    assert result["closes"] == [NORMAL, NORMAL]
+    code, reason = result["spent"]
+    assert code == INVALID_TOKEN and reason, result["spent"]
