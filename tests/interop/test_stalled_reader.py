@@ -1,7 +1,7 @@
 """A client that never reads must not block anyone else: not its own developer's producer, not
 another developer's producer and consumer (another tenant). Its TCP receive window is shrunk so
 that the broker's writes to it stall after kilobytes, and its developer's producer then sends
-~10 MB of ECG chunks for it; a second stalled client floods pings whose pongs it never reads."""
+~10 MB of readings for it; a second stalled client floods pings whose pongs it never reads."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ from .rawws import PING, TEXT, RawClient, encode_frame
 
 pytestmark = pytest.mark.e2e
 
-ECG_SAMPLES = 4096  # the most one ECG reading may hold (docs/protocol.md)
-FLOOD_READINGS = 400  # x ~25 KB = ~10 MB, more than any kernel buffers on loopback
+NOTE = "x" * 200_000  # a reading's extra field, forwarded untouched and cheap to check
+FLOOD_READINGS = 50  # x 200 KB = 10 MB, more than the kernel buffers on loopback
 PING_FLOOD = 50_000  # x 127-byte pongs = ~6 MB the pinger never reads
 LATENCY_BOUND_S = 2.0  # generous for a loaded 2-core machine; a blocked broker never answers
 TS = "2026-12-06T03:00:00.123456+00:00"
@@ -41,8 +41,8 @@ def test_a_client_that_never_reads_blocks_no_other_connection(broker: Interop) -
     with stalled, pinger:
         flooder = identified(broker, broker.mint(stalled_dev, "flooder"), PRODUCER)
         with flooder:
-            chunk = [round(0.001 * i, 3) for i in range(ECG_SAMPLES)]
-            frame = encode_frame(TEXT, json.dumps({"op": 6, "t": "ECG", "d": {"ts": TS, "d": chunk}}).encode())
+            big = {"op": 6, "t": "HEART_RATE", "d": {"ts": TS, "val": 60, "note": NOTE}}
+            frame = encode_frame(TEXT, json.dumps(big).encode())
             started = time.monotonic()
             for _ in range(FLOOD_READINGS):
                 flooder.send_raw(frame)
