@@ -48,7 +48,8 @@ PORT = re.compile(r":(\d+)")
 
 @attrs.define
 class Collector:
-    """A Terra consumer that reconnects and asks for REPLAY after the last seq it has."""
+    """A Terra consumer (opted in to extension types) that reconnects and asks for REPLAY after
+    the last seq it has."""
 
     ws_url: str
     api_url: str
@@ -71,7 +72,9 @@ class Collector:
             token = response.json()["token"]
         async with open_websocket_url(self.ws_url) as ws:
             await ws.get_message()  # HELLO
-            await ws.send_message(orjson.dumps({"op": 3, "d": {"token": token, "type": 1}}).decode())
+            # opted in to extension types: the strap sends BATTERY too, and every sample is counted
+            identify = {"op": 3, "d": {"token": token, "type": 1, "extensions": True}}
+            await ws.send_message(orjson.dumps(identify).decode())
             assert orjson.loads(await ws.get_message())["op"] == 4
             self.connects += 1
             if self.payloads:
