@@ -11,6 +11,9 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 import attrs
 
+from .config import Commands
+from .values import DAY_S, PORT, integer, seconds
+
 if TYPE_CHECKING:  # pragma: no cover
     import trio
 
@@ -52,28 +55,41 @@ class RunningBroker:
     stores: "Stores"
 
 
-def register(commands: argparse._SubParsersAction) -> None:
+def register(commands: Commands) -> None:
     parser = commands.add_parser(
         "broker",
         help="run the broker: WebSocket /connect plus the HTTP token API",
         description="Run the broker. Every option also reads WEARSTREAM_<OPTION>.",
     )
     d = BrokerSettings()
-    parser.add_argument("--host", default=d.host, help="interface to listen on (%(default)s)")
-    parser.add_argument("--port", type=int, default=d.port, help="WebSocket port, 0 = any free")
-    parser.add_argument("--http-port", type=int, default=d.http_port, help="HTTP API port")
+    parser.add_argument("--host", default=d.host, help="interface to listen on; 0.0.0.0 for every one")
+    parser.add_argument("--port", type=PORT, default=d.port, help="WebSocket port, 0 = any free")
+    parser.add_argument("--http-port", type=PORT, default=d.http_port, help="HTTP API port, 0 = any free")
     parser.add_argument(
-        "--data-dir", default=None, help="keep developers, keys and the log here (else in memory)"
+        "--data-dir", default=None, metavar="DIR",
+        help="keep developers, keys and the log here (default: in memory, gone at exit)",
     )
-    parser.add_argument("--identify-timeout", type=float, default=d.identify_timeout, metavar="S")
-    parser.add_argument("--heartbeat-interval", type=int, default=d.heartbeat_interval, metavar="MS")
+    parser.add_argument(
+        "--identify-timeout", type=seconds(3600), default=d.identify_timeout, metavar="S",
+        help="close a connection that has not identified itself after this long",
+    )
+    parser.add_argument(
+        "--heartbeat-interval", type=integer(100, 3_600_000, unit=" of ms"), default=d.heartbeat_interval,
+        metavar="MS", help="the heartbeat interval told to clients in HELLO; silent for 1.5x this: closed",
+    )
+    parser.add_argument(
+        "--max-consumers", type=integer(1, 1000), default=d.max_consumers, metavar="N",
+        help="consumers connected at once per developer",
+    )
+    parser.add_argument(
+        "--token-ttl", type=seconds(DAY_S), default=d.token_ttl, metavar="S",
+        help="how long a minted token stays usable",
+    )
     parser.add_argument(
         "--heartbeat-grace", type=_grace, default=d.heartbeat_grace, metavar="X",
         help="close a client silent for longer than interval × X with 4005 (%(default)s: "
         "a client beating once per interval may be up to half an interval late)",
     )
-    parser.add_argument("--max-consumers", type=int, default=d.max_consumers, metavar="N")
-    parser.add_argument("--token-ttl", type=float, default=d.token_ttl, metavar="S")
     parser.add_argument(
         "--backend", type=_backend, default=None, metavar="URL",
         help="share state with other broker nodes in Redis (redis://HOST:PORT/DB); "
@@ -85,12 +101,12 @@ def register(commands: argparse._SubParsersAction) -> None:
         "7d,1000000 (default: keep everything)",
     )
     parser.add_argument(
-        "--consumer-lease", type=float, default=d.consumer_lease, metavar="S",
+        "--consumer-lease", type=seconds(3600), default=d.consumer_lease, metavar="S",
         help="with --backend: a consumer's slot under --max-consumers outlives a crashed node "
         "by at most this long (%(default)s s)",
     )
     parser.add_argument(
-        "--retention-interval", type=float, default=d.retention_interval, metavar="S",
+        "--retention-interval", type=seconds(DAY_S), default=d.retention_interval, metavar="S",
         help="how often retention is applied (%(default)s s)",
     )
     parser.add_argument(
@@ -103,7 +119,10 @@ def register(commands: argparse._SubParsersAction) -> None:
         help="require 'Authorization: Bearer TOKEN' on GET /metrics (default: open); prefer "
         "WEARSTREAM_METRICS_TOKEN, which other users cannot read from the process list",
     )
-    parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    parser.add_argument(
+        "--log-level", default="info", choices=["debug", "info", "warning", "error"],
+        help="the least severe log lines written",
+    )
     parser.add_argument(
         "--log-format", default="auto", choices=["auto", "json", "text"],
         help="log lines as JSON or text; auto = JSON unless stderr is a terminal",

@@ -12,9 +12,10 @@ import argparse
 import importlib
 import os
 import sys
-from typing import Sequence
+from typing import Mapping, Sequence
 
-from .config import ConfigError, apply_defaults, load_config
+from . import failures
+from .config import ConfigError, OptionParser, Sources, load_config
 
 COMMANDS = (
     "demo",
@@ -28,15 +29,22 @@ COMMANDS = (
 )
 
 
-def build_parser(config: dict | None = None, environ: dict | None = None) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+def build_parser(
+    config: dict | None = None, environ: Mapping[str, str] | None = None, config_path: str | None = None
+) -> OptionParser:
+    """The whole command line; options default to their WEARSTREAM_<OPTION> or config-file value.
+
+    Raises ConfigError for a config-file key that no command knows."""
+    sources = Sources(config or {}, os.environ if environ is None else environ, config_path)
+    parser = OptionParser(
         prog="wearstream",
         description="Real-time streaming of wearable sensor data (Terra-compatible).",
+        sources=sources,
     )
     parser.add_argument(
         "--config",
         metavar="PATH",
-        default=os.environ.get("WEARSTREAM_CONFIG"),
+        default=sources.environ.get("WEARSTREAM_CONFIG"),
         help="TOML config file (env WEARSTREAM_CONFIG); options go under [COMMAND] tables",
     )
     from .. import __version__
@@ -44,10 +52,8 @@ def build_parser(config: dict | None = None, environ: dict | None = None) -> arg
     parser.add_argument("--version", action="version", version=f"wearstream {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMANDS:
-        module = importlib.import_module(f"{__package__}.{name}")
-        module.register(commands)
-    for name, sub in commands.choices.items():
-        apply_defaults(sub, name, config or {}, os.environ if environ is None else environ)
+        importlib.import_module(f"{__package__}.{name}").register(commands)
+    sources.check_keys()
     return parser
 
 
@@ -63,15 +69,22 @@ def _config_path(argv: Sequence[str]) -> str | None:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
-        parser = build_parser(load_config(_config_path(argv)))
+        path = _config_path(argv)
+        parser = build_parser(load_config(path), config_path=path)
     except ConfigError as error:
         print(f"wearstream: {error}", file=sys.stderr)
         return 2
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except KeyboardInterrupt:
-        return 130
+    except BaseException as error:  # judged below: known user-fixable failures become one line
+        if failures.interrupted(error):
+            return failures.INTERRUPTED
+        message = failures.explain(error, args)
+        if message is None:
+            raise
+        print(f"wearstream {args.command}: {message}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

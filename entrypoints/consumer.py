@@ -26,6 +26,9 @@ from typing import TYPE_CHECKING, Sequence
 
 import attrs
 
+from .config import Commands
+from .values import integer
+
 if TYPE_CHECKING:  # pragma: no cover
     import trio
 
@@ -72,7 +75,7 @@ def default_cursor_dir(dev_id: str) -> str:
     return str(Path(platformdirs.user_data_dir("wearstream")) / f"consumer-{quote(dev_id, safe='')}")
 
 
-def register(commands: argparse._SubParsersAction) -> None:
+def register(commands: Commands) -> None:
     parser = commands.add_parser(
         "consumer",
         help="store a developer's stream in sinks (stdout, jsonl, csv, sqlite, webhook)",
@@ -102,8 +105,11 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--cursor-dir", default=None, metavar="DIR", help="cursor files of sinks without a place of their own (default: under the user's data dir)"
     )
-    parser.add_argument("--batch", type=int, default=DEFAULT_BATCH, metavar="N", help="max payloads per write")
-    parser.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
+    parser.add_argument("--batch", type=integer(1, 100_000), default=DEFAULT_BATCH, metavar="N", help="max payloads per write")
+    parser.add_argument(
+        "--log-level", default="warning", choices=["debug", "info", "warning", "error"],
+        help="the least severe log lines written",
+    )
     parser.set_defaults(func=run)
 
 
@@ -127,8 +133,6 @@ def run(args: argparse.Namespace) -> int:
         stream=sys.stderr,
     )
     settings = settings_from_args(args)
-    if settings.batch < 1:
-        return _fail("--batch must be at least 1", 2)
     try:
         sinks = build_sinks(settings)
     except (SpecError, ValueError) as error:

@@ -15,7 +15,12 @@ import sys
 import time
 from typing import TYPE_CHECKING, TextIO
 
+from .config import Commands
+from .values import DAY_S, number, seconds
+
 if TYPE_CHECKING:  # pragma: no cover
+    import trio
+
     from ..adapters.terminal.live_view import LiveView
     from .broker import RunningBroker
     from .state import NewDeveloper
@@ -33,7 +38,7 @@ REDRAW_EVERY = 0.5
 WARM_UP_S = 2.0
 
 
-def register(commands: argparse._SubParsersAction) -> None:
+def register(commands: Commands) -> None:
     parser = commands.add_parser(
         "demo",
         help="a broker, four simulated users and a live consumer in one process",
@@ -44,24 +49,27 @@ def register(commands: argparse._SubParsersAction) -> None:
         ),
     )
     parser.add_argument(
-        "--duration", type=float, default=None, metavar="S", help="stop by itself after S seconds"
+        "--duration", type=seconds(365 * DAY_S), default=None, metavar="S",
+        help="stop by itself after S seconds (default: run until Ctrl-C)",
     )
     parser.add_argument(
-        "--rate", type=float, default=1.0, metavar="HZ", help="samples/s per simulated sensor (%(default)s)"
+        "--rate", type=_rate, default=1.0, metavar="HZ",
+        help="samples/s per simulated sensor, as sim:KIND?rate=HZ: above 0, at most 1000",
     )
     parser.set_defaults(func=run)
+
+
+def _rate(text: str) -> float:
+    """The simulated devices' own bound (one fact, in adapters/simulated/spec.py)."""
+    from ..adapters.simulated.spec import MAX_RATE_HZ
+
+    return number(0.0, MAX_RATE_HZ, low_open=True, unit=" of Hz")(text)
 
 
 def run(args: argparse.Namespace) -> int:
     import trio
 
-    if args.duration is not None and not (args.duration > 0 and math.isfinite(args.duration)):
-        print("wearstream demo: --duration must be a positive number of seconds", file=sys.stderr)
-        return 2
-    try:
-        trio.run(_main, args.duration, args.rate, sys.stdout)
-    except KeyboardInterrupt:
-        pass
+    trio.run(_main, args.duration, args.rate, sys.stdout)
     return 0
 
 
@@ -77,6 +85,7 @@ async def _main(duration: float | None, rate: float, out: TextIO) -> None:
     settings = BrokerSettings(port=0, http_port=0, token_ttl=60.0)
     with trio.move_on_after(math.inf if duration is None else duration):
         async with trio.open_nursery() as nursery:
+            nursery.start_soon(_stop_on_signal, nursery.cancel_scope)
             running: RunningBroker = await nursery.start(serve_broker, settings)
             developer = await create_developer(running.stores.developers, "demo")
             print(f"wearstream demo: broker {running.ws_url}, API {running.api_url}", file=out)
@@ -85,6 +94,22 @@ async def _main(duration: float | None, rate: float, out: TextIO) -> None:
             nursery.start_soon(_consume, running, developer, view, started + WARM_UP_S)
             nursery.start_soon(_draw, view, started, out)
     print(view.summary(time.time() - started) + f" (after a {WARM_UP_S:g} s warm-up)", file=out, flush=True)
+
+
+async def _stop_on_signal(scope: "trio.CancelScope") -> None:
+    """Ctrl-C (SIGINT) or SIGTERM ends the demo like --duration does: with the summary, exit 0.
+
+    A handler of our own rather than KeyboardInterrupt: that one would reach us wrapped in the
+    nursery's exception group, mid-teardown, and a shell starts a background job (``&``) with
+    SIGINT ignored, which KeyboardInterrupt never overrides; a signal receiver does."""
+    import signal
+
+    import trio
+
+    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async for _ in signals:
+            scope.cancel()
+            return
 
 
 def _with_rate(specs: tuple[str, ...], rate: float) -> tuple[str, ...]:

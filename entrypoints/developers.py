@@ -15,10 +15,12 @@ import sys
 from pathlib import Path
 from typing import Any, Awaitable, Callable
 
+from .config import Commands
+
 COMMAND = "developers"
 
 
-def register(commands: argparse._SubParsersAction) -> None:
+def register(commands: Commands) -> None:
     parser = commands.add_parser(
         COMMAND,
         help="create, list and revoke developers (API keys) in a broker's data dir",

@@ -12,6 +12,8 @@ import json
 import sys
 from typing import TYPE_CHECKING
 
+from .config import Commands
+
 if TYPE_CHECKING:
     from .plugins import PluginInfo
 
@@ -21,7 +23,7 @@ COMMANDS = {
 }
 
 
-def register(commands: argparse._SubParsersAction) -> None:
+def register(commands: Commands) -> None:
     for name, summary in COMMANDS.items():
         parser = commands.add_parser(name, help=summary, description=summary + ".")
         parser.add_argument("--json", action="store_true", help="print one JSON object per plug-in")

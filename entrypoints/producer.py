@@ -16,6 +16,9 @@ from urllib.parse import quote
 
 import attrs
 
+from .config import Commands
+from .values import integer, seconds
+
 if TYPE_CHECKING:  # pragma: no cover
     import trio
 
@@ -49,7 +52,7 @@ class ProducerSettings:
     drain_timeout: float = 3.0
 
 
-def register(commands: argparse._SubParsersAction) -> None:
+def register(commands: Commands) -> None:
     parser = commands.add_parser(
         "producer",
         help="stream devices (sim:, ble:, ant:) to a broker as one user",
@@ -81,11 +84,14 @@ def register(commands: argparse._SubParsersAction) -> None:
         "--outbox", metavar="PATH",
         help="the outbox file (default: outbox-<user>.db in the user's data dir)",
     )
-    parser.add_argument("--window", type=int, default=d.window, metavar="N",
+    parser.add_argument("--window", type=integer(1, 1_000_000), default=d.window, metavar="N",
                         help="unacknowledged SUBMITs in flight at most (%(default)s)")
-    parser.add_argument("--drain-timeout", type=float, default=d.drain_timeout, metavar="S",
+    parser.add_argument("--drain-timeout", type=seconds(3600, zero=True), default=d.drain_timeout, metavar="S",
                         help="on stop, wait this long for the last acknowledgements (%(default)s)")
-    parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    parser.add_argument(
+        "--log-level", default="info", choices=["debug", "info", "warning", "error"],
+        help="the least severe log lines written",
+    )
     parser.set_defaults(func=run)
 
 
@@ -110,8 +116,6 @@ def settings_from_args(args: argparse.Namespace) -> ProducerSettings:
         )
     if sources[0] == "--dev-id/--api-key" and not (args.dev_id and args.api_key and args.api_url):
         raise UsageError("--dev-id needs --api-key and --api-url")
-    if args.window < 1:
-        raise UsageError("--window must be at least 1")
     fields = attrs.fields_dict(ProducerSettings)
     values = {name: getattr(args, name) for name in fields if name not in ("devices", "user_id")}
     return ProducerSettings(user_id=args.user_id.strip(), devices=devices, **values)

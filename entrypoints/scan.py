@@ -13,6 +13,9 @@ import json
 import sys
 from typing import TYPE_CHECKING
 
+from .config import Commands
+from .values import seconds
+
 if TYPE_CHECKING:
     from ..domain.devices import Device
 
@@ -21,7 +24,7 @@ COMMAND = "scan"
 SCAN_GRACE_S = 2.0
 
 
-def register(commands: argparse._SubParsersAction) -> None:
+def register(commands: Commands) -> None:
     parser = commands.add_parser(
         COMMAND,
         help="list the devices the installed transports can see",
@@ -34,21 +37,11 @@ def register(commands: argparse._SubParsersAction) -> None:
         "env WEARSTREAM_TRANSPORT, comma-separated)",
     )
     parser.add_argument(
-        "--timeout", type=_seconds, default=5.0, metavar="S",
+        "--timeout", type=seconds(3600, zero=True), default=5.0, metavar="S",
         help="how long to listen, in seconds (default 5)",
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object per device")
     parser.set_defaults(func=run)
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not 0 <= value <= 3600:  # also false for nan
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds from 0 to 3600")
-    return value
 
 
 def _warn(message: str) -> None:

@@ -13,11 +13,14 @@ import argparse
 import sys
 from typing import Any
 
+from .config import Commands
+from .values import seconds
+
 COMMAND = "token"
 DEFAULT_API_URL = "http://127.0.0.1:8766"
 
 
-def register(commands: argparse._SubParsersAction) -> None:
+def register(commands: Commands) -> None:
     parser = commands.add_parser(
         COMMAND,
         help="mint a producer (user) or consumer (developer) token; prints only the token",
@@ -56,7 +59,7 @@ def _add_options(parser: argparse.ArgumentParser, *, top: bool) -> None:
         help="API key (prefer env WEARSTREAM_API_KEY: a command line is visible to others)",
     )
     parser.add_argument(
-        "--timeout", type=float, default=default(10.0), metavar="S",
+        "--timeout", type=seconds(3600), default=default(10.0), metavar="S",
         help="give up after this many seconds (default 10)",
     )
 
@@ -82,8 +85,6 @@ def run(args: argparse.Namespace) -> int:
     ]
     if missing:
         return _fail("missing " + ", ".join(missing), 2)
-    if not args.timeout > 0:
-        return _fail(f"--timeout must be positive, got {args.timeout:g}", 2)
 
     async def mint() -> str:
         if args.kind == "user":

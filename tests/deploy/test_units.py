@@ -75,8 +75,7 @@ def test_every_variable_is_an_option_of_its_command(unit: str, env: str, module:
     assert environment_file == f"/etc/wearstream/{env}"
     parser = build_parser(environ={})
     command = command_line(unit, Path("/state"))[0]
-    sub = parser._subparsers._group_actions[0].choices[command]  # type: ignore[union-attr]
-    options = {ENV_PREFIX + a.dest.upper() for a in sub._actions if a.option_strings}
+    options = {ENV_PREFIX + key.replace("-", "_").upper() for key in parser.command(command).keys()}
     ours = {key for key in env_file(env) if key.startswith(ENV_PREFIX)}
     assert ours <= options, ours - options
 

@@ -39,7 +39,6 @@ def test_options_come_from_the_environment_and_toml() -> None:
         ([], "exactly one way to get tokens"),
         (["--token", "t", "--token-command", "c"], "got --token, --token-command"),
         (["--dev-id", "d", "--api-key", "k"], "needs --api-key and --api-url"),
-        (["--token", "t", "--window", "0"], "--window"),
     ],
 )
 def test_bad_combinations_are_refused(extra: list[str], message: str) -> None:

@@ -1,0 +1,62 @@
+"""argparse ``type=`` functions for numbers with a range, so a value out of range is a usage error.
+
+A number an option cannot use (``--rate 0``, ``--port 70000``, ``--token-ttl nan``) must stop at the
+command line with one line naming the option and the range, not deep inside the running system as
+a traceback. Because the environment and the config file go through the same ``type`` (see
+config.py), ``WEARSTREAM_PORT=70000`` is refused the same way.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from typing import Callable
+
+DAY_S = 86_400.0
+
+
+def _describe(low: float, high: float, low_open: bool, unit: str) -> str:
+    span = f"above {low:g} and at most {high:g}" if low_open else f"from {low:g} to {high:g}"
+    return f"a number{unit} {span}"
+
+
+def number(
+    low: float, high: float, *, low_open: bool = False, unit: str = ""
+) -> Callable[[str], float]:
+    """A float in [low, high] (or (low, high] with low_open); never nan or infinite."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        if not (math.isfinite(value) and (value > low if low_open else value >= low) and value <= high):
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is not {_describe(low, high, low_open, unit)}"
+            )
+        return value
+
+    return parse
+
+
+def integer(low: int, high: int, *, unit: str = "") -> Callable[[str], int]:
+    """A whole number in [low, high]."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = low - 1
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number{unit} from {low} to {high}")
+        return value
+
+    return parse
+
+
+def seconds(high: float = DAY_S, *, zero: bool = False) -> Callable[[str], float]:
+    """A duration in seconds: positive (or zero if ``zero``) and at most ``high``."""
+    return number(0.0, high, low_open=not zero, unit=" of seconds")
+
+
+PORT = integer(0, 65_535)
