@@ -93,6 +93,8 @@ async def _main(duration: float | None, rate: float, out: TextIO) -> None:
                 nursery.start_soon(_produce, running, developer, user, _with_rate(specs, rate))
             nursery.start_soon(_consume, running, developer, view, started + WARM_UP_S)
             nursery.start_soon(_draw, view, started, out)
+    if not out.isatty():  # a pipe or a log gets the final table too, not only the 5 s ones
+        out.write("\n".join(_frame(view, started)) + "\n")
     print(view.summary(time.time() - started) + f" (after a {WARM_UP_S:g} s warm-up)", file=out, flush=True)
 
 
@@ -149,6 +151,12 @@ async def _consume(
             view.add(payload, now, measure=now >= measure_from)
 
 
+def _frame(view: "LiveView", started: float) -> list[str]:
+    lines = view.render(time.time())
+    lines.append(f"{view.payloads} payloads, last seq {view.last_seq}, {time.time() - started:.0f} s")
+    return lines
+
+
 async def _draw(view: "LiveView", started: float, out: TextIO) -> None:
     """Redraw in place on a terminal; elsewhere (a pipe, CI) print a frame every few seconds."""
     import trio
@@ -157,8 +165,7 @@ async def _draw(view: "LiveView", started: float, out: TextIO) -> None:
     drawn = 0
     while True:
         await trio.sleep(REDRAW_EVERY if live else 5.0)
-        lines = view.render(time.time())
-        lines.append(f"{view.payloads} payloads, last seq {view.last_seq}, {time.time() - started:.0f} s")
+        lines = _frame(view, started)
         if live and drawn:
             out.write(f"\x1b[{drawn}F\x1b[J")  # back to the first line of the last frame, clear
         out.write("\n".join(lines) + "\n")
