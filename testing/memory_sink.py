@@ -13,6 +13,7 @@ from typing import Sequence
 import attrs
 
 from ..domain.stream import Payload
+from ..ports.sinks import UnwritablePayload
 
 
 class SinkWriteFailed(Exception):
@@ -81,6 +82,6 @@ def _check(payloads: Sequence[Payload], cursor: int) -> None:
         try:
             json.dumps(payload.d, allow_nan=False)
         except (TypeError, ValueError) as error:
-            raise ValueError(f"seq {payload.seq}: d is not JSON ({error})") from None
+            raise UnwritablePayload(payload.seq, f"d is not JSON ({error})") from None
     if previous is not None and cursor < previous:
         raise ValueError(f"cursor {cursor} is below the last seq written, {previous}")

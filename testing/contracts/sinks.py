@@ -32,7 +32,7 @@ import pytest
 import trio
 
 from ...domain.stream import Payload
-from ...ports.sinks import SampleSink, SinkOptions
+from ...ports.sinks import SampleSink, SinkOptions, UnwritablePayload
 
 DEV = "dev_1"
 Stored = tuple[int, str, str, dict[str, Any]]
@@ -224,10 +224,37 @@ class SinkContract(abc.ABC):
     async def test_a_d_that_is_not_json_is_refused_with_its_seq(
         self, sink: SampleSink, workdir: Path
     ) -> None:
-        with pytest.raises(ValueError, match="seq 2"):
+        with pytest.raises(UnwritablePayload, match="seq 2") as refused:
             await sink.write([reading(1), reading(2, val=object())], 2)
+        assert refused.value.seq == 2
         await sink.write(readings([1, 2]), 2)
         assert await self.stored(workdir) == as_stored(readings([1, 2]))
+
+    @pytest.mark.parametrize(
+        "fields",
+        [
+            {"ts": "0001-01-01T00:00:00+23:59", "val": 60},  # no UTC form (issue 12.4)
+            {"ts": "no time at all", "val": 60},
+            {"val": 60, "extra": json.loads("[" * 253 + "]" * 253)},  # too deep for JSON writers
+            {"val": 2**64},  # wider than every JSON writer and column
+            {"val": 10**400},
+        ],
+    )
+    async def test_a_payload_from_an_older_broker_is_written_or_refused_alone(
+        self, sink: SampleSink, workdir: Path, fields: dict[str, Any]
+    ) -> None:
+        """A log may hold what today's broker refuses. A sink writes such a payload as well as it
+        can, or refuses it with UnwritablePayload naming its seq (the consumer then skips it for
+        this sink): any other error would stop the sink for good, on every restart."""
+        odd = reading(2, **fields)
+        try:
+            await sink.write([reading(1), odd, reading(3)], 3)
+        except UnwritablePayload as refused:
+            assert refused.seq == 2
+            await sink.write([reading(1), reading(3)], 3)
+            assert await self.stored(workdir) == as_stored([reading(1), reading(3)])
+        else:
+            assert [seq for seq, *_ in await self.stored(workdir)] == [1, 2, 3]
 
     # Crashes ------------------------------------------------------------------------------
 

@@ -144,3 +144,23 @@ async def test_not_json_still_closes_1003(wearstream_broker: LiveBroker) -> None
                 except Exception:
                     break
         assert p.closed is not None and p.closed.code == 1003
+
+
+async def test_a_dropped_submit_is_acknowledged_in_turn(wearstream_broker: LiveBroker) -> None:
+    """With acknowledged submits, a SUBMIT the broker drops is acknowledged like a stored one
+    (it will never be stored): otherwise the producer's outbox would resend it forever."""
+    broker = wearstream_broker
+    async with open_websocket_url(broker.ws_url) as p:
+        assert (await receive(p))["op"] == 2
+        await send(p, {"op": 3, "d": {"token": await mint(broker, "/auth/user?id=al"), "type": 0,
+                                      "source": "outbox-1", "ack": True}})
+        assert (await receive(p))["op"] == 4
+        await send(p, {"op": 6, "t": "HEART_RATE", "id": 1, "d": {"ts": TS, "val": 60}})
+        await send(p, {"op": 6, "t": "HEART_RATE", "id": 2, "d": {"ts": TS, "val": "60"}})
+        acks = []
+        with trio.fail_after(5):
+            while not acks or acks[-1] < 2:
+                frame = await receive(p)
+                assert frame["op"] == 9, frame  # no WARNING: this producer did not opt in
+                acks.append(frame["d"]["upto"])
+    assert broker.running.broker.dropped == {"SUBMIT": 1}
