@@ -57,8 +57,9 @@
     await producer.opened;
     await producer.next();
     result.ready = [consumerReady, await identify(producer, producerToken, 0)];
-    producer.ws.send(JSON.stringify({ op: 6, t: sent.t, d: sent.d }));
-    result.dispatch = await until(consumer, 5, sent.user);
+    for (const reading of sent.readings) producer.ws.send(JSON.stringify({ op: 6, ...reading }));
+    result.dispatches = [];
+    for (const _ of sent.readings) result.dispatches.push(await until(consumer, 5, sent.user));
     producer.ws.send(HEARTBEAT);
     await until(producer, 1);
     producer.acks += 1;

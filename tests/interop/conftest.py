@@ -70,12 +70,19 @@ def broker(interop: Interop) -> Interop:
     return interop
 
 
-def reading_for(client: str) -> dict[str, Any]:
-    """The SUBMIT a client sends: its own user and values, so a mix-up would show."""
+LARGE_NOTE = 70_000  # a field that makes a frame need a 64-bit length (over 65,535 bytes)
+
+
+def readings_for(client: str) -> dict[str, Any]:
+    """What a client's producer SUBMITs: its own user, a small reading (a 7-bit or 16-bit frame
+    length) and a large one (a 64-bit length, both ways), so a mix-up or a framing slip would show."""
+    ts = "2026-12-06T03:00:00.123456+01:00"
     return {
         "user": f"user-{client}",
-        "t": "HEART_RATE",
-        "d": {"ts": "2026-12-06T03:00:00.123456+01:00", "val": 61 + len(client)},
+        "readings": [
+            {"t": "HEART_RATE", "d": {"ts": ts, "val": 61 + len(client)}},
+            {"t": "HEART_RATE", "d": {"ts": ts, "val": 62, "note": "x" * LARGE_NOTE + "é♥"}},
+        ],
     }
 
 
@@ -84,17 +91,20 @@ def check_round_trip(result: dict[str, Any], sent: dict[str, Any]) -> None:
 
     ``result`` keys: ``hello`` (the consumer's HELLO frame), ``ready`` (op of the answers to the
     consumer's and producer's IDENTIFY), ``acks`` (HEARTBEAT_ACKs received by the consumer, and
-    by the producer), ``dispatch`` (the DISPATCH frame), ``closes`` (the close code the producer,
-    then the consumer, got back after closing with 1000) and ``spent`` ([code, reason] of the
-    server's close when the used producer token is presented again)."""
+    by the producer), ``dispatches`` (the DISPATCH frames of the user), ``closes`` (the close code
+    the producer, then the consumer, got back after closing with 1000) and ``spent`` ([code,
+    reason] of the server's close when the used producer token is presented again)."""
     assert result["hello"]["op"] == 2
     assert result["hello"]["d"]["heartbeat_interval"] == HEARTBEAT_INTERVAL_MS
     assert result["ready"] == [4, 4]
     consumer_acks, producer_acks = result["acks"]
     assert consumer_acks >= 4 and producer_acks >= 1, result["acks"]
-    dispatch = result["dispatch"]
-    assert dispatch["op"] == 5 and isinstance(dispatch["seq"], int) and dispatch["seq"] >= 0
-    assert (dispatch["uid"], dispatch["t"], dispatch["d"]) == (sent["user"], sent["t"], sent["d"])
+    dispatches = result["dispatches"]
+    assert [(f["op"], f["uid"], f["t"], f["d"]) for f in dispatches] == [
+        (5, sent["user"], r["t"], r["d"]) for r in sent["readings"]
+    ]
+    seqs = [f["seq"] for f in dispatches]
+    assert all(isinstance(seq, int) for seq in seqs) and seqs == sorted(set(seqs)), seqs
     assert result["closes"] == [NORMAL, NORMAL]
     code, reason = result["spent"]
     assert code == INVALID_TOKEN and reason, result["spent"]

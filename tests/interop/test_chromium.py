@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from .conftest import Interop, check_round_trip, reading_for
+from .conftest import Interop, check_round_trip, readings_for
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -48,7 +48,7 @@ def run_in_chromium(arguments: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_round_trip_with_chromium(broker: Interop) -> None:
-    sent = reading_for("chromium")
+    sent = readings_for("chromium")
     arguments = {
         "wsUrl": broker.ws_url,
         "consumerToken": broker.mint(broker.shared),

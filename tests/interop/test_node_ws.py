@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import Interop, check_round_trip, reading_for
+from .conftest import Interop, check_round_trip, readings_for
 
 NODE_DIR = Path(__file__).with_name("node")
 SCRIPT = NODE_DIR / "roundtrip.mjs"
@@ -40,11 +40,11 @@ def install_ws() -> None:
 
 def test_round_trip_with_node_ws(broker: Interop) -> None:
     install_ws()
-    sent = reading_for("node-ws")
+    sent = readings_for("node-ws")
     dev = broker.shared
     result = subprocess.run(
-        ["node", str(SCRIPT), broker.ws_url, broker.http_url, dev.dev_id, dev.api_key, json.dumps(sent)],
-        capture_output=True, text=True, timeout=RUN_TIMEOUT_S,
+        ["node", str(SCRIPT), broker.ws_url, broker.http_url, dev.dev_id, dev.api_key],
+        input=json.dumps(sent), capture_output=True, text=True, timeout=RUN_TIMEOUT_S,
     )
     assert result.returncode == 0, f"node exited {result.returncode}:\n{result.stdout}\n{result.stderr}"
     check_round_trip(json.loads(result.stdout.strip().splitlines()[-1]), sent)

@@ -11,7 +11,7 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from .conftest import CONSUMER, PRODUCER, Interop, check_round_trip, reading_for
+from .conftest import CONSUMER, PRODUCER, Interop, check_round_trip, readings_for
 
 pytestmark = pytest.mark.e2e
 
@@ -52,8 +52,9 @@ async def round_trip(broker: Interop, sent: dict[str, Any]) -> dict[str, Any]:
         async with connect(broker.ws_url) as producer:
             await recv(producer)
             result["ready"] = [consumer_ready, await identify(producer, producer_token, PRODUCER, p_counts)]
-            await producer.send(json.dumps({"op": 6, "t": sent["t"], "d": sent["d"]}))
-            result["dispatch"] = await until(consumer, 5, c_counts, sent["user"])
+            for reading in sent["readings"]:
+                await producer.send(json.dumps({"op": 6, **reading}))
+            result["dispatches"] = [await until(consumer, 5, c_counts, sent["user"]) for _ in sent["readings"]]
             await producer.send(HEARTBEAT)
             await until(producer, 1, {})
             p_counts[1] = p_counts.get(1, 0) + 1
@@ -77,5 +78,5 @@ async def round_trip(broker: Interop, sent: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_round_trip_with_python_websockets(broker: Interop) -> None:
-    sent = reading_for("websockets")
+    sent = readings_for("websockets")
     check_round_trip(asyncio.run(round_trip(broker, sent)), sent)

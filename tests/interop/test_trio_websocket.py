@@ -11,7 +11,7 @@ import pytest
 import trio
 from trio_websocket import ConnectionClosed, WebSocketConnection, open_websocket_url
 
-from .conftest import CONSUMER, PRODUCER, Interop, check_round_trip, reading_for
+from .conftest import CONSUMER, PRODUCER, Interop, check_round_trip, readings_for
 
 pytestmark = pytest.mark.e2e
 
@@ -59,8 +59,9 @@ async def round_trip(broker: Interop, sent: dict[str, Any]) -> dict[str, Any]:
         async with open_websocket_url(broker.ws_url) as producer:
             await recv(producer)
             result["ready"] = [consumer_ready, await identify(producer, producer_token, PRODUCER, p_acks)]
-            await producer.send_message(json.dumps({"op": 6, "t": sent["t"], "d": sent["d"]}))
-            result["dispatch"] = await until(consumer, 5, c_acks, sent["user"])
+            for reading in sent["readings"]:
+                await producer.send_message(json.dumps({"op": 6, **reading}))
+            result["dispatches"] = [await until(consumer, 5, c_acks, sent["user"]) for _ in sent["readings"]]
             await producer.send_message(HEARTBEAT)
             await until(producer, 1, p_acks)
             p_acks[0] += 1
@@ -85,5 +86,5 @@ async def round_trip(broker: Interop, sent: dict[str, Any]) -> dict[str, Any]:
 
 
 async def test_round_trip_with_trio_websocket(broker: Interop) -> None:
-    sent = reading_for("trio-websocket")
+    sent = readings_for("trio-websocket")
     check_round_trip(await round_trip(broker, sent), sent)

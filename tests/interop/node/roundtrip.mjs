@@ -1,12 +1,13 @@
 // A producer -> consumer round trip against a wearstream broker, written the way Node clients
 // of Terra's Streaming API are: `ws` for the socket, global fetch for the tokens.
-// Usage: node roundtrip.mjs WS_URL HTTP_URL DEV_ID API_KEY SENT
-// (SENT: JSON {"user", "t", "d"}, the reading the producer submits for user).
+// Usage: node roundtrip.mjs WS_URL HTTP_URL DEV_ID API_KEY < SENT
+// (SENT on stdin: JSON {"user", "readings": [{"t", "d"}, ...]}, what the producer submits for user).
 // Prints one JSON line: what each step saw (tests/interop/conftest.py check_round_trip).
+import { readFileSync } from "node:fs";
 import WebSocket from "ws";
 
-const [wsUrl, httpUrl, devId, apiKey, sentJson] = process.argv.slice(2);
-const sent = JSON.parse(sentJson);
+const [wsUrl, httpUrl, devId, apiKey] = process.argv.slice(2);
+const sent = JSON.parse(readFileSync(0, "utf8"));
 const TIMEOUT_MS = 5000;
 const HEARTBEAT = JSON.stringify({ op: 0 });
 const headers = { "dev-id": devId, "x-api-key": apiKey };
@@ -70,8 +71,9 @@ async function main() {
   await producer.opened;
   await producer.next();
   result.ready = [consumerReady, await identify(producer, producerToken, 0)];
-  producer.ws.send(JSON.stringify({ op: 6, t: sent.t, d: sent.d }));
-  result.dispatch = await until(consumer, 5, sent.user);
+  for (const reading of sent.readings) producer.ws.send(JSON.stringify({ op: 6, ...reading }));
+  result.dispatches = [];
+  for (const _ of sent.readings) result.dispatches.push(await until(consumer, 5, sent.user));
   producer.ws.send(HEARTBEAT);
   await until(producer, 1);
   producer.acks += 1;
