@@ -10,12 +10,14 @@ class CloseCode(enum.IntEnum):
     GOING_AWAY = 1001
     MALFORMED_FRAME = 1003
     INTERNAL_ERROR = 1011
+    TRY_AGAIN_LATER = 1013  # RFC 6455's registry: storage cannot take submissions now
     IDENTIFY_TIMEOUT = 4000
     INVALID_TOKEN = 4001
     CONSUMER_CAP = 4002
     ALREADY_IDENTIFIED = 4003
     INVALID_OPCODE = 4004
     HEARTBEAT_TIMEOUT = 4005
+    DEVELOPER_REVOKED = 4009  # the session's developer was revoked (`wearstream developers revoke`)
 
     @property
     def client_should_retry(self) -> bool:
@@ -30,6 +32,7 @@ class CloseCode(enum.IntEnum):
 _RETRY = {
     CloseCode.GOING_AWAY,
     CloseCode.INTERNAL_ERROR,
+    CloseCode.TRY_AGAIN_LATER,
     CloseCode.INVALID_TOKEN,
     CloseCode.HEARTBEAT_TIMEOUT,
 }

@@ -41,6 +41,7 @@ class BrokerSettings:
     retention_interval: float = 60.0
     consumer_lease: float = 10.0
     cors_origin: tuple[str, ...] = ()
+    db_busy_timeout: float = 10.0
     metrics_token: str | None = None
 
 
@@ -104,6 +105,12 @@ def register(commands: Commands) -> None:
         "--consumer-lease", type=seconds(3600), default=d.consumer_lease, metavar="S",
         help="with --backend: a consumer's slot under --max-consumers outlives a crashed node "
         "by at most this long (%(default)s s)",
+    )
+    parser.add_argument(
+        "--db-busy-timeout", type=seconds(3600), default=d.db_busy_timeout, metavar="S",
+        help="with --data-dir: how long a write waits for another process's lock on the "
+        "database before the broker reports storage unavailable and refuses submissions "
+        "until it is free (%(default)s s)",
     )
     parser.add_argument(
         "--retention-interval", type=seconds(DAY_S), default=d.retention_interval, metavar="S",
@@ -221,7 +228,9 @@ async def serve_broker(
     from .state import open_stores, parse_retention
 
     lease_ttl = timedelta(seconds=settings.consumer_lease)
-    async with open_stores(settings.data_dir, settings.backend, lease_ttl=lease_ttl) as stores:
+    async with open_stores(
+        settings.data_dir, settings.backend, lease_ttl=lease_ttl, busy_timeout=settings.db_busy_timeout
+    ) as stores:
         metrics = BrokerMetrics()
         hub = Hub(metered_log(stores.log, metrics), max_consumers=settings.max_consumers, leases=stores.leases)
         session = SessionConfig(
@@ -240,6 +249,7 @@ async def serve_broker(
                 "payloads_in": hub.payloads_in,
                 "payloads_out": hub.payloads_out,
                 "persistent": stores.persistent,
+                "storage": hub.storage.health(),
             }
 
         app = build_app(
@@ -270,9 +280,13 @@ async def _apply_retention(stream_log: "StreamLog", retention: "Retention", inte
     """Trim the log now and then; with several nodes each one does it, which is harmless."""
     import trio
 
+    from ..ports.storage import StorageUnavailable
+
     while True:
         try:
             removed = await stream_log.trim(retention, datetime.now(timezone.utc))
+        except StorageUnavailable as error:
+            log.warning("retention: cannot trim the log now (%s); trying again later", error)
         except Exception:  # a failed trim must not stop the broker: the next one catches up
             log.exception("retention: trimming the log failed")
         else:

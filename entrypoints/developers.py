@@ -81,6 +81,7 @@ def run(args: argparse.Namespace) -> int:
     import trio
 
     from ..adapters.storage.sqlite import SchemaError
+    from ..ports.storage import StorageUnavailable
 
     from coredis.exceptions import RedisError
 
@@ -91,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
         try:
             backend = check_backend(args.backend)
             return trio.run(action, args, backend)
-        except (ValueError, OSError, RedisError) as error:
+        except (ValueError, OSError, RedisError, StorageUnavailable) as error:
             return _fail(f"cannot use backend {args.backend}: {error}")
     if not args.data_dir:
         return _fail("--data-dir DIR or --backend URL (or WEARSTREAM_DATA_DIR) is required", 2)
@@ -100,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
         return _fail(f"no data dir {data_dir} (`wearstream developers create` makes one)")
     try:
         return trio.run(action, args, data_dir)
-    except (OSError, sqlite3.Error, SchemaError) as error:
+    except (OSError, sqlite3.Error, SchemaError, StorageUnavailable) as error:
         return _fail(f"cannot use data dir {data_dir}: {error}")
 
 

@@ -45,10 +45,11 @@ async def open_stores(
     backend: str | None = None,
     *,
     lease_ttl: timedelta = timedelta(seconds=10),
+    busy_timeout: float | None = None,
 ) -> AsyncIterator[Stores]:
     """Redis stores when ``backend`` is a Redis URL (consumer leases live ``lease_ttl`` past
-    their last renewal); else SQLite stores in ``data_dir`` (created if missing), or memory
-    ones when it is None."""
+    their last renewal); else SQLite stores in ``data_dir`` (created if missing; a write waits
+    ``busy_timeout`` seconds for another process's lock), or memory ones when it is None."""
     if backend is not None:
         async with _redis_stores(check_backend(backend), lease_ttl) as stores:
             yield stores
@@ -59,7 +60,7 @@ async def open_stores(
         return
     path = Path(data_dir).expanduser()
     path.mkdir(mode=0o700, parents=True, exist_ok=True)  # a new one: the owner's alone
-    async with _sqlite_stores(path) as stores:
+    async with _sqlite_stores(path, busy_timeout) as stores:
         yield stores
 
 
@@ -75,10 +76,11 @@ async def _memory_stores() -> AsyncIterator[Stores]:
 
 
 @asynccontextmanager
-async def _sqlite_stores(path: Path) -> AsyncIterator[Stores]:
+async def _sqlite_stores(path: Path, busy_timeout: float | None) -> AsyncIterator[Stores]:
     from ..adapters.storage import sqlite
 
-    async with sqlite.open_sqlite_stores(path) as (log, developers, tokens):
+    options = {} if busy_timeout is None else {"busy_timeout": busy_timeout}
+    async with sqlite.open_sqlite_stores(path, **options) as (log, developers, tokens):
         yield Stores(log, developers, tokens, persistent=True)
 
 

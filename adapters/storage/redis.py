@@ -45,7 +45,7 @@ import trio
 from ...domain.backoff import Backoff
 from ...domain.identity import Developer, Role, Token
 from ...domain.stream import Payload, ReplayRange, SubmitKey
-from ...ports.storage import Retention, Submission
+from ...ports.storage import Retention, StorageUnavailable, Submission
 from . import redis_scripts
 from .checks import check_appendable, check_limit
 from .memory import PURGE_GRACE
@@ -61,6 +61,8 @@ LEASE_TTL = timedelta(seconds=10)
 _MAX_STREAM_ID = 2**64 - 1
 _MAX_COUNT = 2**31
 _UNREACHABLE = (coredis.exceptions.ConnectionError, TimeoutError, OSError)
+# How Redis's error replies start when it refuses writes for a while (see RedisConnection.call).
+_REFUSING_WRITES = ("OOM", "MISCONF", "READONLY", "NOREPLICAS", "MASTERDOWN")
 
 T = TypeVar("T")
 
@@ -142,11 +144,20 @@ class RedisConnection:
         return script
 
     async def call(self, what: str, operation: Callable[[], Awaitable[T]]) -> T:
-        """Run ``operation`` until Redis answers: a Redis that is down or restarting is waited for."""
+        """Run ``operation`` until Redis answers: a Redis that is down or restarting is waited for.
+
+        A Redis that answers but refuses to write (out of memory under ``noeviction``, a failing
+        snapshot with ``stop-writes-on-bgsave-error``, a read-only replica) raises the port's
+        StorageUnavailable: that lasts until an operator acts, so the broker refuses new work
+        and retries, rather than wait here with the caller's producers piling up."""
         backoff = Backoff(initial=0.05, maximum=2.0)
         while True:
             try:
                 return await operation()
+            except coredis.exceptions.ResponseError as error:
+                if not str(error).startswith(_REFUSING_WRITES):
+                    raise
+                raise StorageUnavailable(f"Redis refused {what}: {error}") from error
             except _UNREACHABLE as error:
                 delay = backoff.next_delay()
                 log_at = logging.WARNING if backoff.attempts in (1, 10) else logging.DEBUG

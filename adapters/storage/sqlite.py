@@ -7,8 +7,13 @@ absent) and yields the three stores. Each store class can also be opened alone o
 Threads. Every call runs in a worker thread, one at a time per connection (``sqlite_database.py``
 says why): the event loop never waits on SQLite, and a cancelled ``append`` still finishes (or
 rolls back) its transaction, so the connection is never left mid-transaction.
-``open_sqlite_stores`` gives the log its own connection and lets developers and tokens share a second, so a token take does not
-queue behind a large append or a long replay read.
+``open_sqlite_stores`` gives the log two connections of its own (appends, and reads) and lets
+developers and tokens share a third, so a token take does not queue behind a large append or a
+long replay read, and a replay does not queue behind an append.
+
+Trouble. A full disk, a write lock held by another process beyond ``busy_timeout``, a read-only
+file or an I/O error raise the port's StorageUnavailable (naming the file), with nothing of the
+call stored: the broker then refuses new submissions and retries, instead of exiting.
 
 Durability. The file is in WAL mode. With ``synchronous="NORMAL"`` (the default) a commit is
 written to the WAL but not fsynced: a payload acknowledged by ``append`` survives the broker being
@@ -28,6 +33,7 @@ file from a newer wearstream is refused with a clear error instead of being misr
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -39,7 +45,7 @@ import orjson
 from ...domain.identity import Developer, Role, Token
 from ...domain.stream import Payload, ReplayRange, SubmitKey
 from ...ports.clock import Clock
-from ...ports.storage import Retention
+from ...ports.storage import Retention, StorageUnavailable
 from ..clock import SystemClock
 from .checks import check_appendable, check_limit
 from .memory import PURGE_EVERY, PURGE_GRACE
@@ -123,7 +129,12 @@ async def open_database(
     """Open (creating if absent) the broker's database file at ``path`` and bring its schema up."""
     check_sqlite_version()
     return await SqliteDatabase.open(
-        Path(path), _migrate, synchronous=synchronous, busy_timeout=busy_timeout
+        Path(path),
+        _migrate,
+        synchronous=synchronous,
+        busy_timeout=busy_timeout,
+        name="broker database",
+        unavailable_as=StorageUnavailable,
     )
 
 
@@ -165,10 +176,22 @@ def _migrate_1_to_2(connection: sqlite3.Connection) -> None:
 
 
 class SqliteStreamLog:
-    """The StreamLog port on the ``payloads``, ``streams`` and ``submit_keys`` tables."""
+    """The StreamLog port on the ``payloads``, ``streams`` and ``submit_keys`` tables.
 
-    def __init__(self, db: SqliteDatabase, *, owns_db: bool = False, clock: Clock | None = None) -> None:
+    Reads may go through a connection of their own (``reader``): in WAL mode they then never
+    wait for an append, not even one waiting out another process's write lock, so replays and
+    catch-ups go on while storage cannot be written."""
+
+    def __init__(
+        self,
+        db: SqliteDatabase,
+        *,
+        owns_db: bool = False,
+        clock: Clock | None = None,
+        reader: SqliteDatabase | None = None,
+    ) -> None:
         self.db = db
+        self.reader = reader or db
         self._owns_db = owns_db
         self._clock: Clock = clock or SystemClock()
 
@@ -188,7 +211,7 @@ class SqliteStreamLog:
         if first > last or limit == 0:
             return []
         limit = min(limit, _INT64_MAX)
-        return await self.db.run(
+        return await self.reader.run(
             lambda connection: _read_range(connection, developer_id, first, last, limit)
         )
 
@@ -196,7 +219,7 @@ class SqliteStreamLog:
         def query(connection: sqlite3.Connection) -> int:
             return _stored_last_seq(connection, developer_id)
 
-        return await self.db.run(query)
+        return await self.reader.run(query)
 
     async def last_keys(self, developer_id: str) -> dict[tuple[str, str], int]:
         def query(connection: sqlite3.Connection) -> dict[tuple[str, str], int]:
@@ -206,7 +229,7 @@ class SqliteStreamLog:
             )
             return {(uid, source): counter for uid, source, counter in rows}
 
-        return await self.db.run(query)
+        return await self.reader.run(query)
 
     async def trim(self, retention: Retention, now: datetime) -> int:
         if retention.unlimited:
@@ -221,7 +244,7 @@ class SqliteStreamLog:
             ).fetchone()
             return 0 if row is None else row[0]
 
-        return await self.db.run(query)
+        return await self.reader.run(query)
 
     async def aclose(self) -> None:
         if self._owns_db:
@@ -552,20 +575,21 @@ async def open_sqlite_stores(
 ) -> AsyncIterator[tuple[SqliteStreamLog, SqliteDeveloperStore, SqliteTokenStore]]:
     """The broker's three stores on ``<data_dir>/wearstream.db``, closed on exit.
 
-    The log has a connection of its own; developers and tokens share a second one.
-    ``options`` go to open_database (``synchronous``, ``busy_timeout``).
+    The log has two connections of its own, one for appends and one for reads; developers and
+    tokens share a third. ``options`` go to open_database (``synchronous``, ``busy_timeout``).
     """
     path = database_path(data_dir)
-    log_db = await open_database(path, **options)
-    try:
-        identity_db = await open_database(path, **options)
-        try:
-            yield (
-                SqliteStreamLog(log_db, clock=clock),
-                SqliteDeveloperStore(identity_db),
-                SqliteTokenStore(identity_db, clock=clock),
-            )
-        finally:
-            await identity_db.aclose()
-    finally:
-        await log_db.aclose()
+    async with contextlib.AsyncExitStack() as stack:
+        log_db, reader_db, identity_db = [
+            await _closing(stack, await open_database(path, **options)) for _ in range(3)
+        ]
+        yield (
+            SqliteStreamLog(log_db, clock=clock, reader=reader_db),
+            SqliteDeveloperStore(identity_db),
+            SqliteTokenStore(identity_db, clock=clock),
+        )
+
+
+async def _closing(stack: contextlib.AsyncExitStack, db: SqliteDatabase) -> SqliteDatabase:
+    stack.push_async_callback(db.aclose)
+    return db

@@ -39,14 +39,43 @@ Synchronous = Literal["NORMAL", "FULL"]
 T = TypeVar("T")
 
 
-class SqliteDatabase:
-    """One sqlite3 connection, used from worker threads one call at a time."""
+# Result codes (the primary code, ``sqlite_errorcode & 0xFF``) that say the file cannot be written
+# *now* for a reason outside the call: it may work later, so the caller should retry, not crash.
+_UNAVAILABLE = {
+    5: "SQLITE_BUSY",  # another process holds the write lock beyond the busy timeout
+    6: "SQLITE_LOCKED",
+    8: "SQLITE_READONLY",  # the file or its folder was made read-only
+    10: "SQLITE_IOERR",
+    13: "SQLITE_FULL",  # the disk (or the file system's quota) is full
+    14: "SQLITE_CANTOPEN",  # e.g. no room or no permission for the -wal/-shm files
+}
 
-    def __init__(self, connection: sqlite3.Connection, path: Path, name: str = "SQLite database") -> None:
+
+def is_unavailable(error: sqlite3.Error) -> bool:
+    """Whether ``error`` means the file cannot be used now but may be later."""
+    code = getattr(error, "sqlite_errorcode", None)
+    return isinstance(error, sqlite3.OperationalError) and code is not None and code & 0xFF in _UNAVAILABLE
+
+
+class SqliteDatabase:
+    """One sqlite3 connection, used from worker threads one call at a time.
+
+    With ``unavailable_as`` (an exception class), errors for which ``is_unavailable()`` holds are
+    raised as that class, naming the file: the broker's stores raise the port's
+    StorageUnavailable, so the broker needs to know nothing of SQLite."""
+
+    def __init__(
+        self,
+        connection: sqlite3.Connection,
+        path: Path,
+        name: str = "SQLite database",
+        unavailable_as: type[Exception] | None = None,
+    ) -> None:
         self._connection = connection
         self._limiter = trio.CapacityLimiter(1)
         self._closed = False
         self._name = name
+        self._unavailable_as = unavailable_as
         self.path = path
 
     @classmethod
@@ -58,6 +87,7 @@ class SqliteDatabase:
         synchronous: Synchronous,
         busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
         name: str = "SQLite database",
+        unavailable_as: type[Exception] | None = None,
     ) -> "SqliteDatabase":
         """Open (creating if absent) the file at ``path`` in WAL mode and ``prepare`` it.
 
@@ -66,13 +96,18 @@ class SqliteDatabase:
         if synchronous not in ("NORMAL", "FULL"):
             raise ValueError(f"synchronous must be 'NORMAL' or 'FULL', got {synchronous!r}")
         connection = await trio.to_thread.run_sync(_connect, path, synchronous, busy_timeout, prepare)
-        return cls(connection, path, name)
+        return cls(connection, path, name, unavailable_as)
 
     async def run(self, call: Callable[[sqlite3.Connection], T]) -> T:
         """Run ``call(connection)`` in a worker thread, after any call already running."""
         if self._closed:
             raise RuntimeError(f"{self._name} {self.path} is closed")
-        return await trio.to_thread.run_sync(call, self._connection, limiter=self._limiter)
+        try:
+            return await trio.to_thread.run_sync(call, self._connection, limiter=self._limiter)
+        except sqlite3.OperationalError as error:
+            if self._unavailable_as is None or not is_unavailable(error):
+                raise
+            raise self._unavailable_as(f"{self._name} {self.path}: {error}") from error
 
     async def aclose(self) -> None:
         """Close the connection (after any call in flight); closing twice is fine."""

@@ -45,7 +45,7 @@ from ...domain.session import (
     UpdatePresence,
 )
 from ...ports.clock import Clock
-from ...ports.storage import DeveloperStore, TokenStore
+from ...ports.storage import DeveloperStore, StorageUnavailable, TokenStore
 from . import codec
 from .dashboard import DashboardQueue
 from .hub import ConsumerQueue, Hub
@@ -57,6 +57,7 @@ PATH = "/connect"
 # get the protocol's 1003 from the codec, with a reason.
 LIBRARY_MAX_MESSAGE = 1024 * 1024
 CLOSE_TIMEOUT = 2.0
+STORAGE_UNAVAILABLE = "storage unavailable, try again later"
 # trio-websocket's reader hands messages over a channel of this size (its default, 1, means a
 # task switch for every message): a producer's burst is parsed in one turn and read in one.
 MESSAGE_QUEUE = 64
@@ -296,7 +297,10 @@ class Connection:
         if self.session.wants_acks and action.key is not None:
             ack = self
             self._published_key = max(self._published_key, action.key.counter)
-        await self.broker.hub.publish(action.developer_id, action.user_id, action.t, d, action.key, ack)
+        try:
+            await self.broker.hub.publish(action.developer_id, action.user_id, action.t, d, action.key, ack)
+        except StorageUnavailable:
+            await self.close(CloseCode.TRY_AGAIN_LATER, STORAGE_UNAVAILABLE)
 
     def _dropped(self, action: Dropped) -> None:
         """Count a dropped frame and say why: the first drop of a connection at warning level,
@@ -320,10 +324,17 @@ class Connection:
     async def _authenticate(self, action: Authenticate) -> None:
         """Check the token, admit the session, and only then spend the token: a token refused
         for a reason of the broker's (the consumer cap) still works on the next attempt."""
+        if action.role is Role.PRODUCER and not self.broker.hub.storage.ok:
+            # Refused before its token is spent: it works once storage is back.
+            await self._perform(self.session.rejected(CloseCode.TRY_AGAIN_LATER, STORAGE_UNAVAILABLE))
+            return
         try:
             principal = await self._check_token(action.token, action.role)
         except TokenError as error:
             await self._perform(self.session.rejected(CloseCode.INVALID_TOKEN, str(error)))
+            return
+        except StorageUnavailable:
+            await self._perform(self.session.rejected(CloseCode.TRY_AGAIN_LATER, STORAGE_UNAVAILABLE))
             return
         if principal.role is Role.DASHBOARD:
             await self._watch(principal, action.token)
@@ -356,12 +367,16 @@ class Connection:
     async def _spend(self, token: str) -> bool:
         """Take the token now that the session is admitted; False (and closed with 4001) when
         another connection spent it meanwhile."""
-        if await self.broker.tokens.take(token) is not None:
-            return True
+        try:
+            if await self.broker.tokens.take(token) is not None:
+                return True
+            code, reason = CloseCode.INVALID_TOKEN, "token already used"
+        except StorageUnavailable:  # the take is a write
+            code, reason = CloseCode.TRY_AGAIN_LATER, STORAGE_UNAVAILABLE
         if self.queue is not None:
             self.broker.hub.remove_consumer(self.queue)
             self.queue = None
-        await self._perform(self.session.rejected(CloseCode.INVALID_TOKEN, "token already used"))
+        await self._perform(self.session.rejected(code, reason))
         return False
 
     async def _watch(self, principal: Principal, token: str) -> None:

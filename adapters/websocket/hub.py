@@ -16,6 +16,9 @@ Consumers never slow anyone down. Each has a bounded queue of encoded DISPATCH f
 whose queue is full is switched to catch-up mode: it stops receiving live frames and its sender
 reads the missed payloads from the log, in order, until it has caught up with the live stream, then
 goes live again. A slow consumer therefore gets everything, late, and costs the others nothing.
+
+A log that cannot be written now (full disk, lock, Redis refusing writes) stops nothing but new
+submissions: the writer keeps its batch and retries it (storage_state.py says how).
 """
 
 from __future__ import annotations
@@ -24,7 +27,8 @@ import collections
 import itertools
 import logging
 import uuid
-from typing import Any, Awaitable, Callable, Protocol
+from functools import partial
+from typing import Any, Awaitable, Callable, Protocol, TypeVar
 
 import attrs
 import trio
@@ -32,9 +36,10 @@ import trio
 from ...domain.datatypes import is_extension_type
 from ...domain.frames import Status
 from ...domain.stream import Payload, ReplayRange, Stream, SubmitKey
-from ...ports.storage import ConsumerLeases, SharedStreamLog, StreamLog, Submission
+from ...ports.storage import ConsumerLeases, SharedStreamLog, StorageUnavailable, StreamLog, Submission
 from .codec import encode_dispatch
 from .dashboard import DashboardQueue, encode_presence
+from .storage_state import StorageState, retry_delays
 
 log = logging.getLogger("wearstream.broker")
 
@@ -49,6 +54,7 @@ WRITE_GAP = 0.001
 # A catch-up reads big pages: it runs when the consumer lags, when every turn must count.
 CATCH_UP_PAGE = 2000
 SendFrames = Callable[[list[str]], Awaitable[None]]
+T = TypeVar("T")
 
 
 class AckTarget(Protocol):
@@ -229,6 +235,7 @@ class Hub:
         self.links: collections.Counter[tuple[str, str]] = collections.Counter()  # producer sockets
         self.payloads_in = 0
         self.payloads_out = 0
+        self.storage = StorageState()
         # Told of every live dispatch and how many queues it went to (metrics by data type).
         self.on_dispatch: Callable[[Payload, int], None] | None = None
 
@@ -245,13 +252,19 @@ class Hub:
     ) -> None:
         """Queue a reading for numbering, storage and dispatch (waits when the log lags).
 
+        Raises StorageUnavailable while the log cannot be written (storage_state.py).
         No checkpoint when the channel has room: the caller's read of the next frame is one, and
         a reading needs no extra trip through the scheduler."""
+        if not self.storage.ok:
+            raise StorageUnavailable(self.storage.error)
         item = _Item(developer_id, uid, t, d, key, ack)
         try:
             self._send.send_nowait(item)
         except trio.WouldBlock:
-            await self._send.send(item)
+            with self.storage.waiting() as wait:
+                await self._send.send(item)
+            if wait.cancelled_caught:  # storage failed meanwhile: refused, not queued
+                raise StorageUnavailable(self.storage.error)
 
     def update_presence(self, developer_id: str, uid: str, status: Status) -> None:
         devices = self.presence.setdefault((developer_id, uid), {})
@@ -372,15 +385,30 @@ class Hub:
             await self._write_shared(self.shared, batch)
             return
         for developer_id in {item.developer_id for item in batch} - self._streams.keys():
-            await self.open_developer(developer_id)
+            await self._until_stored(partial(self.open_developer, developer_id), recovers=False)
         payloads = [p for p in map(self._number, batch) if p is not None]
         if payloads:
-            await self.log.append(payloads)
+            await self._until_stored(partial(self.log.append, payloads))
         for item in batch:
             if item.payload is not None:
                 self._dispatch(item.payload)
             if item.ack is not None and item.key is not None:
                 item.ack.stored(item.key.counter)
+
+    async def _until_stored(self, call: Callable[[], Awaitable[T]], *, recovers: bool = True) -> T:
+        """``call()``, retried while storage is unavailable (the batch waits, never dropped);
+        ``recovers``: its success shows that storage can be written again."""
+        delays = retry_delays()
+        while True:
+            try:
+                result = await call()
+            except StorageUnavailable as error:
+                self.storage.failed(error)
+                await trio.sleep(next(delays))
+                continue
+            if recovers:
+                self.storage.stored()
+            return result
 
     async def open_developer(self, developer_id: str) -> None:
         """Load a developer's stream position from the log, once (after a restart too)."""
@@ -410,7 +438,7 @@ class Hub:
         """The shared log numbers the batch; the follower dispatches it, as it does other nodes'."""
         submissions = [Submission(i.developer_id, i.uid, i.t, i.d, i.key) for i in batch]
         floors = {i.developer_id: self.dispatched_seq(i.developer_id) for i in batch}
-        payloads = await log.append_new(submissions, floors)
+        payloads = await self._until_stored(partial(log.append_new, submissions, floors))
         for item, payload in zip(batch, payloads):
             if payload is not None:
                 self.payloads_in += 1

@@ -153,6 +153,7 @@ def test_close_codes() -> None:
         CloseCode.CONSUMER_CAP,
         CloseCode.ALREADY_IDENTIFIED,
         CloseCode.INVALID_OPCODE,
+        CloseCode.DEVELOPER_REVOKED,
     }
     assert "another consumer is connected" in after_close(4002, "cap").message
     assert after_close(4001, "used").retry and "fresh" in after_close(4001).message
