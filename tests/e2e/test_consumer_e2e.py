@@ -129,7 +129,7 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def developers(data_dir: Path) -> list[DeveloperCredentials]:
-    return create_developers(data_dir, [f"consumer-e2e-{i}" for i in range(4)])
+    return create_developers(data_dir, [f"consumer-e2e-{i}" for i in range(5)])
 
 
 @pytest.fixture(scope="module")
@@ -278,3 +278,25 @@ async def test_webhook_receiver_that_fails_the_first_requests(
         nursery.cancel_scope.cancel()
     assert refused == [503, 503, 503]
     assert_exactly_once_in_order(sorted(received.items()), producer)
+
+
+async def test_a_consumer_started_while_nobody_sends_stores_what_the_log_holds(
+    broker: BrokerProcess, developers: list[DeveloperCredentials], consumers: list, tmp_path: Path
+) -> None:
+    """Issue 13.8: READY carries the stream's latest seq, and the consumer replays up to it at
+    once; before, it stored nothing until some producer sent again."""
+    dev, store = developers[4], tmp_path / "samples.jsonl"
+    producer = AckedProducer(broker, dev)
+    async with trio.open_nursery() as nursery:  # a short burst, all acknowledged, then silence
+        nursery.start_soon(producer.run)
+        with trio.fail_after(WAIT):
+            while producer.sent < 50:
+                await trio.sleep(0.01)
+            producer.stopping = True
+    assert producer.done and producer.sent >= 50
+    consumer = new_consumer(consumers, consumer_args(broker, dev, "--sink", f"jsonl:{store}"), tmp_path)
+    consumer.start()
+    await until(lambda: len(jsonl_rows(store)) >= producer.sent, "the log's payloads", consumer)
+    consumer.kill(signal.SIGTERM)
+    assert await consumer.wait() == 0, consumer.stderr()
+    assert_exactly_once_in_order(jsonl_rows(store), producer)
