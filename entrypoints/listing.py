@@ -37,15 +37,22 @@ def record(info: "PluginInfo") -> dict:
         "package": info.distribution,
         "version": info.version,
         "data_types": list(info.data_types),
+        "usage": info.usage,
         "error": info.error,
     }
 
 
-def _text(infos: list["PluginInfo"]) -> list[str]:
-    rows = [("NAME", "PACKAGE", "DATA TYPES")]
+def _text(infos: list["PluginInfo"], listing: str) -> list[str]:
+    """A table; sinks take every data type, so their third column is where a spec points."""
+    rows = [("NAME", "PACKAGE", "DATA TYPES" if listing == "transports" else "SPEC")]
     for info in infos:
         package = f"{info.distribution or '?'} {info.version or ''}".strip()
-        detail = f"error: {info.error}" if info.error else ", ".join(info.data_types) or "-"
+        if info.error:
+            detail = f"error: {info.error}"
+        elif listing == "transports":
+            detail = ", ".join(info.data_types) or "any (from the recording)"
+        else:
+            detail = info.usage or f"{info.name}:TARGET"
         rows.append((info.name, package, detail))
     widths = [max(len(row[i]) for row in rows) for i in range(2)]
     return [f"{row[0].ljust(widths[0])}  {row[1].ljust(widths[1])}  {row[2]}" for row in rows]
@@ -59,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
         for info in infos:
             print(json.dumps(record(info)))
     elif infos:
-        print("\n".join(_text(infos)))
+        print("\n".join(_text(infos, args.listing)))
     else:
         print(f"no {args.listing} installed", file=sys.stderr)
     return 1 if any(info.error for info in infos) else 0

@@ -42,6 +42,7 @@ class PluginInfo:
     distribution: str | None
     version: str | None
     data_types: tuple[str, ...] = ()
+    usage: str | None = None  # a sink's spec form (its class attribute ``usage``)
     error: str | None = None
 
 
@@ -139,7 +140,8 @@ def _describe(group: str, entry: metadata.EntryPoint) -> PluginInfo:
         plugin = _load(group, entry)
     except PluginError as error:
         return attrs.evolve(info, error=str(error))
-    return attrs.evolve(info, data_types=_data_types(plugin))
+    usage = getattr(plugin, "usage", None)
+    return attrs.evolve(info, data_types=_data_types(plugin), usage=usage if isinstance(usage, str) else None)
 
 
 def _listing(group: str) -> list[PluginInfo]:

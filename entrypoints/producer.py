@@ -220,9 +220,10 @@ async def _main(
         if board is not None:
             board.clear()
         first = producer.first_id if producer.first_id is not None else "-"
+        acked = link.state.acked if link.state.acked >= 0 else "-"  # nothing acknowledged yet
         print(
             f"wearstream producer stopped: added={producer.added} first_id={first} "
-            f"last_id={producer.last_id} acked={link.state.acked} "
+            f"last_id={producer.last_id} acked={acked} "
             f"pending={await outbox.depth()} outbox={path}",
             flush=True,
         )

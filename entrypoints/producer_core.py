@@ -95,7 +95,9 @@ class Producer:
         async with trio.open_nursery() as nursery:
             nursery.start_soon(run_link)
             await self._produce()
-            with trio.move_on_after(self.drain_timeout):
+            deadline = trio.current_time() + self.drain_timeout
+            self.link.drain_until(deadline)
+            with trio.move_on_at(deadline):
                 await self.link.wait_acked(self.last_id)
             nursery.cancel_scope.cancel()
         if failure is not None:

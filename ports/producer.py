@@ -79,4 +79,9 @@ class BrokerLink(Protocol):
         """Return once every entry with ``id <= upto`` is acknowledged and gone from the outbox."""
         ...
 
+    def drain_until(self, deadline: float) -> None:
+        """The producer stops at ``deadline`` (trio time): deliver what can be delivered until
+        then, but do not wait for a reconnection that could only start after it."""
+        ...
+
     async def run(self) -> None: ...

@@ -29,7 +29,10 @@ COLUMNS = ("seq", "uid", "t", "ts", "value", "synthetic", "extra")
 class CsvSink(LineFileSink):
     """The ``csv`` SinkFactory: ``CsvSink("/data/samples.csv", options)``."""
 
+    usage = "csv:PATH[?max_bytes=N&keep=N]"  # what `wearstream sinks` shows
+
     header = (",".join(COLUMNS) + "\n").encode()
+    scheme = "csv"
 
     def encode(self, payload: Payload) -> bytes:
         d = payload.d

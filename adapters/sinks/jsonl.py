@@ -17,6 +17,8 @@ from .records import json_line
 class JsonlSink(LineFileSink):
     """The ``jsonl`` SinkFactory: ``JsonlSink("/data/hr.jsonl", options)``."""
 
+    usage = "jsonl:PATH[?max_bytes=N&keep=N]"  # what `wearstream sinks` shows
+
     def encode(self, payload: Payload) -> bytes:
         return json_line(payload)
 

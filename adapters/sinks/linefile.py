@@ -27,6 +27,7 @@ from urllib.parse import parse_qsl
 import attrs
 import trio
 
+from ...domain.errors import SpecError
 from ...domain.stream import Payload
 from ...ports.sinks import SinkOptions
 from .cursor import fsync_directory, new_payloads, read_cursor_file, write_cursor_file
@@ -45,10 +46,12 @@ class FileTarget:
     keep: int = DEFAULT_KEEP
 
     @classmethod
-    def parse(cls, target: str) -> "FileTarget":
+    def parse(cls, target: str, scheme: str = "jsonl") -> "FileTarget":
         path, _, query = target.partition("?")
         if not path:
-            raise ValueError("a file sink needs a path, e.g. jsonl:/var/lib/wearstream/hr.jsonl")
+            raise SpecError(
+                f"the {scheme} sink needs a path: {scheme}:PATH, e.g. {scheme}:/var/lib/wearstream/hr.{scheme}"
+            )
         settings: dict[str, int] = {}
         for name, text in parse_qsl(query, keep_blank_values=True):
             if name not in ("max_bytes", "keep"):
@@ -190,9 +193,10 @@ class LineFileSink(abc.ABC):
     """A SampleSink writing one line per payload to a file (see the module docstring)."""
 
     header: bytes = b""
+    scheme: str = "jsonl"  # the spec prefix, for messages
 
     def __init__(self, target: str, options: SinkOptions) -> None:
-        self.target = FileTarget.parse(target)
+        self.target = FileTarget.parse(target, self.scheme)
         self.options = options
         self._file = LineFile(self.target, self.header, self)
         self._limiter = trio.CapacityLimiter(1)

@@ -62,6 +62,8 @@ _OBJECT_ID = re.compile(r"[^a-zA-Z0-9_-]")
 class MqttSink:
     """The ``mqtt`` SinkFactory: ``MqttSink("mqtt://localhost:1883/wearstream", options)``."""
 
+    usage = "mqtt://HOST[:PORT]/PREFIX[?qos=N&homeassistant=1]"  # what `wearstream sinks` shows
+
     def __init__(self, target: str, options: SinkOptions) -> None:
         self.settings = MqttTarget(target)
         self.cursor_file = CursorFile(options.cursor_dir, cursor_file_name("mqtt", target))

@@ -48,6 +48,8 @@ INSTALL_HINT = "the postgres sink needs psycopg: pip install 'wearstream[postgre
 class PostgresSink:
     """The ``postgres`` SinkFactory: ``PostgresSink("postgres://u@h/db?table=hr", options)``."""
 
+    usage = "postgres://USER@HOST:PORT/DB[?table=NAME]"  # what `wearstream sinks` shows
+
     def __init__(self, target: str, options: SinkOptions) -> None:
         self.conninfo, self.table = parse_target(target)
         self.options = options

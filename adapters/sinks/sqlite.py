@@ -30,6 +30,7 @@ from typing import Any, Callable, Sequence, TypeVar
 
 import orjson
 
+from ...domain.errors import SpecError
 from ...domain.readings import format_timestamp, is_number, utc_time
 from ...domain.stream import Payload
 from ...ports.sinks import SinkOptions, UnwritablePayload
@@ -58,22 +59,34 @@ _SCHEMA = (
 )
 
 
+class SinkOpenError(OSError):
+    """The sink's database cannot be opened or created where its spec says."""
+
+
 class SqliteSink:
     """The ``sqlite`` SinkFactory: ``SqliteSink("/data/samples.db", options)``."""
 
+    usage = "sqlite:PATH"  # what `wearstream sinks` shows
+
     def __init__(self, target: str, options: SinkOptions) -> None:
         if not target:
-            raise ValueError("the sqlite sink needs a path, e.g. sqlite:/var/lib/samples.db")
+            raise SpecError("the sqlite sink needs a path: sqlite:PATH, e.g. sqlite:/var/lib/wearstream/samples.db")
         self.path = Path(target)
         self.options = options
         self._db: SqliteDatabase | None = None
         self._cursor = 0
 
     async def open(self) -> int:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = await SqliteDatabase.open(
-            self.path, lambda connection: _prepare(connection, self.path), synchronous="FULL"
-        )
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = await SqliteDatabase.open(
+                self.path, lambda connection: _prepare(connection, self.path), synchronous="FULL"
+            )
+        except (OSError, sqlite3.OperationalError) as error:  # sqlite's own text names no file
+            raise SinkOpenError(
+                f"sqlite sink {self.path}: cannot open it ({error}); check that its folder exists "
+                "and this user may write there"
+            ) from error
         self._cursor = await self._run(_read_cursor)
         return self._cursor
 

@@ -30,6 +30,8 @@ SHOWN_ARRAY_VALUES = 6
 class StdoutSink:
     """The ``stdout`` SinkFactory; ``out`` lets an embedding application print elsewhere."""
 
+    usage = "stdout"  # what `wearstream sinks` shows
+
     def __init__(self, target: str, options: SinkOptions, *, out: TextIO | None = None) -> None:
         if target:
             raise ValueError(f"the stdout sink takes no target, got {target!r}")

@@ -93,6 +93,8 @@ class WebhookSink:
     embedding applications and tests; the entry point uses the defaults.
     """
 
+    usage = "webhook:URL"  # what `wearstream sinks` shows
+
     def __init__(
         self,
         target: str,

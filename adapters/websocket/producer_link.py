@@ -139,6 +139,7 @@ class ProducerLink:
         self._presence: dict[str, tuple[int, DeviceStatus]] = {}
         self._presence_version = 0
         self._presence_changed = Doorbell()
+        self._stop_at: float | None = None  # set by drain_until once the producer stops
 
     # The BrokerLink port --------------------------------------------------------------------
 
@@ -149,6 +150,9 @@ class ProducerLink:
         self._presence_version += 1
         self._presence[status.device_id] = (self._presence_version, status)
         self._presence_changed.ring()
+
+    def drain_until(self, deadline: float) -> None:
+        self._stop_at = deadline
 
     async def wait_acked(self, upto: int) -> None:
         while True:
@@ -181,6 +185,9 @@ class ProducerLink:
                 raise LinkStopped(f"broker {self.url}: {attempt.why}")
             delay = self._backoff.next_delay()
             self.state.problem = self.state.last_drop = attempt.why
+            if self._stop_at is not None and trio.current_time() + delay >= self._stop_at:
+                log.info("broker link: %s; not reconnecting: the producer is stopping", attempt.why)
+                return
             log.warning("broker link: %s; reconnecting in %.1f s", attempt.why, delay)
             await trio.sleep(delay)
 

@@ -41,7 +41,7 @@ pytestmark = pytest.mark.e2e
 USER = "runner-1"
 SUMMARY = re.compile(
     r"wearstream producer stopped: added=(?P<added>\d+) first_id=(?P<first>\d+) "
-    r"last_id=(?P<last>\d+) acked=(?P<acked>-?\d+) pending=(?P<pending>\d+)"
+    r"last_id=(?P<last>\d+) acked=(?P<acked>\d+|-) pending=(?P<pending>\d+)"
 )
 PORT = re.compile(r":(\d+)")
 

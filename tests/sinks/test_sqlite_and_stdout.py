@@ -11,6 +11,7 @@ import pytest
 
 from wearstream.adapters.sinks.sqlite import SCHEMA_VERSION, SqliteSink
 from wearstream.adapters.sinks.stdout import StdoutSink, text_line
+from wearstream.domain.errors import SpecError
 from wearstream.domain.stream import Payload
 from wearstream.ports.sinks import SinkOptions
 from wearstream.testing.contracts.sinks import reading, readings
@@ -62,7 +63,7 @@ async def test_a_sqlite_file_from_a_newer_wearstream_is_refused(tmp_path: Path) 
 
 
 def test_sqlite_needs_a_path() -> None:
-    with pytest.raises(ValueError, match="path"):
+    with pytest.raises(SpecError, match="sqlite:PATH"):
         SqliteSink("", SinkOptions())
 
 

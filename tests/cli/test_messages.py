@@ -1,0 +1,67 @@
+"""What the commands print when something is off: the user's own words, the path, no noise."""
+
+from __future__ import annotations
+
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from wearstream.testing.broker_process import clean_environment
+
+CLI = [sys.executable, "-m", "wearstream.entrypoints.cli"]
+CONSUMER = [*CLI, "consumer", "--api-url", "http://127.0.0.1:9", "--broker-url", "ws://127.0.0.1:9/connect",
+            "--dev-id", "dev_x", "--api-key", "k"]
+
+
+def run(argv: list[str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(argv, capture_output=True, text=True, timeout=60, env=clean_environment())
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_a_file_sink_without_a_path_shows_its_own_form() -> None:
+    for scheme in ("csv", "jsonl", "sqlite"):
+        result = run([*CONSUMER, "--sink", scheme])
+        assert result.returncode == 2
+        assert f"{scheme}:PATH" in result.stderr and "plug-in" not in result.stderr, result.stderr
+        if scheme != "jsonl":
+            assert "jsonl" not in result.stderr, result.stderr
+
+
+def test_a_sqlite_sink_that_cannot_be_opened_names_its_path(tmp_path: Path) -> None:
+    where = tmp_path / "a-folder.db"
+    where.mkdir()  # sqlite says only "unable to open database file"
+    result = run([*CONSUMER, "--sink", f"sqlite:{where}"])
+    assert result.returncode == 1
+    last = result.stderr.strip().splitlines()[-1]
+    assert str(where) in last and "Traceback" not in result.stderr, result.stderr
+
+
+def test_sinks_lists_how_to_name_each_sink() -> None:
+    lines = run([*CLI, "sinks"]).stdout.splitlines()
+    assert lines[0].split() == ["NAME", "PACKAGE", "SPEC"]
+    rows = {line.split()[0]: line for line in lines[1:]}
+    assert rows["csv"].endswith("csv:PATH[?max_bytes=N&keep=N]") and rows["sqlite"].endswith("sqlite:PATH")
+    assert all(not line.endswith(" -") for line in lines)
+
+
+def test_a_producer_stopped_before_any_acknowledgement(tmp_path: Path) -> None:
+    url = f"ws://127.0.0.1:{closed_port()}/connect"
+    producer = subprocess.Popen(
+        [*CLI, "producer", "--user-id", "u1", "--device", "sim:hr-strap", "--broker-url", url,
+         "--token", "t", "--outbox", str(tmp_path / "outbox.db"), "--drain-timeout", "1"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=clean_environment(),
+    )
+    time.sleep(4)  # a few refused connections: backoff 0.5, 1, 2 s
+    producer.send_signal(signal.SIGTERM)
+    out, err = producer.communicate(timeout=30)
+    assert "acked=- " in out and "acked=-1" not in out, out
+    after_stop = err.split("SIGTERM", 1)[1]
+    assert "reconnecting in" not in after_stop, err
