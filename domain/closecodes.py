@@ -17,6 +17,10 @@ class CloseCode(enum.IntEnum):
     ALREADY_IDENTIFIED = 4003
     INVALID_OPCODE = 4004
     HEARTBEAT_TIMEOUT = 4005
+    # ours: a consumer or dashboard whose socket took no frames for --send-timeout seconds
+    SLOW_CONSUMER = 4006
+    # ours: more distinct REPLAY ranges waiting than --max-pending-replays
+    TOO_MANY_REPLAYS = 4007
     DEVELOPER_REVOKED = 4009  # the session's developer was revoked (`wearstream developers revoke`)
 
     @property
@@ -35,4 +39,5 @@ _RETRY = {
     CloseCode.TRY_AGAIN_LATER,
     CloseCode.INVALID_TOKEN,
     CloseCode.HEARTBEAT_TIMEOUT,
+    CloseCode.SLOW_CONSUMER,
 }

@@ -172,6 +172,7 @@ _STOP_MESSAGES = {
     CloseCode.ALREADY_IDENTIFIED: "IDENTIFY sent twice (4003): a client bug",
     CloseCode.INVALID_OPCODE: "an opcode not valid for a consumer (4004): a client bug",
     CloseCode.DEVELOPER_REVOKED: "the developer was revoked (4009): ask the operator for a new one",
+    CloseCode.TOO_MANY_REPLAYS: "too many REPLAY requests waiting (4007): a client bug",
 }
 
 

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 import attrs
 
-from .config import Commands
-from .values import DAY_S, PORT, integer, seconds
+from .config import Commands, OptionParser
+from .values import DAY_S, PORT, byte_size, integer, seconds
 
 if TYPE_CHECKING:  # pragma: no cover
     import trio
@@ -22,7 +22,10 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..ports.storage import Retention, StreamLog
     from .state import Stores
 
+from ..domain.limits import HubLimits
+
 log = logging.getLogger("wearstream.broker")
+_LIMITS = HubLimits()
 
 
 @attrs.frozen
@@ -43,6 +46,15 @@ class BrokerSettings:
     cors_origin: tuple[str, ...] = ()
     db_busy_timeout: float = 10.0
     metrics_token: str | None = None
+    # What one client can make the broker hold (docs/limits.md).
+    submit_queue_bytes: int = _LIMITS.submit_queue_bytes
+    consumer_queue_bytes: int = _LIMITS.consumer_queue_bytes
+    max_pending_replays: int = _LIMITS.max_pending_replays
+    max_dashboards: int = _LIMITS.max_dashboards
+    dashboard_queue_bytes: int = _LIMITS.dashboard_queue_bytes
+    max_devices_per_user: int = _LIMITS.max_devices
+    presence_interval: float = _LIMITS.presence_interval
+    send_timeout: float = _LIMITS.send_timeout
 
 
 @attrs.frozen
@@ -126,6 +138,7 @@ def register(commands: Commands) -> None:
         help="require 'Authorization: Bearer TOKEN' on GET /metrics (default: open); prefer "
         "WEARSTREAM_METRICS_TOKEN, which other users cannot read from the process list",
     )
+    _add_limits(parser, d)
     parser.add_argument(
         "--log-level", default="info", choices=["debug", "info", "warning", "error"],
         help="the least severe log lines written",
@@ -146,6 +159,49 @@ def _grace(value: str) -> float:
     if not grace >= 1.0 or grace == float("inf"):
         raise argparse.ArgumentTypeError("must be a finite number of at least 1 (e.g. 1.5)")
     return grace
+SIZE = byte_size(1024, 64 * 1024**3)
+
+
+def _add_limits(parser: OptionParser, d: BrokerSettings) -> None:
+    """The bounds on what one client can make the broker hold (docs/limits.md)."""
+    parser.add_argument(
+        "--submit-queue-bytes", type=SIZE, default=d.submit_queue_bytes, metavar="SIZE",
+        help="readings read from producers but not yet stored, all producers together; beyond "
+        "it producers are read more slowly (8MiB)",
+    )
+    parser.add_argument(
+        "--consumer-queue-bytes", type=SIZE, default=d.consumer_queue_bytes, metavar="SIZE",
+        help="live frames waiting for one consumer before it catches up from the log instead; "
+        "a log page read for it is a quarter of this (16MiB; units KiB, MiB, GiB)",
+    )
+    parser.add_argument(
+        "--max-pending-replays", type=integer(1, 100_000), default=d.max_pending_replays, metavar="N",
+        help="distinct REPLAY ranges waiting per consumer (overlapping ones merge); past it the "
+        "consumer is closed with 4007 (%(default)s)",
+    )
+    parser.add_argument(
+        "--max-dashboards", type=integer(1, 100_000), default=d.max_dashboards, metavar="N",
+        help="dashboard sessions per developer on this node; the next is closed with 4002 "
+        "(%(default)s)",
+    )
+    parser.add_argument(
+        "--dashboard-queue-bytes", type=SIZE, default=d.dashboard_queue_bytes, metavar="SIZE",
+        help="frames waiting for one dashboard; beyond it frames are dropped for that tab (1MiB)",
+    )
+    parser.add_argument(
+        "--max-devices-per-user", type=integer(1, 100_000), default=d.max_devices_per_user, metavar="N",
+        help="devices per user known from STATUS; a new one replaces the longest-disconnected, "
+        "else is ignored (%(default)s)",
+    )
+    parser.add_argument(
+        "--presence-interval", type=seconds(60), default=d.presence_interval, metavar="S",
+        help="a dashboard gets a user's presence (latest state) at most this often (%(default)s s)",
+    )
+    parser.add_argument(
+        "--send-timeout", type=seconds(3600), default=d.send_timeout, metavar="S",
+        help="a consumer or dashboard whose socket takes no frames this long is closed with 4006 "
+        "(%(default)s s)",
+    )
 
 
 def _backend(value: str) -> str:
@@ -232,7 +288,12 @@ async def serve_broker(
         settings.data_dir, settings.backend, lease_ttl=lease_ttl, busy_timeout=settings.db_busy_timeout
     ) as stores:
         metrics = BrokerMetrics()
-        hub = Hub(metered_log(stores.log, metrics), max_consumers=settings.max_consumers, leases=stores.leases)
+        hub = Hub(
+            metered_log(stores.log, metrics),
+            max_consumers=settings.max_consumers,
+            leases=stores.leases,
+            limits=hub_limits(settings),
+        )
         session = SessionConfig(
             settings.identify_timeout, settings.heartbeat_interval, settings.heartbeat_grace
         )
@@ -274,6 +335,19 @@ async def serve_broker(
                     f"ws://{host}:{ws_port}/connect", f"http://{host}:{http_port}", broker, hub, stores
                 )
             )
+
+
+def hub_limits(settings: BrokerSettings) -> HubLimits:
+    return HubLimits(
+        submit_queue_bytes=settings.submit_queue_bytes,
+        consumer_queue_bytes=settings.consumer_queue_bytes,
+        max_pending_replays=settings.max_pending_replays,
+        max_dashboards=settings.max_dashboards,
+        dashboard_queue_bytes=settings.dashboard_queue_bytes,
+        max_devices=settings.max_devices_per_user,
+        presence_interval=settings.presence_interval,
+        send_timeout=settings.send_timeout,
+    )
 
 
 async def _apply_retention(stream_log: "StreamLog", retention: "Retention", interval: float) -> None:

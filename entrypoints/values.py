@@ -59,4 +59,29 @@ def seconds(high: float = DAY_S, *, zero: bool = False) -> Callable[[str], float
     return number(0.0, high, low_open=not zero, unit=" of seconds")
 
 
+_UNITS = {"": 1, "b": 1, "kb": 1000, "mb": 1000**2, "gb": 1000**3,
+          "k": 1024, "kib": 1024, "m": 1024**2, "mib": 1024**2, "g": 1024**3, "gib": 1024**3}
+
+
+def byte_size(low: int, high: int) -> Callable[[str], int]:
+    """A number of bytes in [low, high]: ``1048576``, ``512KiB``, ``16MiB``, ``1.5GiB`` (K, M, G
+    are powers of 1024 too; KB, MB, GB powers of 1000)."""
+
+    def parse(text: str) -> int:
+        clean = str(text).strip().lower().replace(" ", "")
+        digits = clean.rstrip("kmgib")
+        try:
+            value = int(float(digits) * _UNITS[clean[len(digits):]])
+        except (ValueError, KeyError, OverflowError):
+            value = low - 1
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is not a size from {low} bytes to {high // 1024**2} MiB "
+                "(bytes, or a number with KiB, MiB, GiB)"
+            )
+        return value
+
+    return parse
+
+
 PORT = integer(0, 65_535)

@@ -28,7 +28,7 @@ from wsproto.connection import ConnectionState
 
 from ...domain.closecodes import CloseCode
 from ...domain.errors import ProtocolError, TokenError
-from ...domain.frames import SubmitAck
+from ...domain.frames import HeartbeatAck, SubmitAck
 from ...domain.identity import Role
 from ...domain.readings import format_timestamp
 from ...domain.session import (
@@ -48,7 +48,7 @@ from ...ports.clock import Clock
 from ...ports.storage import DeveloperStore, StorageUnavailable, TokenStore
 from . import codec
 from .dashboard import DashboardQueue
-from .hub import ConsumerQueue, Hub
+from .hub import ConsumerQueue, Hub, TooManyReplays
 
 log = logging.getLogger("wearstream.broker")
 
@@ -210,7 +210,7 @@ class Connection:
             if self.queue is not None:
                 self.broker.hub.remove_consumer(self.queue)
             if self._linked is not None:
-                self.broker.hub.link_changed(*self._linked, -1)
+                self.broker.hub.link_changed(*self._linked, -1, self.id)
             if not self._closing:  # the client closed, or the socket broke
                 closed = self.ws.closed
                 code, reason = (closed.code, closed.reason) if closed else (None, "connection lost")
@@ -272,15 +272,22 @@ class Connection:
     async def _perform(self, actions: list[Action]) -> None:
         for action in actions:
             if isinstance(action, Send):
-                await self.ws.send_message(codec.encode(action.frame))
+                if isinstance(action.frame, HeartbeatAck) and self.queue is not None:
+                    self.queue.heartbeat_ack()  # behind the queue's write: the reader goes on
+                else:
+                    await self.ws.send_message(codec.encode(action.frame))
             elif isinstance(action, Publish):
                 await self._publish(action)
             elif isinstance(action, StartReplay):
                 assert isinstance(self.queue, ConsumerQueue)
                 self.broker.replay_requests += 1
-                self.queue.replay(action.range)
+                try:
+                    self.queue.replay(action.range)
+                except TooManyReplays as error:
+                    await self.close(CloseCode.TOO_MANY_REPLAYS, str(error))
             elif isinstance(action, UpdatePresence):
-                self.broker.hub.update_presence(action.developer_id, action.user_id, action.status)
+                hub = self.broker.hub
+                hub.update_presence(action.developer_id, action.user_id, action.status, self.id)
             elif isinstance(action, Authenticate):
                 await self._authenticate(action)
             elif isinstance(action, Dropped):
@@ -353,14 +360,14 @@ class Connection:
         if isinstance(self.queue, ConsumerQueue):
             assert self._nursery is not None
             latest = self.queue.position()
-            self._nursery.start_soon(self.queue.run, self._send_frames)
+            self._nursery.start_soon(self.queue.run, self._send_frames, self._too_slow)
         elif self.session.wants_acks:
             assert self._nursery is not None
             self._nursery.start_soon(self._send_acks)
         if principal.role is Role.PRODUCER:
             assert principal.user_id is not None
             self._linked = (principal.developer_id, principal.user_id)
-            self.broker.hub.link_changed(*self._linked, +1)
+            self.broker.hub.link_changed(*self._linked, +1, self.id)
         await self._perform(self.session.identified(principal, latest))
         self._log_identified()
 
@@ -381,16 +388,26 @@ class Connection:
 
     async def _watch(self, principal: Principal, token: str) -> None:
         """A dashboard (extension): READY, then live frames and presence through a lossy queue."""
+        hub = self.broker.hub
+        await hub.open_developer(principal.developer_id)
+        queue = await hub.add_dashboard(principal.developer_id)
+        if queue is None:
+            reason = f"dashboard cap reached ({hub.limits.max_dashboards} per developer)"
+            await self._perform(self.session.rejected(CloseCode.CONSUMER_CAP, reason))
+            return
+        self.queue = queue  # from here on removed from the hub when the connection ends
         if not await self._spend(token):
             return
-        await self.broker.hub.open_developer(principal.developer_id)
-        queue = self.queue = DashboardQueue(principal.developer_id)
-        await self.broker.hub.add_dashboard(queue)
-        await self._perform(self.session.identified(principal))
+        await self._perform(self.session.identified(principal))  # READY before any PRESENCE
         self._log_identified()
-        self.broker.hub.send_presence(queue)
         assert self._nursery is not None
-        self._nursery.start_soon(queue.run, self.ws.send_message)
+        self._nursery.start_soon(queue.run, self._send_frames, self._too_slow)
+
+    def _too_slow(self, reason: str) -> None:
+        """The queue's write has waited too long: close with SLOW_CONSUMER (in the background,
+        so the queue's sender is not the one waiting for the close)."""
+        if self._nursery is not None:
+            self._nursery.start_soon(self.close, CloseCode.SLOW_CONSUMER, reason)
 
     def _log_identified(self) -> None:
         if self.principal is not None:

@@ -19,6 +19,13 @@ goes live again. A slow consumer therefore gets everything, late, and costs the 
 
 A log that cannot be written now (full disk, lock, Redis refusing writes) stops nothing but new
 submissions: the writer keeps its batch and retries it (storage_state.py says how).
+
+Nothing a client does makes the hub hold more than HubLimits allows (docs/limits.md): a consumer's
+queue is bounded in frames and in bytes, and its catch-up and replay pages in bytes; identical or
+overlapping REPLAYs merge, and past ``max_pending_replays`` distinct ones the consumer is closed;
+a user's devices (from STATUS) are bounded and go with the producer connection that reported them;
+dashboards per developer are bounded, and each gets at most one presence frame per user per
+``presence_interval``, the latest state.
 """
 
 from __future__ import annotations
@@ -31,14 +38,18 @@ from functools import partial
 from typing import Any, Awaitable, Callable, Protocol, TypeVar
 
 import attrs
+import orjson
 import trio
 
 from ...domain.datatypes import is_extension_type
 from ...domain.frames import Status
+from ...domain.limits import HubLimits
 from ...domain.stream import Payload, ReplayRange, Stream, SubmitKey
 from ...ports.storage import ConsumerLeases, SharedStreamLog, StorageUnavailable, StreamLog, Submission
+from ..process_memory import release_freed_memory
 from .codec import encode_dispatch
-from .dashboard import DashboardQueue, encode_presence
+from .dashboard import HEARTBEAT_ACK, MAX_ACKS_OWED, DashboardQueue, encode_presence
+from .stall import Stalled, WriteWatch
 from .storage_state import StorageState, retry_delays
 
 log = logging.getLogger("wearstream.broker")
@@ -53,8 +64,19 @@ MAX_WRITE = 500
 WRITE_GAP = 0.001
 # A catch-up reads big pages: it runs when the consumer lags, when every turn must count.
 CATCH_UP_PAGE = 2000
+# Until a consumer's frames have been seen, a page of the log is this many payloads (payloads can
+# be 256 KiB each); later pages are sized from the largest frame of the page before.
+FIRST_PAGE = 32
+# Bytes of one write of live frames (besides MAX_WRITE frames).
+WRITE_BYTES = 1024 * 1024
+# After a connection that held this much ends, the hub asks the C allocator to give memory back.
+RELEASE_AFTER_BYTES = 4 * 1024 * 1024
 SendFrames = Callable[[list[str]], Awaitable[None]]
 T = TypeVar("T")
+
+
+class TooManyReplays(Exception):
+    """A consumer asked for more distinct REPLAY ranges than may wait (closed with its code)."""
 
 
 class AckTarget(Protocol):
@@ -69,6 +91,7 @@ class _Item:
     d: dict[str, Any]
     key: SubmitKey | None
     ack: AckTarget | None
+    size: int = 0  # bytes of the reading, as counted against submit_queue_bytes
     payload: Payload | None = None
 
 
@@ -76,19 +99,24 @@ class ConsumerQueue:
     """What one consumer connection still has to be sent: live frames, replays, or a catch-up."""
 
     def __init__(
-        self, hub: "Hub", developer_id: str, max_pending: int, extensions: bool = False
+        self, hub: "Hub", developer_id: str, limits: HubLimits, extensions: bool = False
     ) -> None:
         self.hub = hub
         self.developer_id = developer_id
-        self.max_pending = max_pending
+        self.limits = limits
         self.extensions = extensions  # opted in to extension data types (docs/protocol.md)
         self._first_live: int | None = None  # the seq of the first frame offered live
         self._pending: collections.deque[str] = collections.deque()
-        self._replays: collections.deque[ReplayRange] = collections.deque()
+        self._pending_bytes = 0
+        self.peak_bytes = 0
+        self._replays: list[ReplayRange] = []
         self._catch_up_after: int | None = None
+        self._acks_owed = 0
+        self._frame_bytes: int | None = None  # the largest frame of the last page read
         self._wake = trio.Event()
         self.sent = 0
         self._last_write = -WRITE_GAP
+        self._watch = WriteWatch(limits.send_timeout)
 
     @property
     def depth(self) -> int:
@@ -104,15 +132,21 @@ class ConsumerQueue:
             self._first_live = seq
         if self._catch_up_after is not None:
             return
-        if len(self._pending) >= self.max_pending:
+        size = len(frame)
+        limits = self.limits
+        if len(self._pending) >= limits.consumer_queue or self._pending_bytes + size > limits.consumer_queue_bytes:
             self._catch_up_after = seq - 1
             log.warning(
-                "consumer of %s fell %d payloads behind: catching up from the log",
+                "consumer of %s fell %d payloads (%d bytes) behind: catching up from the log",
                 self.developer_id,
                 len(self._pending),
+                self._pending_bytes,
             )
         else:
             self._pending.append(frame)
+            self._pending_bytes += size
+            if self._pending_bytes > self.peak_bytes:
+                self.peak_bytes = self._pending_bytes
         self._wake.set()
 
     def position(self) -> int:
@@ -127,18 +161,44 @@ class ConsumerQueue:
         return self.extensions or not is_extension_type(t)
 
     def replay(self, rng: ReplayRange) -> None:
+        """Owe the consumer ``rng``. A range that overlaps or touches one still waiting merges
+        with it (its frames all leave after this request anyway); past ``max_pending_replays``
+        distinct ranges raise TooManyReplays."""
+        for index, waiting in enumerate(self._replays):
+            if max(waiting.after, rng.after) < min(waiting.before, rng.before):
+                self._replays[index] = ReplayRange(
+                    min(waiting.after, rng.after), max(waiting.before, rng.before)
+                )
+                return
+        if len(self._replays) >= self.limits.max_pending_replays:
+            raise TooManyReplays(
+                f"more than {self.limits.max_pending_replays} REPLAY requests waiting"
+            )
         self._replays.append(rng)
         self._wake.set()
 
-    async def run(self, send: SendFrames) -> None:
+    def heartbeat_ack(self) -> None:
+        """Owe a HEARTBEAT_ACK: sent before the next frames, so the reader never waits for a
+        busy socket (a consumer that heartbeats is not closed for want of a heartbeat)."""
+        self._acks_owed = min(self._acks_owed + 1, MAX_ACKS_OWED)
+        self._wake.set()
+
+    async def run(self, send: SendFrames, stalled: Stalled | None = None) -> None:
         """Send everything owed, forever. ``send`` writes a list of frames in one go: whatever
-        has queued up leaves in one write, so a busy consumer costs one syscall per batch."""
+        has queued up leaves in one write, so a busy consumer costs one syscall per batch.
+        ``stalled(reason)`` is called once if a write waits over ``send_timeout``."""
+        async with trio.open_nursery() as nursery:
+            if stalled is not None:
+                nursery.start_soon(self._watch.watch, stalled)
+            await self._send_forever(send)
+
+    async def _send_forever(self, send: SendFrames) -> None:
         while True:
             await self._wake.wait()
             self._wake = trio.Event()
-            while self._replays or self._pending or self._catch_up_after is not None:
+            while self._acks_owed or self._replays or self._pending or self._catch_up_after is not None:
                 if self._replays:
-                    await self._replay(send, self._replays.popleft())
+                    await self._replay(send, self._replays.pop(0))
                 elif self._pending:
                     gap_ends = self._last_write + WRITE_GAP
                     # Sleep only when the gap is still running: trio's sleep into the past is a
@@ -146,12 +206,47 @@ class ConsumerQueue:
                     if len(self._pending) < MAX_WRITE and gap_ends > trio.current_time():
                         await trio.sleep_until(gap_ends)
                     self._last_write = trio.current_time()
-                    pending = self._pending
-                    frames = [pending.popleft() for _ in range(min(len(pending), MAX_WRITE))]
-                    await send(frames)
-                    self.sent += len(frames)
-                else:
+                    await self._write(send, self._take_pending())
+                elif self._catch_up_after is not None:
                     await self._catch_up(send)
+                else:
+                    await self._write(send, [])
+
+    def _take_pending(self) -> list[str]:
+        pending, frames, size = self._pending, [], 0
+        while pending and len(frames) < MAX_WRITE and size < WRITE_BYTES:
+            frame = pending.popleft()
+            frames.append(frame)
+            size += len(frame)
+        self._pending_bytes -= size
+        return frames
+
+    async def _write(self, send: SendFrames, frames: list[str]) -> None:
+        """One write: the heartbeat acks owed, then ``frames``."""
+        if self._acks_owed:
+            frames = [HEARTBEAT_ACK] * self._acks_owed + frames
+            self._acks_owed = 0
+        await self._watch.write(send, frames)
+        self.sent += len(frames)
+
+    def _page_size(self, cap: int) -> int:
+        """Payloads per read of the log: ``cap``, fewer when frames are big (a page holds about
+        ``page_bytes``)."""
+        if self._frame_bytes is None:
+            return min(cap, FIRST_PAGE)
+        return max(1, min(cap, self.limits.page_bytes // self._frame_bytes))
+
+    async def _read_page(self, rng: ReplayRange, cap: int) -> tuple[list[str], int]:
+        """The next page of ``rng`` as the frames this consumer wants, and the seq of the page's
+        last payload (``rng.after`` when the page is empty: nothing more to read)."""
+        page = await self.hub.log.read_range(self.developer_id, rng, self._page_size(cap))
+        if not page:
+            return [], rng.after
+        encoded = [encode_dispatch(payload) for payload in page]
+        self._frame_bytes = max(map(len, encoded))
+        self.peak_bytes = max(self.peak_bytes, sum(map(len, encoded)))
+        frames = [frame for frame, payload in zip(encoded, page) if self.wants(payload.t)]
+        return frames, page[-1].seq
 
     async def _replay(self, send: SendFrames, rng: ReplayRange) -> None:
         rng = rng.clamp(self.hub.dispatched_seq(self.developer_id))
@@ -162,30 +257,23 @@ class ConsumerQueue:
         notice = f'{{"trimmed":{trimmed},' if rng.after < trimmed else None
         after = rng.after
         while after + 1 < rng.before:
-            page = await self.hub.log.read_range(
-                self.developer_id, ReplayRange(after, rng.before), REPLAY_PAGE
-            )
-            if not page:
+            frames, last = await self._read_page(ReplayRange(after, rng.before), REPLAY_PAGE)
+            if last <= after:
                 return
-            frames = [encode_dispatch(payload) for payload in page if self.wants(payload.t)]
             if notice is not None and frames:
                 frames[0], notice = notice + frames[0][1:], None
             if frames:
-                await send(frames)
-            after = page[-1].seq
+                await self._write(send, frames)
+            after = last
 
     async def _catch_up(self, send: SendFrames) -> None:
         after = self._catch_up_after
         assert after is not None
         live = self.hub.dispatched_seq(self.developer_id)
-        page = await self.hub.log.read_range(
-            self.developer_id, ReplayRange(after, live + 1), CATCH_UP_PAGE
-        )
-        if page:
-            frames = [encode_dispatch(payload) for payload in page if self.wants(payload.t)]
-            if frames:
-                await send(frames)
-            after = page[-1].seq
+        frames, last = await self._read_page(ReplayRange(after, live + 1), CATCH_UP_PAGE)
+        if frames:
+            await self._write(send, frames)
+        after = max(after, last)
         # No await between this check and the switch: nothing dispatched can slip between.
         if after >= self.hub.dispatched_seq(self.developer_id):
             self._catch_up_after = None
@@ -195,10 +283,13 @@ class ConsumerQueue:
 
 @attrs.define
 class DeviceState:
+    """A device as its last STATUS described it, and the producer connection that sent it."""
+
     connected: bool
     source: str | None
     reason: str | None
     at: float
+    link: int = 0
 
 
 class Hub:
@@ -210,9 +301,9 @@ class Hub:
         *,
         max_consumers: int = 1,
         queue_size: int = 4096,
-        consumer_queue: int = 10_000,
         max_batch: int = 1000,
         leases: ConsumerLeases | None = None,
+        limits: HubLimits = HubLimits(),
     ) -> None:
         self.log = log
         self.shared: SharedStreamLog | None = log if isinstance(log, SharedStreamLog) else None
@@ -221,11 +312,13 @@ class Hub:
         self._holders: dict[ConsumerQueue, str] = {}
         self._holder_ids = itertools.count(1)
         self._releases: list[tuple[str, str]] = []
-        self._release_wanted = trio.Event()
+        self._lease_release_wanted = trio.Event()
         self.max_consumers = max_consumers
-        self.consumer_queue = consumer_queue
+        self.limits = limits
         self.max_batch = max_batch
         self._send, self._receive = trio.open_memory_channel[_Item](queue_size)
+        self._intake_bytes = 0  # of the readings queued for the writer or being written
+        self._intake_room = trio.Event()
         self._streams: dict[str, Stream] = {}
         self._keys: dict[str, dict[tuple[str, str], int]] = {}
         self._dispatched: dict[str, int] = {}
@@ -233,6 +326,8 @@ class Hub:
         self._consumers: dict[str, list[ConsumerQueue | DashboardQueue]] = collections.defaultdict(list)
         self.presence: dict[tuple[str, str], dict[str, DeviceState]] = {}
         self.links: collections.Counter[tuple[str, str]] = collections.Counter()  # producer sockets
+        self._over_device_cap: set[int] = set()  # producer connections told so (logged once)
+        self._release_wanted = trio.Event()  # a connection that held many bytes ended
         self.payloads_in = 0
         self.payloads_out = 0
         self.storage = StorageState()
@@ -250,36 +345,72 @@ class Hub:
         key: SubmitKey | None = None,
         ack: AckTarget | None = None,
     ) -> None:
-        """Queue a reading for numbering, storage and dispatch (waits when the log lags).
+        """Queue a reading for numbering, storage and dispatch (waits when the log lags, or when
+        ``submit_queue_bytes`` of readings wait already: big readings cannot pile up in memory).
 
         Raises StorageUnavailable while the log cannot be written (storage_state.py).
         No checkpoint when the channel has room: the caller's read of the next frame is one, and
         a reading needs no extra trip through the scheduler."""
         if not self.storage.ok:
             raise StorageUnavailable(self.storage.error)
-        item = _Item(developer_id, uid, t, d, key, ack)
+        item = _Item(developer_id, uid, t, d, key, ack, len(orjson.dumps(d)) + len(uid) + len(t))
+        if self._intake_bytes and self._intake_bytes + item.size > self.limits.submit_queue_bytes:
+            with self.storage.waiting() as wait:
+                while self._intake_bytes and self._intake_bytes + item.size > self.limits.submit_queue_bytes:
+                    await self._intake_room.wait()
+            if wait.cancelled_caught:  # storage failed meanwhile: refused, not queued
+                raise StorageUnavailable(self.storage.error)
+        self._intake_bytes += item.size
         try:
             self._send.send_nowait(item)
         except trio.WouldBlock:
-            with self.storage.waiting() as wait:
-                await self._send.send(item)
-            if wait.cancelled_caught:  # storage failed meanwhile: refused, not queued
+            try:
+                with self.storage.waiting() as wait:
+                    await self._send.send(item)
+            except BaseException:
+                self._intake_bytes -= item.size
+                raise
+            if wait.cancelled_caught:
+                self._intake_bytes -= item.size
                 raise StorageUnavailable(self.storage.error)
 
-    def update_presence(self, developer_id: str, uid: str, status: Status) -> None:
+    def update_presence(self, developer_id: str, uid: str, status: Status, link: int = 0) -> None:
+        """Remember what a STATUS from producer connection ``link`` says of a device. A user has
+        at most ``max_devices``: a new one past that replaces the device disconnected longest
+        ago, or, when all are connected, is not recorded (logged once per connection)."""
         devices = self.presence.setdefault((developer_id, uid), {})
         device = status.device_id or ""
+        if device not in devices and len(devices) >= self.limits.max_devices:
+            gone = [(state.at, name) for name, state in devices.items() if not state.connected]
+            if not gone:
+                if link not in self._over_device_cap:
+                    self._over_device_cap.add(link)
+                    log.warning(
+                        "user %s of %s reports more than %d connected devices: STATUS of %r "
+                        "and further new devices ignored",
+                        uid, developer_id, self.limits.max_devices, device[:64],
+                    )
+                return
+            del devices[min(gone)[1]]
         devices[device] = DeviceState(
-            status.connected, status.source, status.reason, trio.current_time()
+            status.connected, status.source, status.reason, trio.current_time(), link
         )
         self._tell_dashboards(developer_id, uid)
 
-    def link_changed(self, developer_id: str, uid: str, delta: int) -> None:
-        """A producer connection of ``uid`` opened (+1) or closed (-1): dashboards show it."""
+    def link_changed(self, developer_id: str, uid: str, delta: int, link: int = 0) -> None:
+        """A producer connection ``link`` of ``uid`` opened (+1) or closed (-1): dashboards show
+        it. The devices a closed connection reported go with it (a later run reports its own)."""
         key = (developer_id, uid)
         self.links[key] += delta
         if self.links[key] <= 0:
             del self.links[key]
+        if delta < 0:
+            self._over_device_cap.discard(link)
+            devices = self.presence.get(key, {})
+            for name in [name for name, state in devices.items() if state.link == link]:
+                del devices[name]
+            if not devices:
+                self.presence.pop(key, None)
         self._tell_dashboards(developer_id, uid)
 
     # Consumers -----------------------------------------------------------------------------
@@ -292,7 +423,7 @@ class Hub:
         consumers = self._consumers[developer_id]
         if sum(isinstance(q, ConsumerQueue) for q in consumers) >= self.max_consumers:
             return None
-        queue = ConsumerQueue(self, developer_id, self.consumer_queue, extensions)
+        queue = ConsumerQueue(self, developer_id, self.limits, extensions)
         consumers.append(queue)
         return queue
 
@@ -317,27 +448,34 @@ class Hub:
             return None
         return queue
 
-    async def add_dashboard(self, queue: DashboardQueue) -> None:
-        """A dashboard watches like a consumer, outside the cap; on a shared log its first
-        watcher makes this node follow the developer from the live position."""
-        watchers = self._consumers[queue.developer_id]
+    async def add_dashboard(self, developer_id: str) -> DashboardQueue | None:
+        """A queue for a new dashboard, or None past ``max_dashboards`` for the developer.
+        Dashboards watch like consumers, outside the consumer cap; on a shared log the first
+        watcher makes this node follow the developer from the live position. The new one is
+        told every user of its developer this node knows to be around."""
+        watchers = self._consumers[developer_id]
+        if sum(isinstance(q, DashboardQueue) for q in watchers) >= self.limits.max_dashboards:
+            return None
+        queue = DashboardQueue(
+            developer_id,
+            lambda uid: self._presence_frame(developer_id, uid),
+            max_bytes=self.limits.dashboard_queue_bytes,
+            presence_interval=self.limits.presence_interval,
+            send_timeout=self.limits.send_timeout,
+        )
         watchers.append(queue)
         if self.shared is not None and len(watchers) == 1:
-            last = await self.shared.last_seq(queue.developer_id)
-            self._dispatched[queue.developer_id] = max(last, self.dispatched_seq(queue.developer_id))
-
-    def send_presence(self, queue: DashboardQueue) -> None:
-        """Tell a new dashboard every user of its developer this node knows to be around."""
-        dev = queue.developer_id
-        for uid in sorted({u for d, u in [*self.presence, *self.links] if d == dev}):
-            queue.push(self._presence_frame(dev, uid))
+            last = await self.shared.last_seq(developer_id)
+            self._dispatched[developer_id] = max(last, self.dispatched_seq(developer_id))
+        for uid in sorted({u for d, u in [*self.presence, *self.links] if d == developer_id}):
+            queue.presence_changed(uid)
+        return queue
 
     def _tell_dashboards(self, developer_id: str, uid: str) -> None:
-        dashboards = [q for q in self._consumers.get(developer_id, ()) if isinstance(q, DashboardQueue)]
-        if dashboards:
-            frame = self._presence_frame(developer_id, uid)
-            for queue in dashboards:
-                queue.push(frame)
+        """Mark ``uid`` changed on each dashboard: each sends its latest presence at its pace."""
+        for queue in self._consumers.get(developer_id, ()):
+            if isinstance(queue, DashboardQueue):
+                queue.presence_changed(uid)
 
     def _presence_frame(self, developer_id: str, uid: str) -> str:
         key = (developer_id, uid)
@@ -350,6 +488,8 @@ class Hub:
         holder = self._holders.pop(queue, None)
         if holder is not None:  # released by the lease keeper (this method cannot await)
             self._releases.append((queue.developer_id, holder))
+            self._lease_release_wanted.set()
+        if queue.peak_bytes >= RELEASE_AFTER_BYTES:
             self._release_wanted.set()
 
     def consumer_count(self) -> int:
@@ -366,6 +506,7 @@ class Hub:
                 nursery.start_soon(self.shared.follow, self._following, self._deliver)
             if self.leases is not None:
                 nursery.start_soon(self._keep_leases)
+            nursery.start_soon(self._release_memory)
             task_status.started()
             await self._write_forever()
 
@@ -379,6 +520,9 @@ class Hub:
                     except trio.WouldBlock:
                         break
                 await self._write(batch)
+                self._intake_bytes -= sum(item.size for item in batch)
+                self._intake_room.set()
+                self._intake_room = trio.Event()
 
     async def _write(self, batch: list[_Item]) -> None:
         if self.shared is not None:
@@ -464,13 +608,24 @@ class Hub:
         interval = self.leases.ttl.total_seconds() / 3
         while True:
             with trio.move_on_after(interval):
-                await self._release_wanted.wait()
-            self._release_wanted = trio.Event()
+                await self._lease_release_wanted.wait()
+            self._lease_release_wanted = trio.Event()
             releases, self._releases = self._releases, []
             for developer_id, holder in releases:
                 await self.leases.release(developer_id, holder)
             held = [(queue.developer_id, holder) for queue, holder in self._holders.items()]
             await self.leases.renew(held)
+
+    async def _release_memory(self) -> None:
+        """After a connection that held many bytes ended, hand freed memory back to the system,
+        at most once a second (CPython frees the frames, but the C allocator may keep the pages).
+        The short wait lets the connection's tasks end and drop their last references first."""
+        while True:
+            await self._release_wanted.wait()
+            await trio.sleep(0.5)
+            self._release_wanted = trio.Event()
+            release_freed_memory()
+            await trio.sleep(0.5)
 
     def _dispatch(self, payload: Payload) -> None:
         self._dispatched[payload.developer_id] = payload.seq

@@ -14,6 +14,7 @@ from wsproto.frame_protocol import FrameProtocol
 from wearstream.adapters.storage.memory import MemoryStreamLog
 from wearstream.adapters.websocket.broker import text_frames
 from wearstream.adapters.websocket.hub import Hub
+from wearstream.domain.limits import HubLimits
 
 
 class Recorder:
@@ -38,7 +39,7 @@ async def publish(hub: Hub, count: int) -> None:
 
 
 async def test_a_lagging_consumer_catches_up_with_every_payload_in_order(nursery: trio.Nursery) -> None:
-    hub = Hub(MemoryStreamLog(), consumer_queue=10)
+    hub = Hub(MemoryStreamLog(), limits=HubLimits(consumer_queue=10))
     await nursery.start(hub.run)
     await hub.open_developer("dev")
     queue = hub.add_consumer("dev")

@@ -154,7 +154,9 @@ def test_close_codes() -> None:
         CloseCode.ALREADY_IDENTIFIED,
         CloseCode.INVALID_OPCODE,
         CloseCode.DEVELOPER_REVOKED,
+        CloseCode.TOO_MANY_REPLAYS,
     }
+    assert after_close(4006, "consumer too slow").retry
     assert "another consumer is connected" in after_close(4002, "cap").message
     assert after_close(4001, "used").retry and "fresh" in after_close(4001).message
     assert after_close(None).retry and after_close(1006).retry and after_close(4999).retry

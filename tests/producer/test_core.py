@@ -51,17 +51,21 @@ async def test_a_failing_device_is_reported_and_the_others_go_on(
     good, bad = Scripted("good", 30), Scripted("bad", 5, RuntimeError("boom"))
     gone = Scripted("gone", 0, DeviceUnavailable("out of range for good"))
     producer = Producer(USER, [good, bad, gone], outbox, link_for(broker, outbox))
+    key = (broker.dev_id, USER)
     async with trio.open_nursery() as nursery:
         nursery.start_soon(producer.run)
         await consumer.collect(35)
+        with trio.fail_after(5):  # the broker knows the devices while the producer is connected
+            while {"bad", "good"} - broker.running.hub.presence.get(key, {}).keys():
+                await trio.sleep(0.01)
+        presence = broker.running.hub.presence[key]
+        assert not presence["bad"].connected and presence["good"].connected
         producer.stop()
     await outbox.aclose()
     assert producer.views["bad"].problem == "failed: RuntimeError: boom"
     assert producer.views["gone"].problem == "out of range for good"
     assert producer.views["good"].connected and producer.views["good"].battery == 80
     assert producer.added == 35
-    presence = broker.running.hub.presence[(broker.dev_id, USER)]
-    assert not presence["bad"].connected and presence["good"].connected
 
 
 async def test_per_device_order_and_a_restart_on_the_same_outbox(

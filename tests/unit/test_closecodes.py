@@ -14,14 +14,15 @@ from wearstream.domain.errors import (
 
 def test_the_table_of_the_protocol() -> None:
     assert {int(c) for c in CloseCode} == {
-        1000, 1001, 1003, 1011, 1013, 4000, 4001, 4002, 4003, 4004, 4005, 4009
+        1000, 1001, 1003, 1011, 1013, 4000, 4001, 4002, 4003, 4004, 4005, 4006, 4007, 4009
     }
 
 
 def test_who_reconnects() -> None:
     retry = {c for c in CloseCode if c.client_should_retry}
     assert retry == {CloseCode.GOING_AWAY, CloseCode.INTERNAL_ERROR, CloseCode.INVALID_TOKEN,
-                     CloseCode.HEARTBEAT_TIMEOUT, CloseCode.TRY_AGAIN_LATER}
+                     CloseCode.HEARTBEAT_TIMEOUT, CloseCode.TRY_AGAIN_LATER,
+                     CloseCode.SLOW_CONSUMER}
     assert [c for c in CloseCode if c.needs_fresh_token] == [CloseCode.INVALID_TOKEN]
 
 

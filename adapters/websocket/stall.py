@@ -1,0 +1,47 @@
+"""Noticing a peer that stopped reading: a write to it that has not finished in ``timeout`` s.
+
+A consumer or dashboard whose socket takes nothing for that long would hold its connection, its
+queue and a page of the log for ever. The write itself is never cancelled (a frame cut in half
+would garble the stream and the close frame after it); the watcher tells the connection, which
+closes with SLOW_CONSUMER: if the peer reads again within the close timeout it still gets every
+frame written so far and then the close code, else the socket is dropped.
+"""
+
+from __future__ import annotations
+
+from typing import Awaitable, Callable
+
+import trio
+
+Stalled = Callable[[str], None]
+
+
+class WriteWatch:
+    """Times each write of one connection; ``watch`` reports the first one that takes too long."""
+
+    def __init__(self, timeout: float) -> None:
+        self.timeout = timeout
+        self._since: float | None = None
+        self._size = 0
+
+    async def write(self, send: Callable[[list[str]], Awaitable[None]], frames: list[str]) -> None:
+        self._since, self._size = trio.current_time(), sum(map(len, frames))
+        try:
+            await send(frames)
+        finally:
+            self._since = None
+
+    async def watch(self, stalled: Stalled) -> None:
+        """Sleep until a write has taken ``timeout`` seconds, call ``stalled(reason)``, return.
+
+        Wakes once per ``timeout`` while writes come and go: a consumer costs one sleeping task."""
+        while True:
+            since = self._since
+            now = trio.current_time()
+            if since is not None and now - since >= self.timeout:
+                stalled(
+                    f"consumer too slow: a write of {self._size} bytes waited over "
+                    f"{self.timeout:g} s"
+                )
+                return
+            await trio.sleep_until((since if since is not None else now) + self.timeout)
