@@ -167,12 +167,12 @@ def _add_limits(parser: OptionParser, d: BrokerSettings) -> None:
     parser.add_argument(
         "--submit-queue-bytes", type=SIZE, default=d.submit_queue_bytes, metavar="SIZE",
         help="readings read from producers but not yet stored, all producers together; beyond "
-        "it producers are read more slowly (8MiB)",
+        "it producers are read more slowly (default 8MiB)",
     )
     parser.add_argument(
         "--consumer-queue-bytes", type=SIZE, default=d.consumer_queue_bytes, metavar="SIZE",
         help="live frames waiting for one consumer before it catches up from the log instead; "
-        "a log page read for it is a quarter of this (16MiB; units KiB, MiB, GiB)",
+        "a log page read for it is a quarter of this (default 16MiB; units KiB, MiB, GiB)",
     )
     parser.add_argument(
         "--max-pending-replays", type=integer(1, 100_000), default=d.max_pending_replays, metavar="N",
@@ -186,7 +186,7 @@ def _add_limits(parser: OptionParser, d: BrokerSettings) -> None:
     )
     parser.add_argument(
         "--dashboard-queue-bytes", type=SIZE, default=d.dashboard_queue_bytes, metavar="SIZE",
-        help="frames waiting for one dashboard; beyond it frames are dropped for that tab (1MiB)",
+        help="frames waiting for one dashboard; beyond it frames are dropped for that tab (default 1MiB)",
     )
     parser.add_argument(
         "--max-devices-per-user", type=integer(1, 100_000), default=d.max_devices_per_user, metavar="N",
