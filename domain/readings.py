@@ -94,30 +94,38 @@ def utc_time(ts: object) -> datetime | None:
         return None
 
 
-def check_structure(label: str, reading: Mapping[str, Any]) -> None:
+def check_structure(label: str, reading: Mapping[str, Any], checked: str | None = None) -> None:
     """Bound what a reading nests (MAX_DEPTH levels, MAX_KEYS per object, keys of at most
     MAX_KEY_LENGTH characters) and the numbers anywhere in it (64-bit range, finite), so that every
-    store and sink can write back whatever the broker accepted. Iterative: depth costs no stack."""
+    store and sink can write back whatever the broker accepted. Iterative: depth costs no stack.
+    ``checked``: a top-level key whose value check_value has already checked (``val`` or ``d``)."""
     stack: list[tuple[object, int]] = [(reading, 1)]
     while stack:
         value, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise InvalidReading(f"{label}: a reading nests at most {MAX_DEPTH} levels")
         if isinstance(value, dict):
-            if depth > MAX_DEPTH:
-                raise InvalidReading(f"{label}: a reading nests at most {MAX_DEPTH} levels")
             if len(value) > MAX_KEYS:
                 raise InvalidReading(f"{label}: an object in a reading has at most {MAX_KEYS} keys")
-            for key, item in value.items():
-                if len(key) > MAX_KEY_LENGTH:
-                    raise InvalidReading(f"{label}: keys are at most {MAX_KEY_LENGTH} characters")
+            items = [
+                item for key, item in value.items()
+                if not (depth == 1 and key == checked) and _key_ok(label, key)
+            ]
+        else:
+            items = value  # type: ignore[assignment]
+        for item in items:
+            if isinstance(item, (dict, list)):
                 stack.append((item, depth + 1))
-        elif isinstance(value, list):
-            if depth > MAX_DEPTH:
-                raise InvalidReading(f"{label}: a reading nests at most {MAX_DEPTH} levels")
-            stack.extend((item, depth + 1) for item in value)
-        elif is_number(value) and not _in_range(value):  # type: ignore[arg-type]
-            raise InvalidReading(
-                f"{label}: numbers must be finite and within the 64-bit integer range"
-            )
+            elif is_number(item) and not _in_range(item):
+                raise InvalidReading(
+                    f"{label}: numbers must be finite and within the 64-bit integer range"
+                )
+
+
+def _key_ok(label: str, key: str) -> bool:
+    if len(key) > MAX_KEY_LENGTH:
+        raise InvalidReading(f"{label}: keys are at most {MAX_KEY_LENGTH} characters")
+    return True
 
 
 def check_value(label: str, value: float | tuple[float, ...] | list[float]) -> None:
@@ -166,7 +174,7 @@ def validate_reading(label: str, reading: Mapping[str, Any]) -> datetime | None:
     if not has_val and not has_d:
         raise InvalidReading(f"{label}: a reading needs val or d")
     check_value(label, reading["val"] if has_val else reading["d"])
-    check_structure(label, reading)
+    check_structure(label, reading, "val" if has_val else "d")
     ts = reading.get("ts")
     return None if ts is None else parse_timestamp(ts)
 

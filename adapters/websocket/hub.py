@@ -634,9 +634,11 @@ class Hub:
             return
         frame = encode_dispatch(payload)
         plain = not is_extension_type(payload.t)
+        sent = 0
         for queue in consumers:
             if plain or not isinstance(queue, ConsumerQueue) or queue.extensions:
                 queue.offer(payload.seq, frame)
-        self.payloads_out += len(consumers)
+                sent += 1
+        self.payloads_out += sent
         if self.on_dispatch is not None:
-            self.on_dispatch(payload, len(consumers))
+            self.on_dispatch(payload, sent)
