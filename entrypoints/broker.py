@@ -280,6 +280,7 @@ async def serve_broker(
     from ..adapters.http.server import serve_http
     from ..adapters.websocket.broker import Broker, BrokerConfig
     from ..adapters.websocket.hub import Hub
+    from ..adapters.websocket.revocation import close_revoked_sessions
     from ..domain.session import SessionConfig
     from .state import open_stores, parse_retention
 
@@ -323,6 +324,7 @@ async def serve_broker(
         )
         async with trio.open_nursery() as nursery:
             await nursery.start(hub.run)
+            nursery.start_soon(close_revoked_sessions, broker, stores.developers)
             if settings.retention is not None:
                 retention = parse_retention(settings.retention)
                 nursery.start_soon(_apply_retention, stores.log, retention, settings.retention_interval)

@@ -34,7 +34,11 @@ def register(commands: Commands) -> None:
     )
     create.add_argument("name", metavar="NAME", type=_name, help="a display name")
     listing = actions.add_parser("list", help="list the developers")
-    revoke = actions.add_parser("revoke", help="revoke a developer: its key mints no more tokens")
+    revoke = actions.add_parser(
+        "revoke",
+        help="revoke a developer: its key mints no more tokens, and running brokers close its "
+        "sessions (4009) within a second",
+    )
     revoke.add_argument("dev_id", metavar="ID", help="the developer id (dev_…)")
     for sub in (create, listing, revoke):
         _add_options(sub, top=False)
@@ -166,7 +170,11 @@ async def _revoke(args: argparse.Namespace, where: Path | str) -> int:
     if args.json:
         print(json.dumps({"dev_id": args.dev_id, "revoked": True}), flush=True)
     else:
-        print(f"revoked developer {args.dev_id}: its API key mints no more tokens", flush=True)
+        print(
+            f"revoked developer {args.dev_id}: its API key mints no more tokens, and running "
+            "brokers close its sessions within a second",
+            flush=True,
+        )
     return 0
 
 

@@ -49,8 +49,8 @@ class RawConsumer:
                     nursery.start_soon(self._heartbeat, ws)
                     await self._read(ws)
                     nursery.cancel_scope.cancel()
-            except ConnectionClosed as closed:
-                self.closed = (closed.reason.code, closed.reason.reason or "")
+            except* ConnectionClosed as group:
+                self.closed = close_reason(group)
 
     async def _read(self, ws: WebSocketConnection) -> None:
         while True:
@@ -72,3 +72,11 @@ class RawConsumer:
         with trio.fail_after(timeout):
             while len(self.dispatches) < count:
                 await trio.sleep(POLL_S)
+
+
+def close_reason(error: BaseException) -> tuple[int | None, str]:
+    """``(code, reason)`` of the first ConnectionClosed in ``error`` (maybe inside groups)."""
+    while isinstance(error, BaseExceptionGroup):
+        error = error.exceptions[0]
+    assert isinstance(error, ConnectionClosed), error
+    return error.reason.code, error.reason.reason or ""

@@ -152,6 +152,21 @@ class Broker:
             for connection in list(self.connections):
                 nursery.start_soon(connection.close, code, reason)
 
+    def developers_connected(self) -> set[str]:
+        """The developers with an identified session here (producer, consumer or dashboard)."""
+        return {c.principal.developer_id for c in list(self.connections) if c.principal is not None}
+
+    async def close_developer(self, developer_id: str, code: CloseCode, reason: str) -> int:
+        """Close every session of ``developer_id`` with ``code`` (concurrently); how many."""
+        sessions = [
+            c for c in list(self.connections)
+            if c.principal is not None and c.principal.developer_id == developer_id
+        ]
+        async with trio.open_nursery() as nursery:
+            for connection in sessions:
+                nursery.start_soon(connection.close, code, reason)
+        return len(sessions)
+
     async def _handle(self, request: WebSocketRequest) -> None:
         if request.path.split("?", 1)[0] != PATH:
             await request.reject(404, body=b"the WebSocket endpoint is /connect\n")
