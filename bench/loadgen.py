@@ -24,7 +24,7 @@ import attrs
 import httpx
 import trio
 
-from . import mqtt_clients, ws_clients
+from . import abuse, mqtt_clients, ws_clients
 from .mqtt import MqttConnection
 from .reading import submit_frame
 from .recorder import Recorder, Window
@@ -47,6 +47,7 @@ class WorkerConfig:
     idle: bool = False  # producers only heartbeat
     keepalive: int = 40  # MQTT keepalive, s (wearstream clients use HELLO's interval)
     concurrency: int = 64  # connections being set up at once
+    abusers: tuple[abuse.Abuser, ...] = ()  # hostile clients (the abuse scenario), run in the window
 
 
 class Link:
@@ -72,6 +73,7 @@ class Worker:
         self.sent = {index: 0 for index, _ in config.producers}
         self.alive = 0
         self.failures: list[str] = []
+        self.abuse: dict[str, dict[str, int]] = {}
         self._offset = time.time() - trio.current_time()
 
     def trio_time(self, wall: float) -> float:
@@ -174,6 +176,13 @@ class Worker:
         except (ws_clients.ConnectionClosed, trio.BrokenResourceError, trio.ClosedResourceError) as error:
             self.failures.append(f"producer {index} stopped: {type(error).__name__}")
 
+    async def run_abusers(self, plan: dict[str, Any]) -> None:
+        if self.config.abusers:
+            self.abuse = await abuse.run_all(
+                self.config.abusers, self.config.ws_url, self.config.http_url, self.config.developers,
+                plan["start"], plan["stop"], lambda wall: trio.sleep_until(self.trio_time(wall)),
+            )
+
     async def wait_drained(self, expect: dict[int, int], drain: float) -> None:
         with trio.move_on_after(drain):
             while any(self.recorders[dev].distinct < n for dev, n in expect.items() if dev in self.recorders):
@@ -193,8 +202,10 @@ async def _run(link: Link, config: WorkerConfig) -> None:
         plan = await link.receive()
         for recorder in worker.recorders.values():
             recorder.window = Window(*plan["window"])
-        await worker.run_producers(plan)
-        link.send({"sent": worker.sent, "alive": worker.alive, "errors": worker.failures[:5]})
+        async with trio.open_nursery() as window:
+            window.start_soon(worker.run_producers, plan)
+            window.start_soon(worker.run_abusers, plan)
+        link.send({"sent": worker.sent, "alive": worker.alive, "errors": worker.failures[:5], "abuse": worker.abuse})
         request = await link.receive()
         await worker.wait_drained(request["expect"], request["drain"])
         link.send({"consumers": {dev: r.result() for dev, r in worker.recorders.items()}})

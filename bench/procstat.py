@@ -26,6 +26,15 @@ def memory_kib(pid: int) -> dict[str, int]:
     return result
 
 
+def running(pid: int) -> bool:
+    """Whether ``pid`` still runs (not gone, not a zombie waiting to be reaped)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
 def rss_kib(pid: int) -> int:
     return memory_kib(pid)["VmRSS"]
 

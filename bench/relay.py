@@ -1,14 +1,16 @@
 """Relay benchmark: wearstream and Mosquitto side by side, N producers x R readings/s -> M consumers.
 
-    python -m bench.relay [--scenarios a,b,c,d,e,sweep,scaleout] [--duration 10] [--warmup 2]
+    python -m bench.relay [--scenarios a,b,c,d,e,sweep,scaleout,abuse] [--duration 10] [--warmup 2]
                           [--systems wearstream,wearstream-sqlite,mosquitto-qos0,mosquitto-qos1]
                           [--sqlite-scenarios c] [--producers N] [--rate R] [--idle-connections N]
-                          [--nodes 1,2,3] [--out bench/results]
+                          [--nodes 1,2,3] [--abusers 5] [--out bench/results]
 
 Run it from the repository root. Each scenario runs on each system in turn, each time on a fresh
 broker process; load comes from separate worker processes (trio, one task per client). Writes
 relay-<time>.md, .json and .png (latency against offered load) to --out and prints the table.
 The scaleout scenario (bench/scaleout.py) runs wearstream nodes on one Redis, once per --nodes count.
+The abuse scenario is b's honest load while --abusers clients of each hostile behaviour of
+bench/abuse.py attack (wearstream only): run it as ``--scenarios b,abuse`` to compare.
 """
 
 from __future__ import annotations
@@ -34,7 +36,9 @@ DEFAULT_OUT = ROOT / "bench" / "results"
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.relay", description=__doc__.splitlines()[0])
-    parser.add_argument("--scenarios", default="a,b,c,d,e,sweep", help="comma-separated: a-e, sweep, scaleout")
+    parser.add_argument(
+        "--scenarios", default="a,b,c,d,e,sweep", help="comma-separated: a-e, sweep, scaleout, abuse"
+    )
     parser.add_argument("--nodes", default="1,2,3", help="node counts of the scaleout scenario")
     parser.add_argument("--systems", default="wearstream,wearstream-sqlite,mosquitto-qos0,mosquitto-qos1")
     parser.add_argument("--sqlite-scenarios", default="c", help="scenarios also run with --data-dir (SQLite)")
@@ -43,6 +47,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--producers", type=int, help="override the producer count (flow scenarios)")
     parser.add_argument("--rate", type=float, help="override readings/s per producer (0 = maximum)")
     parser.add_argument("--idle-connections", type=int, help="producers to hold in scenario e (10,000)")
+    parser.add_argument(
+        "--abusers", type=int, help="hostile clients per behaviour in the abuse scenario (5; bench/abuse.py)"
+    )
+    parser.add_argument(
+        "--abuse-behaviours", help="only these behaviours in the abuse scenario (comma-separated; default all)"
+    )
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="where results go")
     parser.add_argument(
         "--profile", type=Path, metavar="DIR",
@@ -75,7 +85,8 @@ def plan(args: argparse.Namespace, mosquitto: str | None) -> list[tuple[Any, Any
     names, _ = scaleout.wanted([s for s in args.scenarios.split(",") if s])
     scenarios = select(
         names,
-        producers=args.producers, rate=args.rate, idle=args.idle_connections,
+        producers=args.producers, rate=args.rate, idle=args.idle_connections, abusers=args.abusers,
+        behaviours=tuple(args.abuse_behaviours.split(",")) if args.abuse_behaviours else None,
     )
     wanted = [s for s in args.systems.split(",") if s]
     unknown = set(wanted) - SYSTEMS.keys()
@@ -92,6 +103,8 @@ def plan(args: argparse.Namespace, mosquitto: str | None) -> list[tuple[Any, Any
                 continue
             if scenario.idle and system.qos == 1:
                 continue  # nothing is published: QoS changes nothing
+            if scenario.abusers and system.kind == "mqtt":
+                continue  # the hostile clients speak wearstream's protocol
             runs.append((scenario, system))
     return runs
 

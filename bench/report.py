@@ -49,6 +49,12 @@ SCALEOUT_FIGURES: list[Figure] = [
     ("peak broker RSS MiB, all nodes", lambda r: r["peak_rss_kib"] / 1024, "{:.1f}"),
     *FLOW_FIGURES[8:],
 ]
+# The abuse scenario: the honest figures, then what the hostile clients did.
+ABUSE_FIGURES: list[Figure] = [
+    *FLOW_FIGURES,
+    ("hostile rounds (connections or bursts)", lambda r: sum(r["abuse"]["rounds"].values()), "{:,}"),
+    ("hostile connections closed or refused", lambda r: sum(r["abuse"]["closed"].values()), "{:,}"),
+]
 IDLE_FIGURES: list[Figure] = [
     ("connections tried", lambda r: r["producers"], "{:,}"),
     ("connections held", lambda r: r["producers_alive"], "{:,}"),
@@ -104,6 +110,8 @@ def markdown(header: dict[str, Any], results: list[dict[str, Any]]) -> str:
 def _figures_of(run: dict[str, Any]) -> list[Figure]:
     if run.get("idle"):
         return IDLE_FIGURES
+    if run.get("abuse"):
+        return ABUSE_FIGURES
     return SCALEOUT_FIGURES if "redis_cpu_pct" in run else FLOW_FIGURES
 
 
@@ -122,6 +130,10 @@ def _notes(results: list[dict[str, Any]]) -> list[str]:
             notes.append(f"- {where}: a load-generator process used {busy:.0f}% of a core: it may be the bottleneck")
         if r["losses"] or r["out_of_order"]:
             notes.append(f"- {where}: {r['losses']} lost, {r['out_of_order']} out of order or duplicated")
+        if r.get("abuse"):
+            rounds, closed = r["abuse"]["rounds"], r["abuse"]["closed"]
+            each = ", ".join(f"{b} {rounds[b]:,} ({closed.get(b, 0):,} closed)" for b in rounds)
+            notes.append(f"- {where}: hostile rounds per behaviour: {each}")
         if r["connect_failures"]:
             notes.append(f"- {where}: {r['connect_failures']} connections failed: {r['errors'][:2]}")
     return notes or ["- No losses, no reordering, no connection failures; every load generator below "

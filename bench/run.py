@@ -19,7 +19,7 @@ from typing import Any, Callable
 
 import attrs
 
-from . import procstat, targets
+from . import abuse, procstat, targets
 from .loadgen import WorkerConfig, worker_main
 from .scenarios import Scenario
 
@@ -67,12 +67,26 @@ def run(scenario: Scenario, system: System, timing: Timing, mosquitto: str | Non
         target, base = _start(scenario, system, workdir, mosquitto)
         try:
             baseline_rss = procstat.rss_kib(target.pid)
-            result = _drive(scenario, system, timing, target, base)
+            try:
+                result = _drive(scenario, system, timing, target, base)
+            except Exception as error:
+                if not procstat.running(target.pid):
+                    raise BenchError(f"the broker exited during the run{_last_words(target)}") from error
+                raise
             result["rss_baseline_kib"] = baseline_rss
             result["peak_rss_kib"] = procstat.peak_rss_kib(target.pid)
             return result
         finally:
             target.stop()
+
+
+def _last_words(target: Any) -> str:
+    """The end of a dead wearstream broker's stderr (its traceback), for the report."""
+    process = getattr(target, "process", None)
+    if process is None or not process.stderr_path.exists():
+        return ""
+    lines = [line for line in process.stderr_path.read_text(errors="replace").splitlines() if line.strip()]
+    return ": " + " / ".join(lines[-3:])[-400:]
 
 
 def _start(scenario: Scenario, system: System, workdir: Path, mosquitto: str | None) -> tuple[Any, WorkerConfig]:
@@ -81,7 +95,10 @@ def _start(scenario: Scenario, system: System, workdir: Path, mosquitto: str | N
         target = targets.start_mosquitto(workdir, mosquitto)
         keepalive = max(1, scenario.heartbeat_ms // 1000) if scenario.idle else KEEPALIVE_S
         return target, WorkerConfig("mqtt", qos=system.qos, mqtt_port=target.port, keepalive=keepalive)
-    ws = targets.start_wearstream(workdir, scenario.developers, scenario.heartbeat_ms, sqlite=system.sqlite)
+    hostile = abuse.plan(scenario.abusers, scenario.developers, scenario.behaviours)[1]
+    ws = targets.start_wearstream(
+        workdir, scenario.developers + hostile, scenario.heartbeat_ms, sqlite=system.sqlite
+    )
     config = WorkerConfig(
         "wearstream", ws_url=ws.process.ws_url, http_url=ws.process.http_url,
         developers=tuple(ws.developers),
@@ -100,6 +117,9 @@ def _worker_configs(scenario: Scenario, base: WorkerConfig) -> list[WorkerConfig
         share = tuple(producers[k::parts])
         if share:
             configs.append(attrs.evolve(base, producers=share, rate=scenario.rate, idle=scenario.idle))
+    if scenario.abusers:
+        abusers = abuse.plan(scenario.abusers, scenario.developers, scenario.behaviours)[0]
+        configs.append(attrs.evolve(base, abusers=tuple(abusers)))
     return configs
 
 
@@ -304,7 +324,22 @@ def _figures(
         "loadgen_cpu_pct": [100 * c for c in cpu[1:]],
         "rss_end_kib": rss_end,
         "errors": errors[:10],
+        **_abuse(sent_replies),
     }
+
+
+def _abuse(replies: list[dict[str, Any]]) -> dict[str, Any]:
+    """What the hostile clients did, per behaviour: rounds done, and connections the broker
+    closed or refused (each then reconnected); nothing when none ran."""
+    done = [r["abuse"] for r in replies if r.get("abuse")]
+    if not done:
+        return {}
+    total: dict[str, dict[str, int]] = {"rounds": {}, "closed": {}}
+    for counts in done:
+        for kind, per_behaviour in counts.items():
+            for behaviour, n in per_behaviour.items():
+                total[kind][behaviour] = total[kind].get(behaviour, 0) + n
+    return {"abuse": total}
 
 
 def _percentiles(latencies: array) -> dict[str, float] | None:

@@ -1,10 +1,14 @@
-"""The workloads of issue 5, by letter, plus a load sweep for the latency plot."""
+"""The workloads of issue 5, by letter, a load sweep for the latency plot, and issue 12's abuse
+scenario (scenario b's honest load while hostile clients attack: compare the two)."""
 
 from __future__ import annotations
 
 import attrs
 
-IDLE_HEARTBEAT_MS = 10_000  # (e): every connection heartbeats about once in a 10 s window
+from .abuse import BEHAVIOURS
+
+IDLE_HEARTBEAT_MS = 10_000
+ABUSERS_PER_BEHAVIOUR = 5  # (e): every connection heartbeats about once in a 10 s window
 
 
 @attrs.frozen
@@ -17,6 +21,8 @@ class Scenario:
     idle: bool = False  # producers only heartbeat, nobody consumes
     heartbeat_ms: int = 40_000
     producer_processes: int = 1
+    abusers: int = 0  # hostile clients of each behaviour of bench/abuse.py, in their own process
+    behaviours: tuple[str, ...] = BEHAVIOURS  # which behaviours the abusers have
 
     @property
     def offered(self) -> float | None:
@@ -39,6 +45,10 @@ SCENARIOS = {
         "e", "idle producers holding connections, heartbeating", 10_000, 0, idle=True,
         heartbeat_ms=IDLE_HEARTBEAT_MS, producer_processes=2,
     ),
+    "abuse": Scenario(
+        "abuse", "1,000 producers at 1 Hz -> 1 consumer (as b) while hostile clients attack",
+        1000, 1, abusers=ABUSERS_PER_BEHAVIOUR,
+    ),
 }
 SWEEP_TOTALS = (1000, 2500, 5000, 10_000, 15_000)
 SWEEP_PRODUCERS = 10
@@ -53,7 +63,10 @@ def sweep() -> list[Scenario]:
     ]
 
 
-def select(names: list[str], *, producers: int | None, rate: float | None, idle: int | None) -> list[Scenario]:
+def select(
+    names: list[str], *, producers: int | None, rate: float | None, idle: int | None,
+    abusers: int | None = None, behaviours: tuple[str, ...] | None = None,
+) -> list[Scenario]:
     """The scenarios named (letters, or "sweep"), with the command line's overrides applied."""
     chosen: list[Scenario] = []
     for name in names:
@@ -76,6 +89,14 @@ def select(names: list[str], *, producers: int | None, rate: float | None, idle:
                 changes["rate"] = rate
             if changes:
                 changes["title"] = f"{scenario.title} (overridden: {_describe(producers, rate)})"
+        if scenario.abusers and abusers is not None:
+            changes["abusers"] = abusers
+        if scenario.abusers and behaviours is not None:
+            unknown = set(behaviours) - set(BEHAVIOURS)
+            if unknown:
+                raise SystemExit(f"unknown behaviours {sorted(unknown)}: choose from {', '.join(BEHAVIOURS)}")
+            changes["behaviours"] = behaviours
+            changes["title"] = f"{scenario.title} (only {', '.join(behaviours)})"
         result.append(attrs.evolve(scenario, **changes))
     return result
 
