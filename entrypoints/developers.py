@@ -137,12 +137,14 @@ async def _create(args: argparse.Namespace, where: Path | str) -> int:
 async def _list(args: argparse.Namespace, where: Path | str) -> int:
     async with _open(where) as stores:
         developers = sorted(await stores.developers.list(), key=lambda d: (d.created_at, d.id))
+    from ..domain.readings import format_timestamp
+
     if args.json:
         rows = [
             {
                 "dev_id": d.id,
                 "name": d.name,
-                "created_at": d.created_at.isoformat(),
+                "created_at": format_timestamp(d.created_at),
                 "revoked": d.revoked,
             }
             for d in developers

@@ -18,6 +18,8 @@ from typing import Any, Iterator
 
 import trio
 
+from ...domain.readings import format_timestamp
+
 log = logging.getLogger("wearstream.broker")
 
 FIRST_RETRY = 0.05
@@ -82,7 +84,7 @@ class StorageState:
         return {
             "ok": self.ok,
             "error": self.error,
-            "since": None if self.since is None else self.since.isoformat(),
+            "since": None if self.since is None else format_timestamp(self.since),
         }
 
 

@@ -27,7 +27,7 @@ def test_json_lines_carry_the_fields_at_the_top_level() -> None:
     parsed = orjson.loads(line)
     assert parsed["msg"] == "closed by the broker" and parsed["level"] == "info"
     assert (parsed["event"], parsed["code"], parsed["user"]) == ("close", 4001, None)
-    assert parsed["ts"].endswith("+00:00") and "\n" not in line
+    assert parsed["ts"].endswith("Z") and len(parsed["ts"]) == 27 and "\n" not in line
 
 
 def test_text_lines_append_fields_readably() -> None:
