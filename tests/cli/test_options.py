@@ -36,7 +36,7 @@ def test_an_unknown_key_in_a_command_table_is_refused_with_the_known_ones(tmp_pa
     config = tmp_path / "w.toml"
     config.write_text("[broker]\nprot = 1\n")
     result = wearstream("--config", str(config), "broker")
-    assert_one_line_usage_error(result, "'prot'", "[broker]", str(config), "port, retention")
+    assert_one_line_usage_error(result, "'prot'", "[broker]", str(config), "known keys:", " port,", " host,")
 
 
 def test_an_unknown_table_or_top_level_key_is_refused(tmp_path: Path) -> None:
