@@ -1,5 +1,5 @@
-"""The consumer's decisions, pure: where to resume, what to replay, what is a duplicate, and what
-a close code means.
+"""The consumer's decisions, pure: where to resume, what to replay, what is a duplicate (what a
+close code means is in ``linkfaults``, shared with the producer).
 
 A consumer keeps one number, its cursor: the last seq it has passed on. After every (re)connect
 the protocol prescribes how to close the gap: on the first live DISPATCH with seq S, send REPLAY
@@ -28,7 +28,6 @@ from typing import Sequence
 
 import attrs
 
-from .closecodes import CloseCode
 from .stream import Payload, ReplayRange
 from .subscriptions import Subscription
 
@@ -142,53 +141,3 @@ def share_for_sink(
     if not fresh:
         return [], cursor
     return [p for p in fresh if subscription.matches(p.uid, p.t)], fresh[-1].seq
-
-
-# Close codes ---------------------------------------------------------------------------------
-
-
-class Verdict(enum.Enum):
-    RETRY = "retry"  # reconnect after a backoff delay (a fresh token is minted on every connect)
-    STOP = "stop"  # reconnecting cannot help: stop and tell the operator why
-
-
-@attrs.frozen
-class CloseDecision:
-    verdict: Verdict
-    message: str
-
-    @property
-    def retry(self) -> bool:
-        return self.verdict is Verdict.RETRY
-
-
-_STOP_MESSAGES = {
-    CloseCode.CONSUMER_CAP: (
-        "another consumer is connected for this developer (4002): stop it, or start the broker "
-        "with a higher --max-consumers"
-    ),
-    CloseCode.MALFORMED_FRAME: "the broker rejected a frame as malformed (1003): a client bug",
-    CloseCode.IDENTIFY_TIMEOUT: "no IDENTIFY in time (4000): a client bug",
-    CloseCode.ALREADY_IDENTIFIED: "IDENTIFY sent twice (4003): a client bug",
-    CloseCode.INVALID_OPCODE: "an opcode not valid for a consumer (4004): a client bug",
-    CloseCode.DEVELOPER_REVOKED: "the developer was revoked (4009): ask the operator for a new one",
-    CloseCode.TOO_MANY_REPLAYS: "too many REPLAY requests waiting (4007): a client bug",
-}
-
-
-def after_close(code: int | None, reason: str = "") -> CloseDecision:
-    """What a consumer does when its connection closed with ``code`` (None: dropped, no close
-    frame). The protocol's "fix the client" codes and 4002 stop; 1000 from a broker (which never
-    sends it itself) and codes outside the table (1006, a proxy's 1012 …) count as drops."""
-    said = f": {reason}" if reason else ""
-    try:
-        known = CloseCode(code) if code is not None else None
-    except ValueError:
-        known = None
-    if known is not None and not known.client_should_retry and known is not CloseCode.NORMAL:
-        message = _STOP_MESSAGES.get(known, f"closed with {int(known)} ({known.name})")
-        return CloseDecision(Verdict.STOP, f"{message}{said}")
-    if known is not None and known.needs_fresh_token:
-        return CloseDecision(Verdict.RETRY, f"token refused (4001){said}: minting a fresh one")
-    what = "connection dropped" if code is None else f"closed with {code}"
-    return CloseDecision(Verdict.RETRY, f"{what}{said}: reconnecting")

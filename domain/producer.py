@@ -1,5 +1,5 @@
-"""The producer's decisions, free of I/O: the in-flight window, heartbeats, what a close means,
-and the per-device figures of the status line.
+"""The producer's decisions, free of I/O: the in-flight window, heartbeats and the per-device
+figures of the status line (what a close or a failed connection means: ``linkfaults``).
 
 The WebSocket link and the producer entrypoint only move bytes and time; every rule that could
 lose or duplicate a sample (what to send next, what an acknowledgement frees, when a link is
@@ -9,20 +9,18 @@ dead, when to give up) lives here and is tested without a socket.
 from __future__ import annotations
 
 import collections
-import enum
 from typing import Iterable
 
 import attrs
 
-from .closecodes import CloseCode
 from .devices import DeviceStatus
 from .errors import DomainError
 from .samples import Sample
 
 
 class LinkStopped(DomainError):
-    """The link gave up for good: a close that says the client is wrong, or refused credentials.
-    Retrying would only repeat the failure, so the producer stops with this message."""
+    """The link gave up for good (``linkfaults`` decided that retrying would only repeat the
+    failure); the message is the one line the producer stops with."""
 
 
 class BrokerMisbehaved(DomainError):
@@ -117,45 +115,6 @@ class Heartbeats:
 
     def acked(self) -> None:
         self.awaiting_ack = False
-
-
-# Closes ------------------------------------------------------------------------------------
-
-
-class AfterClose(enum.Enum):
-    RECONNECT = "reconnect"
-    STOP = "stop"
-
-
-# Closes that say the client broke a rule: reconnecting would break it again.
-_CLIENT_BUGS = {
-    int(CloseCode.MALFORMED_FRAME): "the broker refused a frame as malformed",
-    1009: "a frame was larger than the broker accepts",
-    int(CloseCode.IDENTIFY_TIMEOUT): "IDENTIFY did not reach the broker in time",
-    int(CloseCode.ALREADY_IDENTIFIED): "IDENTIFY was sent twice",
-    int(CloseCode.INVALID_OPCODE): "an opcode the broker does not accept from a producer",
-}
-
-
-def after_close(code: int | None) -> AfterClose:
-    """What the producer does after the broker closed with ``code`` (None: the socket broke).
-
-    A producer has data to deliver, so it reconnects after anything but a client bug: going away,
-    internal errors, a refused token (4001: the next attempt mints a fresh one), heartbeat
-    timeouts, and codes it does not know (a proxy's, say).
-    """
-    return AfterClose.STOP if code in _CLIENT_BUGS else AfterClose.RECONNECT
-
-
-def describe_close(code: int | None, reason: str | None) -> str:
-    """A line for the log or the stop message: the code, the broker's reason, and our reading."""
-    if code is None:
-        return "connection lost"
-    meaning = _CLIENT_BUGS.get(code)
-    text = f"closed {code}" + (f" ({reason})" if reason else "")
-    if meaning:
-        text += f": {meaning}; this is a bug in the producer, please report it"
-    return text
 
 
 # The status line --------------------------------------------------------------------------

@@ -11,8 +11,9 @@ A payload one sink cannot write (UnwritablePayload: a ``d`` its medium cannot en
 that sink: it is skipped for that sink alone, with one warning line naming the sink, the seq and
 the reason, counted in ``Fanout.skipped``; the cursor moves past it with the rest of the batch.
 
-SIGINT/SIGTERM stop the link, let the batch being written finish and commit, then exit 0. A close
-that reconnecting cannot help (4002, a client bug, refused credentials) exits 1 with the reason.
+SIGINT/SIGTERM stop the link, let the batch being written finish and commit, then exit 0. A failure
+that reconnecting cannot help (a wrong URL, refused credentials, 4002, a client bug) exits 2 with
+one line saying what to fix; a sink that cannot go on exits 1.
 """
 
 from __future__ import annotations
@@ -138,15 +139,16 @@ def run(args: argparse.Namespace) -> int:
     except (SpecError, ValueError) as error:
         return _fail(f"bad --sink: {error}", 2)
     failure: str | None = None
+    code = 1
     try:
         trio.run(_main, settings, sinks)
-    except* ConsumerStopped as group:
-        failure = _first(group).reason  # type: ignore[attr-defined]
+    except* ConsumerStopped as group:  # the link's one line says what to fix: exit 2
+        failure, code = _first(group).reason, 2  # type: ignore[attr-defined]
     except* Exception as group:  # a sink that cannot go on (full disk, webhook refusing, …)
         error = _first(group)
         log.debug("consumer failed", exc_info=error)
         failure = f"stopped by {type(error).__name__}: {error}"
-    return 0 if failure is None else _fail(failure, 1)
+    return 0 if failure is None else _fail(failure, code)
 
 
 def _first(group: BaseExceptionGroup) -> BaseException:

@@ -210,9 +210,9 @@ async def _main(
             nursery.start_soon(_show_status, producer, link, board)
             try:
                 await producer.run()
-            except LinkStopped as error:
-                print(f"wearstream producer: stopped: {error}", file=sys.stderr)
-                code = 1
+            except LinkStopped as error:  # one line saying what to fix (domain.linkfaults)
+                print(f"wearstream producer: {error}", file=sys.stderr)
+                code = 2
             nursery.cancel_scope.cancel()
         if code == 0 and not producer.stopped_by_user:
             print("wearstream producer: every device has stopped", file=sys.stderr)

@@ -21,6 +21,7 @@ import subprocess
 import trio
 
 from ...domain.errors import CredentialsError, TokenUnavailable
+from ...domain.linkfaults import LinkHistory
 from .tokens_client import TokenMintError, mint_user_token
 
 COMMAND_TIMEOUT = 10.0
@@ -55,14 +56,18 @@ class ApiTokenProvider:
         self._dev_id = dev_id
         self._api_key = api_key
         self.user_id = user_id
+        self._history = LinkHistory()  # whether this API URL has worked: see domain.linkfaults
 
     async def token(self) -> str:
         try:
-            return await mint_user_token(self.api_url, self._dev_id, self._api_key, self.user_id)
+            token = await mint_user_token(self.api_url, self._dev_id, self._api_key, self.user_id)
         except TokenMintError as error:
-            if error.retryable:
-                raise TokenUnavailable(f"token API: {error}") from None
-            raise CredentialsError(f"token API refused: {error}") from None
+            decision = self._history.decide(error.fault)
+            if decision.stop:
+                raise CredentialsError(decision.message) from None
+            raise TokenUnavailable(decision.message) from None
+        self._history.ready()
+        return token
 
 
 class CommandTokenProvider:

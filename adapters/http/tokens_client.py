@@ -1,9 +1,10 @@
 """Minting tokens from a broker's HTTP API (producers, consumers and ``wearstream token``).
 
 Failures come in two kinds the caller must treat differently, so they are two error types:
-``TokenRejected`` (a 4xx: the credentials or the user id are wrong; retrying will not help) and
-``TokenApiUnavailable`` (no connection, a timeout or a 5xx: retry with backoff). Both are
-``TokenMintError`` with ``.status`` (None without an HTTP answer), ``.reason`` and ``.retryable``.
+``TokenRejected`` (the credentials are refused, or the URL is not a token API: retrying will not
+help) and ``TokenApiUnavailable`` (no connection, a timeout, a 5xx: retry with backoff). Which is
+which is decided in ``domain.linkfaults``. Both are ``TokenMintError`` with ``.fault``,
+``.status`` (None without an HTTP answer), ``.reason`` and ``.retryable``.
 """
 
 from __future__ import annotations
@@ -12,29 +13,42 @@ from typing import Any
 
 import httpx
 
+from ...domain.linkfaults import Fault, FaultKind, LinkHistory
+from ..network_faults import network_fault
+
 DEFAULT_TIMEOUT = 10.0
 MAX_REASON = 300
 
 
 class TokenMintError(Exception):
-    """A token could not be minted."""
+    """A token could not be minted; ``fault`` says how, ``str()`` is the one line for the user
+    (what happened, at which URL, what to do: ``linkfaults`` words it)."""
 
     retryable = False
 
-    def __init__(self, reason: str, status: int | None = None) -> None:
-        super().__init__(reason if status is None else f"HTTP {status}: {reason}")
-        self.reason = reason
-        self.status = status
+    def __init__(self, fault: Fault, reason: str | None = None) -> None:
+        super().__init__(LinkHistory().decide(fault).message)
+        self.fault = fault
+        self.reason = fault.detail if reason is None else reason
+        self.status = fault.status if fault.kind is FaultKind.TOKEN_API else None
 
 
 class TokenRejected(TokenMintError):
-    """The broker refused (400 malformed, 403 wrong or revoked): fix the credentials or user id."""
+    """The answer says retrying cannot help (credentials refused, not a token API at this URL)."""
 
 
 class TokenApiUnavailable(TokenMintError):
     """The broker could not be reached or failed (network error, timeout, 5xx): try again later."""
 
     retryable = True
+
+
+def _mint_error(fault: Fault) -> TokenMintError:
+    """The error for ``fault``, of the kind ``linkfaults`` sorts it into (as if nothing had worked
+    yet: a caller that has minted before decides again with its own ``LinkHistory``)."""
+    if LinkHistory().decide(fault).stop:
+        return TokenRejected(fault)
+    return TokenApiUnavailable(fault)
 
 
 async def mint_user_token(
@@ -80,45 +94,46 @@ async def _mint(
             async with httpx.AsyncClient(timeout=timeout) as own:
                 response = await own.post(url, params=params, headers=headers)
     except (httpx.InvalidURL, httpx.UnsupportedProtocol) as error:
-        raise TokenRejected(f"bad API URL {api_url!r}: {error}") from None
+        raise _mint_error(_bad(f"bad API URL {api_url!r}: {error}")) from None
     except httpx.TimeoutException:
-        raise TokenApiUnavailable(f"no answer from {url} within {timeout:g} s") from None
+        raise _mint_error(Fault(FaultKind.TIMEOUT, url, f"no answer within {timeout:g} s")) from None
     except httpx.TransportError as error:
-        raise TokenApiUnavailable(f"cannot reach {url}: {_describe(error)}") from None
+        fault = network_fault(error, url) or Fault(FaultKind.UNREACHABLE, url, _describe(error))
+        raise _mint_error(fault) from None
     except UnicodeError as error:  # httpx encodes header values as ASCII
-        raise TokenRejected(f"developer id and API key must be ASCII text: {error}") from None
+        raise _mint_error(_bad(f"developer id and API key must be ASCII text: {error}")) from None
     return _token_from(response, url)
+
+
+def _bad(detail: str) -> Fault:
+    return Fault(FaultKind.BAD_SETTING, "", detail)
 
 
 def endpoint(api_url: str, path: str) -> str:
     """``api_url`` (maybe with a path prefix, behind a proxy) joined with ``path``."""
     api_url = api_url.strip()
     if not api_url.startswith(("http://", "https://")):
-        raise TokenRejected(f"API URL must start with http:// or https://, got {api_url!r}")
+        raise _mint_error(_bad(f"the API URL must start with http:// or https://, got {api_url!r}"))
     return api_url.rstrip("/") + path
 
 
 def _token_from(response: httpx.Response, url: str) -> str:
     status = response.status_code
-    if 400 <= status < 500:
-        raise TokenRejected(_reason(response), status)
     if status != 200:
-        raise TokenApiUnavailable(_reason(response), status)
+        raise _mint_error(Fault(FaultKind.TOKEN_API, url, _reason(response), status))
     try:
         body: Any = response.json()
     except ValueError:
         body = None
     token = body.get("token") if isinstance(body, dict) else None
     if not isinstance(token, str) or not token:
-        raise TokenRejected(f"{url} answered 200 without a token: is this a wearstream broker?", status)
+        raise _mint_error(Fault(FaultKind.NO_TOKEN, url))
     return token
 
 
 def _reason(response: httpx.Response) -> str:
-    text = " ".join(response.text.split())
-    if not text:
-        text = response.reason_phrase or "no reason given"
-    return text[:MAX_REASON]
+    """The server's plain-text reason; empty when it gave none (the broker's API always does)."""
+    return " ".join(response.text.split())[:MAX_REASON]
 
 
 def _describe(error: Exception) -> str:

@@ -1,7 +1,7 @@
 """The consumer's WebSocket client: connect, identify, heartbeat, resume, reconnect.
 
-Decisions live in ``domain.consumer`` (``Resume``: gap replay and duplicates; ``after_close``:
-what a close code means). This adapter moves frames and time: one connection at a time, each in
+Decisions live in the domain: ``consumer.Resume`` (gap replay and duplicates) and
+``linkfaults.LinkHistory`` (what a close code, a refused handshake or a failed mint means). This adapter moves frames and time: one connection at a time, each in
 its own nursery (reader plus heartbeat), a fresh developer token for every connect (tokens are
 single use), and ``Backoff`` between attempts. Payloads go out, in seq order and each once, on a
 bounded memory channel, so a slow sink slows the reader (and the broker switches this consumer to
@@ -24,7 +24,8 @@ from trio_websocket import (
 )
 
 from ...domain.backoff import Backoff
-from ...domain.consumer import DEFAULT_BUFFER, CloseDecision, Resume, Verdict, after_close
+from ...domain.closecodes import Advice
+from ...domain.consumer import DEFAULT_BUFFER, Resume
 from ...domain.errors import ProtocolError
 from ...domain.frames import (
     Dispatch,
@@ -38,9 +39,11 @@ from ...domain.frames import (
     WarningFrame,
 )
 from ...domain.identity import Role
+from ...domain.linkfaults import Decision, LinkHistory
 from ...domain.stream import Payload
-from ..http.tokens_client import TokenApiUnavailable, TokenRejected, mint_developer_token
+from ..http.tokens_client import TokenMintError, mint_developer_token
 from . import codec
+from .faults import close_fault, connect_fault, tls_preflight
 
 log = logging.getLogger("wearstream.consumer")
 
@@ -49,7 +52,8 @@ CLOSE_TIMEOUT = 2.0
 
 
 class ConsumerStopped(Exception):
-    """Reconnecting cannot help (credentials refused, 4002, a client bug); ``reason`` says why."""
+    """Reconnecting cannot help (a wrong URL, credentials refused, 4002, a client bug);
+    ``reason`` is the one line saying why and what to do."""
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
@@ -93,36 +97,38 @@ class ConsumerLink:
         self.rng = rng or random.Random()
         self.stats = LinkStats()
         self.on_ready = on_ready
+        self.history = LinkHistory()
 
     async def run(self, out: trio.MemorySendChannel[Payload]) -> None:
         """Connect, stream into ``out``, reconnect after drops; never returns normally."""
         while True:
             decision = await self._attempt(out)
-            if not decision.retry:
+            if decision.stop:
                 raise ConsumerStopped(decision.message)
             delay = self.backoff.next_delay()
             log.warning("%s (retrying in %.1f s)", decision.message, delay)
             await trio.sleep(delay)
 
-    async def _attempt(self, out: trio.MemorySendChannel[Payload]) -> CloseDecision:
+    async def _attempt(self, out: trio.MemorySendChannel[Payload]) -> Decision:
         s = self.settings
         try:
             token = await mint_developer_token(s.api_url, s.dev_id, s.api_key)
-        except TokenRejected as error:
-            raise ConsumerStopped(f"cannot mint a consumer token (not retried): {error}") from None
-        except TokenApiUnavailable as error:
-            return CloseDecision(Verdict.RETRY, f"cannot mint a token: {error}")
+        except TokenMintError as error:
+            return self.history.decide(error.fault)
+        fault = await tls_preflight(s.broker_url, self.history, HANDSHAKE_TIMEOUT)
+        if fault is not None:
+            return self.history.decide(fault)
         try:
             async with open_websocket_url(
                 s.broker_url, connect_timeout=HANDSHAKE_TIMEOUT, disconnect_timeout=CLOSE_TIMEOUT
             ) as ws:
                 return await self._session(ws, token, out)
         except (OSError, HandshakeError) as error:
-            return CloseDecision(Verdict.RETRY, f"cannot connect to {s.broker_url}: {error}")
+            return self.history.decide(await connect_fault(error, s.broker_url, HANDSHAKE_TIMEOUT))
 
     async def _session(
         self, ws: WebSocketConnection, token: str, out: trio.MemorySendChannel[Payload]
-    ) -> CloseDecision:
+    ) -> Decision:
         """One connection, from HELLO to its close; returns what the close means."""
         async with trio.open_nursery() as nursery:
             try:
@@ -137,10 +143,10 @@ class ConsumerLink:
                     await self._dispatched(ws, frame, out)
                 await self._stream(ws, out)
             except ConnectionClosed as closed:
-                decision = after_close(closed.reason.code, closed.reason.reason or "")
+                decision = self.history.decide(close_fault(closed, self.settings.broker_url))
             except (_Dropped, trio.TooSlowError) as error:
                 why = str(error) or f"no READY within {HANDSHAKE_TIMEOUT:g} s"
-                decision = CloseDecision(Verdict.RETRY, why)
+                decision = Decision(Advice.RETRY, why)
                 with trio.move_on_after(CLOSE_TIMEOUT):
                     await ws.aclose(1000, why[:120])
             nursery.cancel_scope.cancel()
@@ -165,6 +171,7 @@ class ConsumerLink:
     def _ready(self) -> None:
         self.resume.connected()
         self.backoff.reset()
+        self.history.ready()
         self.stats.connects += 1
         log.info("ready; resuming after seq %d", self.resume.cursor)
         if self.on_ready is not None:

@@ -47,17 +47,12 @@ from ...domain.frames import (
     WarningFrame,
 )
 from ...domain.identity import Role
-from ...domain.producer import (
-    AfterClose,
-    BrokerMisbehaved,
-    Heartbeats,
-    InFlight,
-    LinkStopped,
-    after_close,
-    describe_close,
-)
+from ...domain.closecodes import Advice
+from ...domain.linkfaults import DEFAULT_MAX_REFUSED_TOKENS, Decision, Fault, LinkHistory
+from ...domain.producer import BrokerMisbehaved, Heartbeats, InFlight, LinkStopped
 from ...ports.producer import Outbox, TokenProvider
 from . import codec
+from .faults import close_fault, connect_fault, tls_preflight
 
 log = logging.getLogger("wearstream.producer")
 
@@ -75,6 +70,7 @@ class LinkConfig:
     disconnect_timeout: float = 2.0
     backoff_initial: float = 0.5
     backoff_max: float = 30.0
+    max_refused_tokens: int = DEFAULT_MAX_REFUSED_TOKENS  # fresh tokens refused in a row: stop
 
 
 @attrs.define
@@ -106,11 +102,11 @@ class _DeadLink(Exception):
 
 @attrs.define
 class _Attempt:
-    """How one connection attempt went."""
+    """How one connection attempt went: what ended it, as a fault or as a decision already made."""
 
     worked: bool = False
-    code: int | None = None
-    why: str = "connection lost"
+    fault: Fault | None = None
+    decision: Decision = Decision(Advice.RETRY, "connection lost")
 
 
 class ProducerLink:
@@ -132,6 +128,7 @@ class ProducerLink:
         self.state = LinkState()
         self._rng = rng or random.Random()
         self._backoff = Backoff(config.backoff_initial, config.backoff_max, rng=self._rng)
+        self._history = LinkHistory(config.max_refused_tokens)
         self._inflight = InFlight(config.window)
         self._more = Doorbell()  # the outbox grew
         self._acked = Doorbell()  # the broker acknowledged more
@@ -181,19 +178,25 @@ class ProducerLink:
             attempt = await self._connect_once()
             if attempt.worked:
                 self._backoff.reset()
-            if after_close(attempt.code) is AfterClose.STOP:
-                raise LinkStopped(f"broker {self.url}: {attempt.why}")
+            decision = attempt.decision
+            if attempt.fault is not None:
+                decision = self._history.decide(attempt.fault)
+            if decision.stop:
+                raise LinkStopped(decision.message)
             delay = self._backoff.next_delay()
-            self.state.problem = self.state.last_drop = attempt.why
+            self.state.problem = self.state.last_drop = decision.message
             if self._stop_at is not None and trio.current_time() + delay >= self._stop_at:
-                log.info("broker link: %s; not reconnecting: the producer is stopping", attempt.why)
+                log.info("broker link: %s; not reconnecting: the producer is stopping", decision.message)
                 return
-            log.warning("broker link: %s; reconnecting in %.1f s", attempt.why, delay)
+            log.warning("broker link: %s; reconnecting in %.1f s", decision.message, delay)
             await trio.sleep(delay)
 
     async def _connect_once(self) -> _Attempt:
         attempt = _Attempt()
         self._inflight.rewind()
+        attempt.fault = await tls_preflight(self.url, self._history, self.config.connect_timeout)
+        if attempt.fault is not None:
+            return attempt
         try:
             async with open_websocket_url(
                 self.url,
@@ -203,13 +206,13 @@ class ProducerLink:
                 await self._session(ws, attempt)
         except HandshakeError as error:
             if not attempt.worked:  # else it failed only to close: the reason is already known
-                attempt.why = f"cannot connect to {self.url}: {_describe(error)}"
+                attempt.fault = await connect_fault(error, self.url, self.config.connect_timeout)
         except ConnectionClosed as error:
-            _closed(attempt, error)
+            attempt.fault = close_fault(error, self.url)
         except (_DeadLink, TokenUnavailable) as error:
-            attempt.why = str(error)
+            attempt.decision = Decision(Advice.RETRY, str(error))
         except CredentialsError as error:
-            raise LinkStopped(str(error)) from None
+            attempt.decision = Decision(Advice.STOP, str(error))
         finally:
             self.state.connected = False
         return attempt
@@ -224,6 +227,7 @@ class ProducerLink:
         await ws.send_message(codec.encode(identify))
         await _expect(ws, Ready, self.config.ready_timeout)
         attempt.worked = True
+        self._history.ready()
         self.state.connected = True
         self.state.connects += 1
         self.state.problem = None
@@ -244,9 +248,9 @@ class ProducerLink:
         try:
             await task(ws, beats)
         except ConnectionClosed as error:
-            _closed(attempt, error)
+            attempt.fault = close_fault(error, self.url)
         except _DeadLink as error:
-            attempt.why = str(error)
+            attempt.decision = Decision(Advice.RETRY, str(error))
         scope.cancel()
 
     async def _read(self, ws: WebSocketConnection, beats: Heartbeats) -> None:
@@ -334,20 +338,8 @@ async def _expect(ws: WebSocketConnection, kind: type[F], timeout: float) -> F:
     raise _DeadLink(f"no {kind.__name__.upper()} from the broker within {timeout:g} s")
 
 
-def _closed(attempt: _Attempt, error: ConnectionClosed) -> None:
-    reason = error.reason
-    attempt.code = None if reason is None else reason.code
-    attempt.why = describe_close(attempt.code, None if reason is None else reason.reason)
-
-
 def _status_frame(status: DeviceStatus) -> Status:
     def cut(text: str | None) -> str | None:
         return text[:MAX_STATUS_TEXT] if text else None
 
     return Status(status.connected, cut(status.device_id), cut(status.source), cut(status.reason))
-
-
-def _describe(error: BaseException) -> str:
-    cause = error.__cause__ or error.__context__
-    text = str(error) or (str(cause) if cause else "") or type(error).__name__
-    return text

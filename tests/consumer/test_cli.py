@@ -58,10 +58,10 @@ def test_a_bad_sink_exits_2_with_the_reason(capsys) -> None:  # type: ignore[no-
     assert err.startswith("wearstream consumer: bad --sink") and "nosuchsink" in err
 
 
-def test_a_token_api_url_that_cannot_work_exits_1_with_the_reason(capsys) -> None:  # type: ignore[no-untyped-def]
+def test_a_token_api_url_that_cannot_work_exits_2_with_the_reason(capsys) -> None:  # type: ignore[no-untyped-def]
     from wearstream.entrypoints.cli import main
 
     argv = ["consumer", "--api-url", "ftp://h", *BASE[2:], "--sink", "stdout"]
-    assert main(argv) == 1
+    assert main(argv) == 2
     err = capsys.readouterr().err
-    assert "cannot mint a consumer token" in err and "http://" in err
+    assert "the API URL must start with http://" in err and "ftp://h" in err

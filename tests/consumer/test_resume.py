@@ -1,17 +1,13 @@
-"""The consumer's pure decisions: gap replay with a fence, duplicates, bounded buffer, close codes,
-fan-out shares."""
+"""The consumer's pure decisions: gap replay with a fence, duplicates, bounded buffer, fan-out shares."""
 
 from __future__ import annotations
 
 from hypothesis import given
 from hypothesis import strategies as st
 
-from wearstream.domain.closecodes import CloseCode
 from wearstream.domain.consumer import (
     Phase,
     Resume,
-    Verdict,
-    after_close,
     resume_cursor,
     share_for_sink,
 )
@@ -143,24 +139,6 @@ def test_every_payload_above_the_cursor_exactly_once_in_order(
             replays.extend(step.replays)
             delivered.extend(x.seq for x in step.deliver)
     assert delivered == [s for s in log if s > cursor]
-
-
-def test_close_codes() -> None:
-    stop = {c for c in CloseCode if after_close(int(c)).verdict is Verdict.STOP}
-    assert stop == {
-        CloseCode.MALFORMED_FRAME,
-        CloseCode.IDENTIFY_TIMEOUT,
-        CloseCode.CONSUMER_CAP,
-        CloseCode.ALREADY_IDENTIFIED,
-        CloseCode.INVALID_OPCODE,
-        CloseCode.DEVELOPER_REVOKED,
-        CloseCode.TOO_MANY_REPLAYS,
-    }
-    assert after_close(4006, "consumer too slow").retry
-    assert "another consumer is connected" in after_close(4002, "cap").message
-    assert after_close(4001, "used").retry and "fresh" in after_close(4001).message
-    assert after_close(None).retry and after_close(1006).retry and after_close(4999).retry
-    assert after_close(1000).retry
 
 
 def test_resume_cursor_is_the_furthest_behind() -> None:

@@ -8,13 +8,10 @@ from hypothesis import strategies as st
 
 from wearstream.domain.devices import DeviceStatus
 from wearstream.domain.producer import (
-    AfterClose,
     BrokerMisbehaved,
     DeviceView,
     Heartbeats,
     InFlight,
-    after_close,
-    describe_close,
     foreign_user,
     format_value,
     status_line,
@@ -85,16 +82,6 @@ def test_heartbeats_need_an_ack_before_the_next_one() -> None:
     beats.acked()
     assert beats.beat(150.0)
     assert not beats.beat(190.0)  # no ack for the last one: the link is dead
-
-
-def test_closes() -> None:
-    for code in (1000, 1001, 1006, 1011, 4001, 4005, 4999, None):
-        assert after_close(code) is AfterClose.RECONNECT
-    for code in (1003, 1009, 4000, 4003, 4004):
-        assert after_close(code) is AfterClose.STOP
-    assert "bug in the producer" in describe_close(4004, "SUBMIT before READY")
-    assert describe_close(4001, "unknown token") == "closed 4001 (unknown token)"
-    assert describe_close(None, None) == "connection lost"
 
 
 def test_the_status_line_shows_presence_value_rate_battery_and_depth() -> None:
