@@ -42,7 +42,7 @@ from .conftest import Tenant, assert_alive, broker_pid, raw_connect, reset, rss_
 
 pytestmark = pytest.mark.e2e
 
-EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "30"))
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "20"))
 RSS_GROWTH_BOUND = 256 * 2**20  # over the broker's RSS at the first case of the session
 ANSWER_WAIT_S = 0.3  # how long a case reads the broker's answers before it ends
 SEND_TIMEOUT_S = 3.0  # a broker that stops reading must not hang the fuzzer
@@ -363,17 +363,38 @@ def assert_documented_close(client: Client) -> None:
     assert code is None or code in DOCUMENTED_CLOSES, f"close code {code} is in no table"
 
 
+@attrs.frozen
+class Connection:
+    """One raw connection of a case: the request head, the steps after it, how it ends."""
+
+    head: bytes
+    steps: list[Any]
+    ending: Ending
+
+
 def fuzz(
-    broker: BrokerProcess, attacker: Tenant, witness: Tenant, head: bytes, steps: list[Any], ending: Ending,
-    *, wait_hello: bool = False,
+    broker: BrokerProcess, attacker: Tenant, witness: Tenant, connections: list[Connection], *, wait_hello: bool = False
 ) -> None:
+    """Run the connections of one case at once, then check the broker."""
     ensure_running(broker)
 
     async def case() -> None:
-        client = await run_case(broker, attacker, head, steps, ending, wait_hello=wait_hello)
-        note(f"answer: {client.answers.status_line!r}, {client.answers.frames} frames, close {client.answers.close_code}")
+        clients: list[Client] = []
+
+        async def one(connection: Connection) -> None:
+            clients.append(
+                await run_case(broker, attacker, connection.head, connection.steps, connection.ending, wait_hello=wait_hello)
+            )
+
+        async with trio.open_nursery() as nursery:
+            for connection in connections:
+                nursery.start_soon(one, connection)
+        for client in clients:
+            answers = client.answers
+            note(f"answer: {answers.status_line!r}, {answers.frames} frames, close {answers.close_code}")
         await check_broker(broker, witness)
-        assert_documented_close(client)
+        for client in clients:
+            assert_documented_close(client)
 
     try:
         trio.run(case)
@@ -407,7 +428,24 @@ def test_random_frame_sequences(broker: BrokerProcess, attacker: Tenant, witness
                                 first: Identify | None, rest: list[Any], ending: Ending) -> None:
     """Any sequence of frames after a good upgrade, mostly after a real IDENTIFY."""
     sequence = ([first] if first is not None else []) + rest
-    fuzz(broker, attacker, witness, upgrade_request(), sequence, ending, wait_hello=WAIT_FOR_HELLO)
+    fuzz(broker, attacker, witness, [Connection(upgrade_request(), sequence, ending)], wait_hello=WAIT_FOR_HELLO)
+
+
+sessions = st.builds(
+    lambda first, rest, ending: Connection(upgrade_request(), [first, *rest], ending),
+    st.builds(Identify, st.sampled_from(["user", "developer", "dashboard"]), st.sampled_from([0, 1, 2])),
+    st.lists(st.one_of(steps, floods, floods), max_size=5),
+    endings,
+)
+
+
+@fuzz_settings
+@given(connections=st.lists(sessions, min_size=2, max_size=4))
+def test_concurrent_sessions(broker: BrokerProcess, attacker: Tenant, witness: Tenant, connections: list[Connection]) -> None:
+    """Several of one tenant's sessions at once, each with its own frames and ending: producers
+    flooding while a consumer or dashboard of the same developer never reads, replays while the
+    log grows, a second consumer refused while the first leaves mid-replay."""
+    fuzz(broker, attacker, witness, connections, wait_hello=WAIT_FOR_HELLO)
 
 
 # Handshake garbage -------------------------------------------------------------------------------
@@ -464,4 +502,4 @@ def request_heads(draw: st.DrawFn) -> bytes:
 def test_handshake_garbage(broker: BrokerProcess, attacker: Tenant, witness: Tenant,
                            head: bytes, after: list[bytes], ending: Ending) -> None:
     """Any request head, then any bytes, cut off anywhere (the ``cut`` may fall inside the head)."""
-    fuzz(broker, attacker, witness, head, after, ending)
+    fuzz(broker, attacker, witness, [Connection(head, after, ending)])
