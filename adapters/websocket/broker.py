@@ -345,18 +345,24 @@ class Connection:
 
     async def _authenticate(self, action: Authenticate) -> None:
         """Check the token, admit the session, and only then spend the token: a token refused
-        for a reason of the broker's (the consumer cap) still works on the next attempt."""
+        for a reason of the broker's (the consumer cap, storage unavailable: 1013) still works
+        on the next attempt."""
         if action.role is Role.PRODUCER and not self.broker.hub.storage.ok:
-            # Refused before its token is spent: it works once storage is back.
             await self._perform(self.session.rejected(CloseCode.TRY_AGAIN_LATER, STORAGE_UNAVAILABLE))
             return
+        try:
+            await self._admit(action)
+        except StorageUnavailable:  # a token read, a lease taken (Redis), or the spend itself
+            if self.queue is not None:
+                self.broker.hub.remove_consumer(self.queue)
+                self.queue = None
+            await self._perform(self.session.rejected(CloseCode.TRY_AGAIN_LATER, STORAGE_UNAVAILABLE))
+
+    async def _admit(self, action: Authenticate) -> None:
         try:
             principal = await self._check_token(action.token, action.role)
         except TokenError as error:
             await self._perform(self.session.rejected(CloseCode.INVALID_TOKEN, str(error)))
-            return
-        except StorageUnavailable:
-            await self._perform(self.session.rejected(CloseCode.TRY_AGAIN_LATER, STORAGE_UNAVAILABLE))
             return
         if principal.role is Role.DASHBOARD:
             await self._watch(principal, action.token)
@@ -389,16 +395,12 @@ class Connection:
     async def _spend(self, token: str) -> bool:
         """Take the token now that the session is admitted; False (and closed with 4001) when
         another connection spent it meanwhile."""
-        try:
-            if await self.broker.tokens.take(token) is not None:
-                return True
-            code, reason = CloseCode.INVALID_TOKEN, "token already used"
-        except StorageUnavailable:  # the take is a write
-            code, reason = CloseCode.TRY_AGAIN_LATER, STORAGE_UNAVAILABLE
+        if await self.broker.tokens.take(token) is not None:
+            return True
         if self.queue is not None:
             self.broker.hub.remove_consumer(self.queue)
             self.queue = None
-        await self._perform(self.session.rejected(code, reason))
+        await self._perform(self.session.rejected(CloseCode.INVALID_TOKEN, "token already used"))
         return False
 
     async def _watch(self, principal: Principal, token: str) -> None:

@@ -611,10 +611,15 @@ class Hub:
                 await self._lease_release_wanted.wait()
             self._lease_release_wanted = trio.Event()
             releases, self._releases = self._releases, []
-            for developer_id, holder in releases:
-                await self.leases.release(developer_id, holder)
-            held = [(queue.developer_id, holder) for queue, holder in self._holders.items()]
-            await self.leases.renew(held)
+            try:
+                for developer_id, holder in releases:
+                    await self.leases.release(developer_id, holder)
+                held = [(queue.developer_id, holder) for queue, holder in self._holders.items()]
+                await self.leases.renew(held)
+            except StorageUnavailable as error:
+                # Next turn tries again; a lease not renewed in time frees its slot, nothing worse.
+                self._releases = releases + self._releases  # releasing twice is harmless
+                log.warning("consumer leases not kept up now: %s", error)
 
     async def _release_memory(self) -> None:
         """After a connection that held many bytes ended, hand freed memory back to the system,

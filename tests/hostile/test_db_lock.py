@@ -23,7 +23,7 @@ async def test_a_write_lock_held_beyond_the_busy_timeout(tmp_path: Path) -> None
     data_dir = tmp_path / "data"
     dev = create_developer(data_dir, "acme")
     other = sqlite3.connect(database_path(data_dir), isolation_level=None)
-    extra = ["--db-busy-timeout", "0.5"]
+    extra = ["--db-busy-timeout", "0.5", "--max-consumers", "2"]
     try:
         with BrokerProcess.create(data_dir, log_dir=tmp_path / "logs", extra=extra) as broker:
             await storage_trouble_round(

@@ -25,7 +25,7 @@ from wearstream.testing.broker_process import (
     create_developer,
     wearstream_command,
 )
-from wearstream.adapters.http.tokens_client import mint_user_token
+from wearstream.adapters.http.tokens_client import mint_developer_token, mint_user_token
 from wearstream.testing.numbered_producer import AckedProducer
 from wearstream.testing.raw_consumer import RawConsumer
 from wearstream.testing.redis_server import RedisServer, redis_server_binary
@@ -89,12 +89,14 @@ async def wait_until(condition: Any, timeout: float = 20.0) -> None:
             await trio.sleep(0.01)
 
 
-async def identify_producer(broker: BrokerProcess, token: str) -> tuple[int | None, str] | None:
-    """IDENTIFY as a producer with ``token``: None when READY came, else how it was closed."""
+async def identify_producer(
+    broker: BrokerProcess, token: str, role: int = 0
+) -> tuple[int | None, str] | None:
+    """IDENTIFY (as a producer) with ``token``: None when READY came, else how it was closed."""
     async with open_websocket_url(broker.ws_url, disconnect_timeout=1) as ws:
         try:
             await ws.get_message()  # HELLO
-            await ws.send_message(json.dumps({"op": 3, "d": {"token": token, "type": 0}}))
+            await ws.send_message(json.dumps({"op": 3, "d": {"token": token, "type": role}}))
             assert json.loads(await ws.get_message())["op"] == 4
             return None
         except ConnectionClosed as closed:
@@ -116,6 +118,7 @@ async def storage_trouble_round(
         nursery.start_soon(producer.run)
         await wait_until(lambda: producer.acked >= 100)
         token = await mint_user_token(broker.http_url, dev.dev_id, dev.api_key, "late")
+        consumer_token = await mint_developer_token(broker.http_url, dev.dev_id, dev.api_key)
         make_trouble()
         body = await wait_for_health(broker, 503)
         assert body["status"] == "degraded"
@@ -128,6 +131,10 @@ async def storage_trouble_round(
         refused = await identify_producer(broker, token)
         assert refused is not None and refused[0] == 1013, refused
         assert "storage unavailable" in refused[1]
+        # A second consumer (the broker runs with --max-consumers 2) gets in, or is refused
+        # with 1013 when admitting it needs a write (spending its token, a Redis lease).
+        second = await identify_producer(broker, consumer_token, role=1)
+        assert second is None or second[0] == 1013, second
         live = len(consumer.dispatches)
         await consumer.replay(0, stored + 1)
         await consumer.wait_for(live + stored)
@@ -162,7 +169,8 @@ async def test_a_full_disk_refuses_producers_serves_consumers_and_recovers(
     data_dir = small_disk / "data"
     dev = create_developer(data_dir, "acme")
     filler: list[Path] = []
-    with BrokerProcess.create(data_dir, log_dir=tmp_path / "logs") as broker:
+    extra = ["--max-consumers", "2"]
+    with BrokerProcess.create(data_dir, log_dir=tmp_path / "logs", extra=extra) as broker:
         await storage_trouble_round(
             broker, dev,
             make_trouble=lambda: filler.append(fill(small_disk)),
@@ -237,7 +245,8 @@ async def test_a_redis_out_of_memory_refuses_producers_and_recovers(
     if not os.path.exists("/usr/bin/redis-cli"):
         pytest.skip("redis-cli is not installed")
     dev = backend_developer(redis.url)
-    extra = ["--backend", redis.url]
+    # Short consumer leases: their renewals (writes too) meet the out-of-memory Redis.
+    extra = ["--backend", redis.url, "--consumer-lease", "1", "--max-consumers", "2"]
     with BrokerProcess.create(None, log_dir=tmp_path / "logs", extra=extra) as broker:
         await storage_trouble_round(
             broker, dev,
