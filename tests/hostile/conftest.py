@@ -193,9 +193,17 @@ def ws_address(broker: BrokerProcess) -> tuple[str, int]:
     return url.hostname, url.port
 
 
-async def raw_connect(broker: BrokerProcess) -> trio.SocketStream:
-    """A plain TCP connection to the WebSocket listener, for byte-level attacks."""
-    host, port = ws_address(broker)
+def http_address(broker: BrokerProcess) -> tuple[str, int]:
+    """(host, port) of the broker's HTTP listener (the same as the WebSocket one on one origin)."""
+    url = urlsplit(broker.http_url)
+    assert url.hostname is not None and url.port is not None
+    return url.hostname, url.port
+
+
+async def raw_connect(broker: BrokerProcess, *, http: bool = False) -> trio.SocketStream:
+    """A plain TCP connection to the WebSocket listener (``http``: the HTTP one), for
+    byte-level attacks."""
+    host, port = http_address(broker) if http else ws_address(broker)
     return await trio.open_tcp_stream(host, port)
 
 

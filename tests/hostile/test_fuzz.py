@@ -112,6 +112,16 @@ class Ending:
     read: bool
 
 
+@attrs.frozen
+class Connection:
+    """One raw connection of a case: the request head, the steps after it, how it ends."""
+
+    head: bytes
+    steps: list[Any]
+    ending: Ending
+    http: bool = False  # to the HTTP listener instead of the WebSocket one
+
+
 # Strategies --------------------------------------------------------------------------------------
 
 big_ints = st.sampled_from([2**63, 2**63 - 1, -(2**63) - 1, 2**64, 10**30, -1, 0, 2**53 + 1])
@@ -285,12 +295,11 @@ def flood_frames(flood: Flood) -> list[dict[str, Any]]:
     return [op_frame(0) for _ in range(n)]
 
 
-async def run_case(
-    broker: BrokerProcess, attacker: Tenant, head: bytes, steps: list[Any], ending: Ending, *, wait_hello: bool
-) -> Client:
-    """Send ``head`` and then the steps on one raw connection, end it as ``ending`` says
+async def run_case(broker: BrokerProcess, attacker: Tenant, connection: Connection, *, wait_hello: bool) -> Client:
+    """Send the connection's head and then its steps on one raw connection, end it as it says
     (``wait_hello``: only once the broker has answered the upgrade and sent HELLO)."""
-    client = Client(attacker, await raw_connect(broker))
+    head, steps, ending = connection.head, connection.steps, connection.ending
+    client = Client(attacker, await raw_connect(broker, http=connection.http))
     if wait_hello:
         await client.send(head)
         head = b""
@@ -363,15 +372,6 @@ def assert_documented_close(client: Client) -> None:
     assert code is None or code in DOCUMENTED_CLOSES, f"close code {code} is in no table"
 
 
-@attrs.frozen
-class Connection:
-    """One raw connection of a case: the request head, the steps after it, how it ends."""
-
-    head: bytes
-    steps: list[Any]
-    ending: Ending
-
-
 def fuzz(
     broker: BrokerProcess, attacker: Tenant, witness: Tenant, connections: list[Connection], *, wait_hello: bool = False
 ) -> None:
@@ -382,9 +382,7 @@ def fuzz(
         clients: list[Client] = []
 
         async def one(connection: Connection) -> None:
-            clients.append(
-                await run_case(broker, attacker, connection.head, connection.steps, connection.ending, wait_hello=wait_hello)
-            )
+            clients.append(await run_case(broker, attacker, connection, wait_hello=wait_hello))
 
         async with trio.open_nursery() as nursery:
             for connection in connections:
@@ -503,3 +501,33 @@ def test_handshake_garbage(broker: BrokerProcess, attacker: Tenant, witness: Ten
                            head: bytes, after: list[bytes], ending: Ending) -> None:
     """Any request head, then any bytes, cut off anywhere (the ``cut`` may fall inside the head)."""
     fuzz(broker, attacker, witness, [Connection(head, after, ending)])
+
+
+http_paths = st.sampled_from(
+    ["/healthz", "/metrics", "/auth/user?id=x", "/auth/developer", "/auth/dashboard", "/", "/static/x", "/connect"]
+)
+
+
+@st.composite
+def http_requests(draw: st.DrawFn) -> bytes:
+    """An HTTP request to the API, near a real one or not: methods, paths, credentials, bodies."""
+    if draw(st.integers(0, 4)) == 0:
+        return draw(request_heads())
+    method = draw(st.sampled_from(["GET", "POST", "OPTIONS", "PUT", "DELETE"]))
+    body = draw(st.binary(max_size=2000))
+    lines = [f"{method} {draw(http_paths)} HTTP/1.1", "Host: 127.0.0.1"] + draw(st.lists(header_lines, max_size=4))
+    lines += draw(st.sampled_from([[], [f"Content-Length: {len(body)}"], ["Transfer-Encoding: chunked"]]))
+    if draw(st.booleans()):
+        lines.append(f"dev-id: {draw(st.text(max_size=30))}".encode("utf-8", "surrogatepass").decode("utf-8", "replace"))
+        lines.append(f"x-api-key: {draw(st.text(max_size=60))}".encode("utf-8", "surrogatepass").decode("utf-8", "replace"))
+    if draw(st.booleans()):
+        lines.append("Authorization: Basic " + draw(st.sampled_from(["", "Og==", "!!!", "YTpi", "x" * 5000])))
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8", "surrogatepass") + body
+
+
+@fuzz_settings
+@given(requests=st.lists(http_requests(), min_size=1, max_size=3), ending=endings)
+def test_http_garbage(broker: BrokerProcess, attacker: Tenant, witness: Tenant, requests: list[bytes], ending: Ending) -> None:
+    """Requests to the HTTP API (token mints with any credentials, health, metrics, the dashboard
+    page), pipelined on one connection and cut off anywhere."""
+    fuzz(broker, attacker, witness, [Connection(requests[0], requests[1:], ending, http=True)])
