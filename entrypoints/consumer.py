@@ -11,7 +11,8 @@ A payload one sink cannot write (UnwritablePayload: a ``d`` its medium cannot en
 that sink: it is skipped for that sink alone, with one warning line naming the sink, the seq and
 the reason, counted in ``Fanout.skipped``; the cursor moves past it with the rest of the batch.
 
-SIGINT/SIGTERM stop the link, let the batch being written finish and commit, then exit 0. A failure
+SIGINT/SIGTERM stop the link, let the batch being written finish and commit (for at most
+``--stop-timeout`` seconds: after that it is left uncommitted, to be sent again), then exit 0. A failure
 that reconnecting cannot help (a wrong URL, refused credentials, 4002, a client bug) exits 2 with
 one line saying what to fix; a sink that cannot go on exits 1.
 """
@@ -28,7 +29,7 @@ from typing import TYPE_CHECKING, Sequence
 import attrs
 
 from .config import Commands
-from .values import integer
+from .values import integer, seconds
 
 if TYPE_CHECKING:  # pragma: no cover
     import trio
@@ -40,6 +41,9 @@ if TYPE_CHECKING:  # pragma: no cover
 log = logging.getLogger("wearstream.consumer")
 
 DEFAULT_BATCH = 500
+# After SIGINT/SIGTERM, the batch being written gets this long to commit (a webhook that is down
+# would otherwise be retried for ever); then it is left uncommitted, sent again on the next start.
+DEFAULT_STOP_TIMEOUT = 10.0
 
 
 @attrs.frozen
@@ -55,6 +59,7 @@ class ConsumerSettings:
     webhook_secret: str | None = None
     cursor_dir: str | None = None
     batch: int = DEFAULT_BATCH
+    stop_timeout: float = DEFAULT_STOP_TIMEOUT
 
     def subscription(self) -> "Subscription":
         from ..domain.subscriptions import Subscription
@@ -107,6 +112,11 @@ def register(commands: Commands) -> None:
         "--cursor-dir", default=None, metavar="DIR", help="cursor files of sinks without a place of their own (default: under the user's data dir)"
     )
     parser.add_argument("--batch", type=integer(1, 100_000), default=DEFAULT_BATCH, metavar="N", help="max payloads per write")
+    parser.add_argument(
+        "--stop-timeout", type=seconds(3600), default=DEFAULT_STOP_TIMEOUT, metavar="S",
+        help="after SIGINT/SIGTERM the batch being written gets this long to commit; then it is "
+        "left uncommitted (the cursor stays) and sent again on the next start (%(default)s s)",
+    )
     parser.add_argument(
         "--log-level", default="warning", choices=["debug", "info", "warning", "error"],
         help="the least severe log lines written",
@@ -219,7 +229,7 @@ async def serve_consumer(
         async with trio.open_nursery() as nursery:
             link_scope = await nursery.start(feed)
             nursery.start_soon(_cancel_when_set, stop, link_scope)
-            await write_batches(receive, fanout, settings.batch, stop)
+            await write_batches(receive, fanout, settings.batch, stop, settings.stop_timeout)
             nursery.cancel_scope.cancel()
     finally:
         with trio.CancelScope(shield=True):
@@ -234,23 +244,47 @@ async def _cancel_when_set(event: "trio.Event", scope: "trio.CancelScope") -> No
 
 
 async def write_batches(
-    receive: "trio.MemoryReceiveChannel[Payload]", fanout: "Fanout", batch_max: int, stop: "trio.Event"
+    receive: "trio.MemoryReceiveChannel[Payload]",
+    fanout: "Fanout",
+    batch_max: int,
+    stop: "trio.Event",
+    stop_timeout: float = DEFAULT_STOP_TIMEOUT,
 ) -> None:
     """Write whatever has queued up (up to ``batch_max``) as one batch, until the channel ends
-    or ``stop`` is set (checked between batches: a batch being written is finished)."""
+    or ``stop`` is set (checked between batches). The batch being written when ``stop`` is set
+    gets ``stop_timeout`` seconds to commit; a sink still retrying then (a webhook that is down)
+    is cancelled: its cursor stays where it was, so that batch is sent again on the next start."""
     import trio
 
-    while not stop.is_set():
-        try:
-            batch = [await receive.receive()]
-        except trio.EndOfChannel:
-            return
-        while len(batch) < batch_max:
+    writing = trio.CancelScope()
+    async with trio.open_nursery() as nursery:
+
+        async def limit_on_stop() -> None:
+            await stop.wait()
+            writing.deadline = trio.current_time() + stop_timeout
+
+        nursery.start_soon(limit_on_stop)
+        while not stop.is_set():
             try:
-                batch.append(receive.receive_nowait())
-            except (trio.WouldBlock, trio.EndOfChannel):
+                batch = [await receive.receive()]
+            except trio.EndOfChannel:
                 break
-        await fanout.write(batch)
+            while len(batch) < batch_max:
+                try:
+                    batch.append(receive.receive_nowait())
+                except (trio.WouldBlock, trio.EndOfChannel):
+                    break
+            if stop.is_set():  # arrived with the stop: left for the next start
+                break
+            with trio.CancelScope() as writing:
+                await fanout.write(batch)
+            if writing.cancelled_caught:
+                log.warning(
+                    "stopping: the batch of seqs %d-%d was not committed within %g s; it is sent "
+                    "again on the next start",
+                    batch[0].seq, batch[-1].seq, stop_timeout,
+                )
+        nursery.cancel_scope.cancel()
 
 
 @attrs.define

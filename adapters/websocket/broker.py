@@ -217,7 +217,8 @@ class Connection:
                 await self._perform(self.session.connected(trio.current_time()))
                 self.reschedule()
                 await self._read()
-                nursery.cancel_scope.cancel()
+                if not self._closing:  # else the close under way ends the nursery when done
+                    nursery.cancel_scope.cancel()
         except* ConnectionClosed:  # from any task of the connection, so maybe in a group
             pass
         finally:
@@ -422,9 +423,11 @@ class Connection:
 
     def _too_slow(self, reason: str) -> None:
         """The queue's write has waited too long: close with SLOW_CONSUMER (in the background,
-        so the queue's sender is not the one waiting for the close)."""
+        so the queue's sender is not the one waiting for the close). The close frame is queued
+        behind the stalled write: a peer that reads again within --send-timeout still gets it."""
         if self._nursery is not None:
-            self._nursery.start_soon(self.close, CloseCode.SLOW_CONSUMER, reason)
+            timeout = max(CLOSE_TIMEOUT, self.broker.hub.limits.send_timeout)
+            self._nursery.start_soon(self.close, CloseCode.SLOW_CONSUMER, reason, timeout)
 
     def _log_identified(self) -> None:
         if self.principal is not None:
@@ -491,8 +494,9 @@ class Connection:
 
     # Closing ---------------------------------------------------------------------------------
 
-    async def close(self, code: CloseCode, reason: str) -> None:
-        """Close with ``code`` and ``reason`` and stop every task of this connection."""
+    async def close(self, code: CloseCode, reason: str, timeout: float = CLOSE_TIMEOUT) -> None:
+        """Close with ``code`` and ``reason`` and stop every task of this connection; the close
+        handshake gets ``timeout`` seconds."""
         if self._closing:
             return
         self._closing = True
@@ -500,7 +504,7 @@ class Connection:
         self.log_event(
             "close", "closed by the broker", code=int(code), reason=reason, by="server", drops=self.drops
         )
-        with trio.move_on_after(CLOSE_TIMEOUT):
+        with trio.move_on_after(timeout):
             await self.ws.aclose(int(code), _truncate(reason))
         if self._nursery is not None:
             self._nursery.cancel_scope.cancel()

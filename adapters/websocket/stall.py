@@ -23,13 +23,18 @@ class WriteWatch:
         self.timeout = timeout
         self._since: float | None = None
         self._size = 0
+        self.tripped = False
 
     async def write(self, send: Callable[[list[str]], Awaitable[None]], frames: list[str]) -> None:
+        """``send(frames)``, timed. Once a write has stalled nothing more is written (the close
+        frame must be next on the wire): this waits until the connection's close cancels it."""
         self._since, self._size = trio.current_time(), sum(map(len, frames))
         try:
             await send(frames)
         finally:
             self._since = None
+        if self.tripped:
+            await trio.sleep_forever()
 
     async def watch(self, stalled: Stalled) -> None:
         """Sleep until a write has taken ``timeout`` seconds, call ``stalled(reason)``, return.
@@ -39,6 +44,7 @@ class WriteWatch:
             since = self._since
             now = trio.current_time()
             if since is not None and now - since >= self.timeout:
+                self.tripped = True
                 stalled(
                     f"consumer too slow: a write of {self._size} bytes waited over "
                     f"{self.timeout:g} s"

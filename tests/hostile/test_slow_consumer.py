@@ -1,0 +1,69 @@
+"""Issue 12.11: a slow consumer that heartbeats is not closed with 4005 "no heartbeat"; one whose
+socket takes nothing for --send-timeout is closed with its own code, 4006.
+
+Before: the broker answered each HEARTBEAT on the consumer's socket behind the DISPATCH write in
+progress, so its reader stopped reading (heartbeats included) until that write was done, and a
+consumer reading slowly was closed with 4005 although it heartbeat on time.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import trio
+from trio_websocket import ConnectionClosed, WebSocketConnection
+
+from wearstream.testing.tenants import CONSUMER, PRODUCER, Tenant, broker_with_tenants, send
+
+BLOB = "x" * 100_000
+HEARTBEAT = ["--heartbeat-interval", "1000"]  # a window of 1.5 s
+
+
+async def flood(tenant: Tenant, count: int) -> None:
+    async with tenant.session(PRODUCER, "alice") as producer:
+        for n in range(count):
+            await send(producer, {"op": 6, "t": "HEART_RATE", "d": {"val": n, "blob": BLOB}})
+
+
+async def heartbeat(ws: WebSocketConnection) -> None:
+    try:
+        while True:
+            await send(ws, {"op": 0})
+            await trio.sleep(0.5)
+    except ConnectionClosed:
+        pass
+
+
+async def read_until_closed(ws: WebSocketConnection, pause: float = 0.0) -> tuple[int, str]:
+    try:
+        while True:
+            await ws.get_message()
+            await trio.sleep(pause)
+    except ConnectionClosed as closed:
+        return closed.reason.code, closed.reason.reason or ""
+
+
+async def test_a_consumer_that_reads_slowly_but_heartbeats_stays_connected(tmp_path: Any) -> None:
+    with broker_with_tenants(["slow"], HEARTBEAT, data_dir=tmp_path) as (broker, (tenant,)):
+        async with tenant.session(CONSUMER, message_queue_size=1) as consumer:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(heartbeat, consumer)
+                await flood(tenant, 300)  # 30 MB at about 2 MB/s: 15 s of writing
+                with trio.move_on_after(8) as still_open:
+                    code = await read_until_closed(consumer, pause=0.05)
+                nursery.cancel_scope.cancel()
+        assert still_open.cancelled_caught, f"closed with {code} while heartbeating"
+
+
+async def test_a_consumer_whose_socket_takes_nothing_is_closed_with_4006(tmp_path: Any) -> None:
+    options = [*HEARTBEAT, "--send-timeout", "3"]
+    with broker_with_tenants(["stuck"], options, data_dir=tmp_path) as (broker, (tenant,)):
+        async with tenant.session(CONSUMER, message_queue_size=1) as consumer:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(heartbeat, consumer)
+                await flood(tenant, 100)
+                await trio.sleep(3.5)  # reads nothing, heartbeats on: the write waits over 3 s
+                with trio.fail_after(10):
+                    code, reason = await read_until_closed(consumer)
+                nursery.cancel_scope.cancel()
+        assert code == 4006 and reason.startswith("consumer too slow: a write of"), (code, reason)
