@@ -164,11 +164,30 @@ class SinkContract(abc.ABC):
         await sink.write(readings([5]), 5)
         assert await self.stored(workdir) == as_stored(readings([1, 2, 3, 4, 5]))
 
-    async def test_a_restart_resending_from_an_older_seq_stores_each_payload_once(
-        self, workdir: Path
-    ) -> None:
+    @pytest.fixture
+    def durable_only(self) -> None:
+        """Skip, with a reason ``pytest -rs`` shows, a test this one cannot pass by design
+        (a skip raised inside an async test reaches pytest without its reason)."""
         if not self.durable:
-            pytest.skip("this sink forgets its cursor when closed")
+            pytest.skip("this sink forgets its cursor when closed (durable = False)")
+
+    @pytest.fixture
+    def tearable(self) -> None:
+        """Skip, with a reason ``pytest -rs`` shows, a test this one cannot pass by design
+        (a skip raised inside an async test reaches pytest without its reason)."""
+        if type(self).tear is SinkContract.tear:
+            pytest.skip("this sink cannot simulate a torn write (no tear())")
+
+    @pytest.fixture
+    def child_spec(self) -> None:
+        """Skip, with a reason ``pytest -rs`` shows, a test this one cannot pass by design
+        (a skip raised inside an async test reaches pytest without its reason)."""
+        if type(self).spec is SinkContract.spec:
+            pytest.skip("this sink has no spec for a child process (no spec())")
+
+    async def test_a_restart_resending_from_an_older_seq_stores_each_payload_once(
+        self, workdir: Path, durable_only: None
+    ) -> None:
         sink, _ = await self.reopen(workdir)
         try:
             await sink.write(readings([1, 2, 3]), 3)
@@ -259,7 +278,7 @@ class SinkContract(abc.ABC):
     # Crashes ------------------------------------------------------------------------------
 
     async def test_a_torn_write_is_recovered_without_loss_or_duplicate(
-        self, workdir: Path
+        self, workdir: Path, tearable: None
     ) -> None:
         sink, _ = await self.reopen(workdir)
         try:
@@ -278,7 +297,7 @@ class SinkContract(abc.ABC):
 
     @pytest.mark.e2e
     async def test_a_writer_killed_at_any_moment_loses_and_repeats_nothing(
-        self, workdir: Path
+        self, workdir: Path, child_spec: None
     ) -> None:
         spec = self.spec(workdir)
         if spec is None:

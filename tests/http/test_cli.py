@@ -53,13 +53,6 @@ def one_line_error(result: subprocess.CompletedProcess) -> str:
 
 # developers ------------------------------------------------------------------------------------
 
-needs_sqlite = pytest.mark.skipif(
-    not (Path(__file__).parents[2] / "adapters" / "storage" / "sqlite.py").exists(),
-    reason="the SQLite storage adapter has not landed yet",
-)
-
-
-@needs_sqlite
 def test_create_list_revoke(tmp_path: Path) -> None:
     data = tmp_path / "data" / "nested"
     created = cli("developers", "create", "Acme Labs", "--data-dir", str(data), "--json")
@@ -90,7 +83,6 @@ def test_create_list_revoke(tmp_path: Path) -> None:
     assert "revoked" in line and "Acme Labs" in line
 
 
-@needs_sqlite
 def test_revoking_an_unknown_developer_fails(tmp_path: Path) -> None:
     assert cli("developers", "create", "x", "--data-dir", str(tmp_path)).returncode == 0
     result = cli("developers", "revoke", "dev_nobody", "--data-dir", str(tmp_path))
@@ -164,7 +156,6 @@ async def test_token_against_nothing_says_retry() -> None:
     assert "try again later" in one_line_error(result)
 
 
-@needs_sqlite
 async def test_a_created_developer_mints_through_the_real_stores(tmp_path: Path) -> None:
     from datetime import timedelta
 

@@ -14,7 +14,6 @@ from wearstream.entrypoints.state import create_developer, open_stores, validate
 
 from .conftest import NOW, DictDeveloperStore
 
-STORAGE = Path(__file__).parents[2] / "adapters" / "storage"
 
 
 async def test_create_developer_stores_the_hash_and_returns_the_key() -> None:
@@ -51,7 +50,6 @@ def test_bad_developer_names(name: str) -> None:
         validate_developer_name(name)
 
 
-@pytest.mark.skipif(not (STORAGE / "memory.py").exists(), reason="memory storage not landed yet")
 async def test_no_data_dir_means_memory() -> None:
     async with open_stores(None) as stores:
         assert not stores.persistent
@@ -63,7 +61,6 @@ async def test_no_data_dir_means_memory() -> None:
         assert await stores.log.last_seq(new.dev_id) == 0
 
 
-@pytest.mark.skipif(not (STORAGE / "sqlite.py").exists(), reason="SQLite storage not landed yet")
 async def test_a_data_dir_is_created_and_persists(tmp_path: Path) -> None:
     data = tmp_path / "a" / "b"
     async with open_stores(str(data)) as stores:
