@@ -58,6 +58,7 @@ class Dashboard:
     def routes(self) -> list[BaseRoute]:
         return [
             Route("/", self.page, methods=["GET"]),
+            Route("/favicon.ico", self.favicon, methods=["GET"]),
             Route("/dashboard/config", self.config, methods=["GET"]),
             Route("/auth/dashboard", self.auth_dashboard, methods=["POST"]),
             Mount("/dashboard/static", StaticFiles(directory=STATIC), name="dashboard-static"),
@@ -66,6 +67,14 @@ class Dashboard:
     async def page(self, request: Request) -> Response:
         """``GET /``: the dashboard page."""
         return FileResponse(STATIC / "index.html", headers=PAGE_HEADERS)
+
+    async def favicon(self, request: Request) -> Response:
+        """``GET /favicon.ico``: the page's icon (browsers ask for it at this path)."""
+        return FileResponse(
+            STATIC / "favicon.ico",
+            media_type="image/x-icon",
+            headers={"Cache-Control": "public, max-age=86400", "X-Content-Type-Options": "nosniff"},
+        )
 
     async def config(self, request: Request) -> Response:
         """``GET /dashboard/config``: where the page's WebSocket goes (the host the browser used)."""

@@ -26,4 +26,20 @@ async def test_the_page_is_served_at_the_root_and_loads_only_its_own_files(broke
 
 def test_the_page_ships_inside_the_package() -> None:
     static = files("wearstream.adapters.http") / "static"
-    assert all((static / name).is_file() for name in ("index.html", "dashboard.js", "dashboard.css"))
+    names = ("index.html", "dashboard.js", "dashboard.css", "favicon.ico")
+    assert all((static / name).is_file() for name in names)
+
+
+async def test_the_favicon_is_served_from_the_package(broker: LiveBroker) -> None:
+    async with httpx.AsyncClient(base_url=broker.api_url) as client:
+        icon = await client.get("/favicon.ico")
+        page = await client.get("/")
+    assert icon.status_code == 200 and icon.headers["content-type"] == "image/x-icon"
+    assert icon.content[:4] == b"\x00\x00\x01\x00"  # an ICO directory, one image
+    assert '<link rel="icon" href="/favicon.ico">' in page.text
+
+
+async def test_the_stored_figure_says_what_it_counts(broker: LiveBroker) -> None:
+    async with httpx.AsyncClient(base_url=broker.api_url) as client:
+        page = await client.get("/")
+    assert "<dt>stored since start</dt>" in page.text
