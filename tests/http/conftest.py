@@ -5,7 +5,7 @@ that sees every put), a controllable clock, and the real API served by real hype
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
-from typing import Any, AsyncIterator
+from typing import Any, AsyncIterator, Collection
 
 import attrs
 import httpx
@@ -52,6 +52,9 @@ class DictDeveloperStore:
             return False
         self.developers[developer_id] = attrs.evolve(developer, revoked=True)
         return True
+
+    async def revoked_among(self, developer_ids: Collection[str]) -> set[str]:
+        return {i for i in developer_ids if i in self.developers and self.developers[i].revoked}
 
 
 class RecordingTokenStore:
