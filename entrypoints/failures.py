@@ -72,6 +72,8 @@ def _explain_one(error: BaseException, args: argparse.Namespace) -> str | None:
         )
     if not isinstance(error, OSError):
         return None
+    if isinstance(error, ConnectionError) and getattr(args, "backend", None):
+        return f"{error}; check that Redis runs there and that --backend names it"
     if error.filename is not None and error.errno in _DIR_HINTS:
         where = f"--data-dir {data_dir} ({error.filename})" if data_dir else str(error.filename)
         if data_dir and str(error.filename) == str(data_dir):

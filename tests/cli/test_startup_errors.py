@@ -106,3 +106,12 @@ def test_a_read_only_database(tmp_path: Path) -> None:
     create = shlex.join([*CLI, "developers", "create", "x", "--data-dir", str(data_dir)]) + " >/dev/null"
     result = in_read_only_mount(tmp_path / "ro", [create], [*CLI, "broker", *FREE, "--data-dir", str(data_dir)])
     assert_one_line(result, str(data_dir), "writable")
+
+
+def test_a_backend_that_does_not_answer() -> None:
+    # a port that listens but never speaks Redis would hang; a closed one is refused at once
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    result = run([*CLI, "broker", *FREE, "--backend", f"redis://127.0.0.1:{port}/0"])
+    assert_one_line(result, f"redis://127.0.0.1:{port}/0", "Redis")
