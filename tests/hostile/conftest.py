@@ -78,17 +78,26 @@ def broker_pid(broker: BrokerProcess) -> int:
     return broker.process.pid
 
 
+def last_words(broker: BrokerProcess, lines: int = 60) -> str:
+    """The end of the broker's stderr for a failure message: its last log lines and, apart, what
+    is not a log line (a traceback), which a long log would otherwise bury."""
+    text = broker.stderr_path.read_text(errors="replace") if broker.stderr_path.exists() else ""
+    logged = [line for line in text.splitlines() if line.startswith("{")]
+    other = [line for line in text.splitlines() if line.strip() and not line.startswith("{")]
+    return "\n".join(["--- last log lines ---", *logged[-10:], "--- not log lines ---", *other[-lines:]])
+
+
 async def assert_alive(broker: BrokerProcess, *, timeout: float = ALIVE_TIMEOUT_S) -> int:
     """The broker process runs and ``GET /healthz`` answers (any status: degraded is alive);
     returns the status code."""
     if not broker.running:
-        raise AssertionError(f"broker exited with {broker.process and broker.process.poll()}\n{broker.output()}")
+        raise AssertionError(f"broker exited with {broker.process and broker.process.poll()}\n{last_words(broker)}")
     try:
         async with httpx.AsyncClient(timeout=timeout) as client:
             response = await client.get(f"{broker.http_url}/healthz")
     except httpx.HTTPError as error:
         alive = "running" if broker.running else f"exited {broker.process.poll()}"  # type: ignore[union-attr]
-        raise AssertionError(f"/healthz did not answer ({error!r}); process {alive}\n{broker.output()}") from None
+        raise AssertionError(f"/healthz did not answer ({error!r}); process {alive}\n{last_words(broker)}") from None
     return response.status_code
 
 
@@ -162,7 +171,7 @@ class Tenant:
                 await self._round_trip(marker)
         except trio.TooSlowError:
             raise AssertionError(
-                f"tenant {self.dev_id}: round trip not done within {bound:g} s\n{self.broker.output()[-4000:]}"
+                f"tenant {self.dev_id}: round trip not done within {bound:g} s\n{last_words(self.broker)}"
             ) from None
         return trio.current_time() - start
 
