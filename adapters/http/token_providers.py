@@ -103,7 +103,17 @@ class CommandTokenProvider:
         return _token_from(self.command, result)
 
 
+# The shell's own exit statuses for a command it could not run at all: not executable (126),
+# not found (127). Running it again cannot help, so the producer stops with the hint.
+_CANNOT_RUN = {126: "is not executable", 127: "was not found"}
+
+
 def _token_from(command: str, result: subprocess.CompletedProcess[bytes]) -> str:
+    if result.returncode in _CANNOT_RUN:
+        raise CredentialsError(
+            f"the token command {_CANNOT_RUN[result.returncode]} ({_shown(result.stderr) or command}); "
+            "fix --token-command (a command line the shell can run, printing one token)"
+        )
     if result.returncode != 0:
         stderr = _shown(result.stderr) or "nothing on stderr"
         raise TokenUnavailable(f"token command exited {result.returncode}: {stderr}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import signal
 import socket
 import subprocess
@@ -65,3 +66,25 @@ def test_a_producer_stopped_before_any_acknowledgement(tmp_path: Path) -> None:
     assert "acked=- " in out and "acked=-1" not in out, out
     after_stop = err.split("SIGTERM", 1)[1]
     assert "reconnecting in" not in after_stop, err
+
+
+def test_a_token_command_that_does_not_exist_stops_the_producer(tmp_path: Path) -> None:
+    broker = subprocess.Popen(
+        [*CLI, "broker", "--port", "0", "--http-port", "0"],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=clean_environment(),
+    )
+    try:
+        assert broker.stdout is not None
+        ready = broker.stdout.readline()
+        url = re.search(r"ws=(\S+)", ready)
+        assert url, ready
+        result = subprocess.run(
+            [*CLI, "producer", "--user-id", "u1", "--device", "sim:hr-strap", "--broker-url", url[1],
+             "--token-command", str(tmp_path / "no-such-script"), "--outbox", str(tmp_path / "o.db")],
+            capture_output=True, text=True, timeout=60, env=clean_environment(),
+        )
+    finally:
+        broker.terminate()
+        broker.wait(timeout=30)
+    assert result.returncode == 2, result.stderr
+    assert "was not found" in result.stderr and "fix --token-command" in result.stderr, result.stderr

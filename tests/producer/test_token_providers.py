@@ -32,11 +32,19 @@ async def test_each_call_runs_the_command_again(tmp_path) -> None:
         ("echo 'backend down' >&2; exit 3", "exited 3: backend down"),
         ("true", "printed no token"),
         ("echo two words", "several words"),
-        ("no-such-command-wearstream", "exited 127"),
     ],
 )
 async def test_a_failing_command_means_try_again_later(command: str, message: str) -> None:
     with pytest.raises(TokenUnavailable, match=message):
+        await CommandTokenProvider(command, USER).token()
+
+
+@pytest.mark.parametrize(
+    ("command", "message"),
+    [("no-such-command-wearstream", "was not found"), ("/dev/null", "is not executable")],
+)
+async def test_a_command_the_shell_cannot_run_is_a_misconfiguration(command: str, message: str) -> None:
+    with pytest.raises(CredentialsError, match=message):  # the producer stops with the hint
         await CommandTokenProvider(command, USER).token()
 
 
