@@ -17,7 +17,8 @@ Checks, after an attack (each raises AssertionError naming what broke, with the 
 - ``await assert_alive(broker)``: the process runs and ``GET /healthz`` answers.
 - ``await witness.round_trip()``: a fresh producer -> consumer payload of the witness tenant
   arrives within ``ROUND_TRIP_BOUND_S``; returns the seconds it took.
-- ``rss_bytes(broker.process.pid)``: resident memory from /proc/PID/status.
+- ``rss_bytes(broker.process.pid)``: resident memory from /proc/PID/status; ``cpu_seconds(pid)``.
+- ``RoundTrips``: the witness's round trips timed while an attack goes on (``worst``).
 
 Raw clients for byte-level attacks: ``ws_address(broker)``, ``await raw_connect(broker)``,
 ``reset(sock)`` (RST via SO_LINGER 0), ``upgrade_request(...)``.
@@ -27,6 +28,8 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
+import os
 import socket
 import struct
 import uuid
@@ -66,6 +69,13 @@ def rss_bytes(pid: int) -> int:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) * 1024
     raise AssertionError(f"no VmRSS for pid {pid}")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time ``pid`` has used so far (/proc/PID/stat)."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    fields = stat[stat.rindex(")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def open_fds(pid: int) -> int:
@@ -189,6 +199,51 @@ class Tenant:
             except ConnectionClosed as closed:
                 if closed.reason.code != CONSUMER_CAP:
                     raise AssertionError(f"round trip closed: {closed.reason}") from None
+                await trio.sleep(0.05)
+
+
+async def send(ws: WebSocketConnection, frame: dict[str, Any]) -> None:
+    await ws.send_message(json.dumps(frame))
+
+
+@asynccontextmanager
+async def dashboard(tenant: Tenant) -> AsyncIterator[WebSocketConnection]:
+    """An identified dashboard session (IDENTIFY type 2) of ``tenant``."""
+    async with tenant.session(await tenant.dashboard_token(), 2) as ws:
+        yield ws
+
+
+@attrs.define
+class RoundTrips:
+    """A tenant's round trips timed *while* an attack goes on (``round_trip()`` checks one after):
+    one producer and one consumer, a SUBMIT every ``every`` seconds, each DISPATCH timed.
+    Start with ``await nursery.start(trips.run, witness)``; ``worst`` is the longest one."""
+
+    times: list[float] = attrs.field(factory=list)
+
+    @property
+    def worst(self) -> float:
+        return max(self.times, default=math.inf)
+
+    async def run(
+        self, tenant: Tenant, *, every: float = 0.05, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+    ) -> None:
+        async with tenant.consumer() as consumer, tenant.producer("prober") as producer:
+            task_status.started()
+            for n in itertools.count(1):
+                started = trio.current_time()
+                await send(producer, {"op": 6, "t": "HEART_RATE", "d": {"val": n}})
+                while not ((frame := await receive(consumer, 60))["op"] == 5 and frame["d"]["val"] == n):
+                    pass
+                self.times.append(trio.current_time() - started)
+                await trio.sleep(every)
+
+    async def wait_for_more(self, count: int = 2, timeout: float = 120) -> None:
+        """Wait for ``count`` more round trips: the witness's SUBMITs go through the same hub
+        writer as the attacker's, so everything the attacker sent before is stored by then."""
+        done = len(self.times)
+        with trio.fail_after(timeout):
+            while len(self.times) < done + count:
                 await trio.sleep(0.05)
 
 

@@ -18,7 +18,8 @@ import pytest
 import trio
 
 from wearstream.testing.consumer_process import ConsumerProcess
-from wearstream.testing.tenants import PRODUCER, broker_with_tenants, send
+
+from .conftest import send
 
 READINGS = 5
 STOP_TIMEOUT = 2.0
@@ -61,30 +62,30 @@ def webhook() -> Iterator[Webhook]:
 
 
 async def test_sigterm_stops_a_consumer_whose_webhook_is_down_and_keeps_its_cursor(
-    tmp_path: Path, webhook: Webhook
+    tmp_path: Path, webhook: Webhook, start_broker: Any
 ) -> None:
     url = f"http://127.0.0.1:{webhook.server_address[1]}/hook"
-    with broker_with_tenants(["hooked"], data_dir=tmp_path / "broker") as (broker, (tenant,)):
-        consumer = ConsumerProcess.create(
-            broker, tenant.credentials, tmp_path / "consumer", "--sink", f"webhook:{url}",
-            "--cursor-dir", str(tmp_path / "cursors"), "--stop-timeout", f"{STOP_TIMEOUT:g}",
-        ).start()
-        try:
-            await trio.sleep(1.0)  # connected (a consumer resumes from its cursor anyway)
-            async with tenant.session(PRODUCER, "alice") as producer:
-                for n in range(READINGS):
-                    await send(producer, {"op": 6, "t": "HEART_RATE", "d": {"val": 60 + n}})
-                await consumer.until(lambda: webhook.attempts >= 2, "the webhook retried")
-            started = time.monotonic()
-            code = consumer.stop(timeout=STOP_TIMEOUT + 8)
-            took = time.monotonic() - started
-            assert took < STOP_TIMEOUT + 5, f"SIGTERM took {took:.1f} s\n{consumer.stderr()}"
-            assert code == 0, consumer.stderr()
-            assert "not committed" in consumer.stderr() and webhook.taken == []
+    broker, tenant, _ = start_broker()
+    consumer = ConsumerProcess.create(
+        broker, tenant.credentials, tmp_path / "consumer", "--sink", f"webhook:{url}",
+        "--cursor-dir", str(tmp_path / "cursors"), "--stop-timeout", f"{STOP_TIMEOUT:g}",
+    ).start()
+    try:
+        await trio.sleep(1.0)  # connected (a consumer resumes from its cursor anyway)
+        async with tenant.producer("alice") as producer:
+            for n in range(READINGS):
+                await send(producer, {"op": 6, "t": "HEART_RATE", "d": {"val": 60 + n}})
+            await consumer.until(lambda: webhook.attempts >= 2, "the webhook retried")
+        started = time.monotonic()
+        code = consumer.stop(timeout=STOP_TIMEOUT + 8)
+        took = time.monotonic() - started
+        assert took < STOP_TIMEOUT + 5, f"SIGTERM took {took:.1f} s\n{consumer.stderr()}"
+        assert code == 0, consumer.stderr()
+        assert "not committed" in consumer.stderr() and webhook.taken == []
 
-            webhook.status = 200  # back up: the next start delivers every reading, once
-            consumer.start()
-            await consumer.until(lambda: len(webhook.taken) >= READINGS, "the delivery", timeout=30)
-            assert webhook.taken == list(range(1, READINGS + 1))
-        finally:
-            consumer.stop()
+        webhook.status = 200  # back up: the next start delivers every reading, once
+        consumer.start()
+        await consumer.until(lambda: len(webhook.taken) >= READINGS, "the delivery", timeout=30)
+        assert webhook.taken == list(range(1, READINGS + 1))
+    finally:
+        consumer.stop()

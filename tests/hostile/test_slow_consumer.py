@@ -13,14 +13,14 @@ from typing import Any
 import trio
 from trio_websocket import ConnectionClosed, WebSocketConnection
 
-from wearstream.testing.tenants import CONSUMER, PRODUCER, Tenant, broker_with_tenants, send
+from .conftest import Tenant, send
 
 BLOB = "x" * 100_000
 HEARTBEAT = ["--heartbeat-interval", "1000"]  # a window of 1.5 s
 
 
 async def flood(tenant: Tenant, count: int) -> None:
-    async with tenant.session(PRODUCER, "alice") as producer:
+    async with tenant.producer("alice") as producer:
         for n in range(count):
             await send(producer, {"op": 6, "t": "HEART_RATE", "d": {"val": n, "blob": BLOB}})
 
@@ -43,27 +43,27 @@ async def read_until_closed(ws: WebSocketConnection, pause: float = 0.0) -> tupl
         return closed.reason.code, closed.reason.reason or ""
 
 
-async def test_a_consumer_that_reads_slowly_but_heartbeats_stays_connected(tmp_path: Any) -> None:
-    with broker_with_tenants(["slow"], HEARTBEAT, data_dir=tmp_path) as (broker, (tenant,)):
-        async with tenant.session(CONSUMER, message_queue_size=1) as consumer:
-            async with trio.open_nursery() as nursery:
-                nursery.start_soon(heartbeat, consumer)
-                await flood(tenant, 300)  # 30 MB at about 2 MB/s: 15 s of writing
-                with trio.move_on_after(8) as still_open:
-                    code = await read_until_closed(consumer, pause=0.05)
-                nursery.cancel_scope.cancel()
-        assert still_open.cancelled_caught, f"closed with {code} while heartbeating"
+async def test_a_consumer_that_reads_slowly_but_heartbeats_stays_connected(start_broker: Any) -> None:
+    _, attacker, _ = start_broker(*HEARTBEAT)
+    # The client buffers one message: it takes from its socket only as fast as it reads.
+    async with attacker.consumer() as consumer:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(heartbeat, consumer)
+            await flood(attacker, 300)  # 30 MB at about 2 MB/s: 15 s of writing
+            with trio.move_on_after(8) as still_open:
+                code = await read_until_closed(consumer, pause=0.05)
+            nursery.cancel_scope.cancel()
+    assert still_open.cancelled_caught, f"closed with {code} while heartbeating"
 
 
-async def test_a_consumer_whose_socket_takes_nothing_is_closed_with_4006(tmp_path: Any) -> None:
-    options = [*HEARTBEAT, "--send-timeout", "3"]
-    with broker_with_tenants(["stuck"], options, data_dir=tmp_path) as (broker, (tenant,)):
-        async with tenant.session(CONSUMER, message_queue_size=1) as consumer:
-            async with trio.open_nursery() as nursery:
-                nursery.start_soon(heartbeat, consumer)
-                await flood(tenant, 100)
-                await trio.sleep(3.5)  # reads nothing, heartbeats on: the write waits over 3 s
-                with trio.fail_after(10):
-                    code, reason = await read_until_closed(consumer)
-                nursery.cancel_scope.cancel()
-        assert code == 4006 and reason.startswith("consumer too slow: a write of"), (code, reason)
+async def test_a_consumer_whose_socket_takes_nothing_is_closed_with_4006(start_broker: Any) -> None:
+    _, attacker, _ = start_broker(*HEARTBEAT, "--send-timeout", "3")
+    async with attacker.consumer() as consumer:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(heartbeat, consumer)
+            await flood(attacker, 100)
+            await trio.sleep(3.5)  # reads nothing, heartbeats on: the write waits over 3 s
+            with trio.fail_after(10):
+                code, reason = await read_until_closed(consumer)
+            nursery.cancel_scope.cancel()
+    assert code == 4006 and reason.startswith("consumer too slow: a write of"), (code, reason)
