@@ -214,7 +214,7 @@ async def _main(
                 print(f"wearstream producer: {error}", file=sys.stderr)
                 code = 2
             nursery.cancel_scope.cancel()
-        if code == 0 and not producer.stopped_by_user:
+        if code == 0 and not producer.stopped_by_user and producer.failed:
             print("wearstream producer: every device has stopped", file=sys.stderr)
             code = 1
         if board is not None:

@@ -72,6 +72,7 @@ class Producer:
         self.first_id: int | None = None
         self.last_id = 0
         self.stopped_by_user = False
+        self.failed = 0  # devices that stopped for good with an error (not those that finished)
         self._devices = trio.CancelScope()
 
     def stop(self) -> None:
@@ -119,12 +120,17 @@ class Producer:
         async with send:
             try:
                 await source.run(self.user_id, _Events(view, send, self.link))
-                reason = "the device session ended"
             except DeviceUnavailable as error:
                 reason = str(error) or "unavailable"
             except Exception as error:  # a device's bug must not take the other devices down
                 log.exception("device %s failed", device.id)
                 reason = f"failed: {type(error).__name__}: {error}"
+            else:  # a finished session (a recording played to its end) is a success
+                log.info("device %s finished after %d samples", device.id, view.samples)
+                view.stopped("finished")
+                self.link.report(DeviceStatus(device.id, False, device.transport, "finished"))
+                return
+        self.failed += 1
         log.error("device %s stopped: %s", device.id, reason)
         view.stopped(reason)
         self.link.report(DeviceStatus(device.id, False, device.transport, reason))

@@ -28,6 +28,8 @@ class SampleSource(Protocol):
     ``run`` reads samples until cancelled. A transport that can reconnect (BLE, ANT+) does so
     inside ``run`` and reports each drop through ``events.status``; it raises DeviceUnavailable
     only when it gives up for good, and never lets a library error escape as anything else.
+    ``run`` returns only when the device has nothing more to give (a recording played to its
+    end): that is a success, not a failure.
     """
 
     @property

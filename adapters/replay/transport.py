@@ -50,10 +50,10 @@ class ReplaySource:
         events.status(DeviceStatus(self._device.id, connected=True, source=NAME))
         while True:
             played = await self._play(user_id, events)
+            if played == 0 and self.played == 0:  # an empty or wholly damaged recording
+                raise DeviceUnavailable(f"{self._spec.path} holds no reading to play")
             if not self._spec.loop:
-                return
-            if played == 0:
-                raise DeviceUnavailable(f"{self._spec.path} holds no reading to loop over")
+                return  # the end of the recording: the session is finished, successfully
 
     async def _play(self, user_id: str, events: DeviceEvents) -> int:
         """One pass over the recording; returns how many samples it sent."""

@@ -156,9 +156,18 @@ async def test_looping_over_nothing_playable_stops_the_device(
     path = tmp_path / "junk.jsonl"
     path.write_bytes(b"not a recording\n")
     source = ReplaySource(parse_spec(f"{path}?loop=1"))
-    with pytest.raises(DeviceUnavailable, match="holds no reading to loop over"):
+    with pytest.raises(DeviceUnavailable, match="holds no reading to play"):
         await source.run("player", EventRecorder())
     assert source.skipped == 1
+
+
+async def test_a_recording_with_nothing_playable_is_an_error_without_loop_too(
+    tmp_path: Path, autojump_clock: trio.abc.Clock
+) -> None:
+    path = tmp_path / "empty.jsonl"
+    path.write_bytes(b"")
+    with pytest.raises(DeviceUnavailable, match=f"{path} holds no reading to play"):
+        await ReplaySource(parse_spec(str(path))).run("player", EventRecorder())
 
 
 async def test_a_recording_gone_before_it_plays_stops_the_device(tmp_path: Path) -> None:
