@@ -210,15 +210,22 @@ POWER = "bicycle power"
 STANDARD_POWER_PAGE = 0x10
 
 
+PEDAL_POWER_NOT_USED = 0xFF
+PEDAL_POWER_UNKNOWN = 0x7F
+PEDAL_POWER_RIGHT = 0x80  # bit 7, pedal differentiation: the percent is the right pedal's
+
+
 @attrs.frozen
 class PowerOnlyPage:
     """ANT+ Bicycle Power profile, section 7.1 (data page 0x10, standard power-only): byte 1
-    update event count (8-bit rolling), byte 2 pedal power (0xFF: not used), byte 3
-    instantaneous cadence (rpm, 0xFF invalid), bytes 4-5 accumulated power (W, 16-bit rolling),
-    bytes 6-7 instantaneous power (W)."""
+    update event count (8-bit rolling), byte 2 pedal power (0xFF: not used; bit 7 set: the
+    percent is the right pedal's share, clear: which pedal is unknown; bits 0-6: the percent,
+    0x7F unknown), byte 3 instantaneous cadence (rpm, 0xFF invalid), bytes 4-5 accumulated
+    power (W, 16-bit rolling), bytes 6-7 instantaneous power (W)."""
 
     event_count: int
-    pedal_balance: int | None
+    pedal_power_percent: int | None  # None: not used, unknown or out of range
+    pedal_power_is_right: bool | None  # None: the sensor does not report pedal power
     cadence_rpm: int | None
     accumulated_power: int
     instantaneous_power: int
@@ -229,13 +236,25 @@ def decode_power(page: bytes) -> PowerOnlyPage | None:
     _check_length(POWER, page)
     if page[0] != STANDARD_POWER_PAGE:
         return None
+    percent, is_right = _pedal_power(page[2])
     return PowerOnlyPage(
         event_count=page[1],
-        pedal_balance=None if page[2] == 0xFF else page[2],
+        pedal_power_percent=percent,
+        pedal_power_is_right=is_right,
         cadence_rpm=None if page[3] == 0xFF else page[3],
         accumulated_power=_u16(page, 4),
         instantaneous_power=_u16(page, 6),
     )
+
+
+def _pedal_power(byte: int) -> tuple[int | None, bool | None]:
+    """Byte 2 of page 0x10: (percent, whether it is the right pedal's), bit 7 apart from the
+    value; a percent of 0x7F (unknown) or over 100 is None."""
+    if byte == PEDAL_POWER_NOT_USED:
+        return None, None
+    percent = byte & ~PEDAL_POWER_RIGHT
+    known = percent if percent <= 100 else None
+    return known, bool(byte & PEDAL_POWER_RIGHT)
 
 
 def average_power(previous: PowerOnlyPage, current: PowerOnlyPage) -> float | None:

@@ -139,13 +139,27 @@ def test_bike_no_new_event_no_value():
 # ------------------------------------------------------------------------------ power
 
 
-def power_page(events: int, accumulated: int, instant: int, cadence: int = 90) -> bytes:
-    return bytes([0x10, events, 0xFF, cadence, *u16le(accumulated), *u16le(instant)])
+def power_page(
+    events: int, accumulated: int, instant: int, cadence: int = 90, pedal: int = 0xFF
+) -> bytes:
+    return bytes([0x10, events, pedal, cadence, *u16le(accumulated), *u16le(instant)])
 
 
 def test_power_page_fields():
     page = d.decode_power(power_page(7, 0x1234, 250, cadence=0xFF))
-    assert page == d.PowerOnlyPage(7, None, None, 0x1234, 250)
+    assert page == d.PowerOnlyPage(7, None, None, None, 0x1234, 250)
+
+
+@pytest.mark.parametrize("byte, percent, is_right", [
+    (0xFF, None, None),  # pedal power not used
+    (0x80 | 52, 52, True),  # bit 7: 52 % is the right pedal's share (once read as 180 %)
+    (48, 48, False),  # bit 7 clear: 48 % of one pedal, which one is unknown
+    (0x7F, None, False),  # percent unknown (with bit 7 set it is 0xFF: not used)
+    (101, None, False),  # beyond 100: not a percent
+])
+def test_power_page_pedal_power_keeps_bit_7_apart(byte, percent, is_right):
+    page = d.decode_power(power_page(7, 0, 250, pedal=byte))
+    assert (page.pedal_power_percent, page.pedal_power_is_right) == (percent, is_right)
 
 
 def test_average_power_across_rollover():

@@ -70,6 +70,26 @@ def test_heart_rate_truncated_value_names_characteristic_and_offset():
     assert isinstance(info.value, DomainError)
 
 
+def test_heart_rate_flags_announcing_rr_intervals_that_are_not_there_are_malformed():
+    # flags 0x10 (RR present), 60 bpm, then nothing: once decoded as "no RR intervals"
+    with pytest.raises(DecodeError, match="announce RR intervals but none follow") as info:
+        decode_heart_rate(bytes([0x10, 60]))
+    assert info.value.offset == 2
+    with pytest.raises(DecodeError, match="announce RR intervals"):
+        decode_heart_rate(bytes([0x18, 60, 0x10, 0x00]))  # after the energy expended field
+
+
+def test_cycling_power_keeps_the_flag_bits_that_qualify_a_value():
+    # flags 0x000F: balance (bit 0) of the left pedal (bit 1), torque (bit 2) crank based (bit 3)
+    m = decode_cycling_power(bytes([0x0F, 0x00, 0xFA, 0x00, 100, 0x40, 0x00]))
+    assert (m.pedal_power_balance_pct, m.pedal_power_balance_is_left) == (50, True)
+    assert (m.accumulated_torque_nm, m.accumulated_torque_from_crank) == (2, True)
+    m = decode_cycling_power(bytes([0x05, 0x00, 0xFA, 0x00, 100, 0x40, 0x00]))
+    assert (m.pedal_power_balance_is_left, m.accumulated_torque_from_crank) == (False, False)
+    m = decode_cycling_power(bytes([0x0A, 0x00, 0xFA, 0x00]))  # qualifiers without their fields
+    assert (m.pedal_power_balance_is_left, m.accumulated_torque_from_crank) == (None, None)
+
+
 def test_heart_rate_odd_rr_bytes_are_malformed():
     with pytest.raises(DecodeError, match="odd number"):
         decode_heart_rate(bytes([0x10, 60, 0x00, 0x04, 0x01]))

@@ -2,8 +2,8 @@
 Measurement".
 
 Flags (uint16) then instantaneous power (sint16 W), then the optional fields in flag order:
-bit 0 pedal power balance (uint8, 1/2 %; bit 1 says which pedal it refers to), bit 2 accumulated
-torque (uint16, 1/32 N·m; bit 3 its source), bit 4 wheel revolution data (uint32 revolutions,
+bit 0 pedal power balance (uint8, 1/2 %; bit 1 set: it is the left pedal's share, clear: unknown
+pedal), bit 2 accumulated torque (uint16, 1/32 N·m; bit 3 set: crank based, clear: wheel based), bit 4 wheel revolution data (uint32 revolutions,
 uint16 event time in 1/2048 s), bit 5 crank revolution data (uint16 revolutions, uint16 event
 time in 1/1024 s), bit 6 extreme force magnitudes (sint16 max, sint16 min, N), bit 7 extreme
 torque magnitudes (sint16 max, sint16 min, 1/32 N·m), bit 8 extreme angles (uint12 max and uint12
@@ -26,7 +26,9 @@ NAME = "Cycling Power Measurement (0x2A63)"
 class CyclingPowerMeasurement:
     power_w: int
     pedal_power_balance_pct: float | None = None
+    pedal_power_balance_is_left: bool | None = None  # flag bit 1; None without a balance
     accumulated_torque_nm: float | None = None
+    accumulated_torque_from_crank: bool | None = None  # flag bit 3; None without a torque
     wheel: RevolutionEvent | None = None
     crank: RevolutionEvent | None = None
     extreme_force_n: tuple[int, int] | None = None  # (max, min)
@@ -44,8 +46,10 @@ def decode_cycling_power(data: bytes) -> CyclingPowerMeasurement:
     fields: dict[str, object] = {"power_w": r.sint(2, "instantaneous power")}
     if flags & 0x0001:
         fields["pedal_power_balance_pct"] = r.uint(1, "pedal power balance") / 2
+        fields["pedal_power_balance_is_left"] = bool(flags & 0x0002)  # else: unknown pedal
     if flags & 0x0004:
         fields["accumulated_torque_nm"] = r.uint(2, "accumulated torque") / 32
+        fields["accumulated_torque_from_crank"] = bool(flags & 0x0008)  # else: wheel based
     if flags & 0x0010:
         revs = r.uint(4, "cumulative wheel revolutions")
         fields["wheel"] = RevolutionEvent(revs, r.uint(2, "last wheel event time"), 32, 2048)

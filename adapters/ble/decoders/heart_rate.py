@@ -2,7 +2,8 @@
 
 Flags (uint8): bit 0 value format (0 = uint8, 1 = uint16 bpm); bits 1–2 sensor contact status
 (bit 2 = supported, bit 1 = detected); bit 3 energy expended present (uint16 kJ); bit 4 RR
-intervals present (any number of uint16 in 1/1024 s, to the end of the value).
+intervals present (one or more uint16 in 1/1024 s, to the end of the value; a value whose flag
+announces them but carries none is malformed).
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ def decode_heart_rate(data: bytes) -> HeartRateMeasurement:
     energy = r.uint(2, "energy expended") if flags & 0x08 else None
     rr: list[float] = []
     if flags & 0x10:
+        if not r.remaining():  # the flag announces at least one; Bluetooth's own parsers agree
+            raise r.fail("the flags announce RR intervals but none follow")
         if r.remaining() % 2:
             raise r.fail("RR intervals are uint16 but an odd number of bytes is left")
         while r.remaining():
