@@ -1,0 +1,1 @@
+"""Lab Streaming Layer: readings out to LSL outlets (sink), LSL streams in as a device (transport)."""
