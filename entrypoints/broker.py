@@ -176,7 +176,7 @@ def _add_limits(parser: OptionParser, d: BrokerSettings) -> None:
     )
     parser.add_argument(
         "--max-pending-replays", type=integer(1, 100_000), default=d.max_pending_replays, metavar="N",
-        help="distinct REPLAY ranges waiting per consumer (overlapping ones merge); past it the "
+        help="distinct REPLAY ranges waiting per consumer (an identical one adds nothing); past it the "
         "consumer is closed with 4007 (%(default)s)",
     )
     parser.add_argument(

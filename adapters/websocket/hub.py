@@ -21,8 +21,9 @@ A log that cannot be written now (full disk, lock, Redis refusing writes) stops 
 submissions: the writer keeps its batch and retries it (storage_state.py says how).
 
 Nothing a client does makes the hub hold more than HubLimits allows (docs/limits.md): a consumer's
-queue is bounded in frames and in bytes, and its catch-up and replay pages in bytes; identical or
-overlapping REPLAYs merge, and past ``max_pending_replays`` distinct ones the consumer is closed;
+queue is bounded in frames and in bytes, and its catch-up and replay pages in bytes; a REPLAY
+identical to one still waiting adds nothing, and past ``max_pending_replays`` distinct ones the
+consumer is closed;
 a user's devices (from STATUS) are bounded and go with the producer connection that reported them;
 dashboards per developer are bounded, and each gets at most one presence frame per user per
 ``presence_interval``, the latest state.
@@ -161,15 +162,12 @@ class ConsumerQueue:
         return self.extensions or not is_extension_type(t)
 
     def replay(self, rng: ReplayRange) -> None:
-        """Owe the consumer ``rng``. A range that overlaps or touches one still waiting merges
-        with it (its frames all leave after this request anyway); past ``max_pending_replays``
-        distinct ranges raise TooManyReplays."""
-        for index, waiting in enumerate(self._replays):
-            if max(waiting.after, rng.after) < min(waiting.before, rng.before):
-                self._replays[index] = ReplayRange(
-                    min(waiting.after, rng.after), max(waiting.before, rng.before)
-                )
-                return
+        """Owe the consumer ``rng``. An empty range owes nothing, and one identical to a range
+        still waiting adds nothing (its frames all leave after this request anyway); past
+        ``max_pending_replays`` distinct ranges waiting, raise TooManyReplays. Overlapping
+        requests are each answered in full, as the protocol says."""
+        if rng.empty or rng in self._replays:
+            return
         if len(self._replays) >= self.limits.max_pending_replays:
             raise TooManyReplays(
                 f"more than {self.limits.max_pending_replays} REPLAY requests waiting"

@@ -7,14 +7,16 @@ first write back, so the queue overflows and the consumer must catch up from the
 from __future__ import annotations
 
 import orjson
+import pytest
 import trio
 import trio.testing
 from wsproto.frame_protocol import FrameProtocol
 
 from wearstream.adapters.storage.memory import MemoryStreamLog
 from wearstream.adapters.websocket.broker import text_frames
-from wearstream.adapters.websocket.hub import Hub
+from wearstream.adapters.websocket.hub import Hub, TooManyReplays
 from wearstream.domain.limits import HubLimits
+from wearstream.domain.stream import ReplayRange
 
 
 class Recorder:
@@ -81,3 +83,28 @@ def test_text_frames_match_wsprotos_framing_at_every_length_boundary() -> None:
         FrameProtocol(client=False, extensions=[]).send_data(m, fin=True) for m in messages
     )
     assert text_frames(messages) == expected
+
+
+async def test_replays_waiting_are_bounded_identical_ones_count_once_overlapping_ones_are_each_served(
+    nursery: trio.Nursery,
+) -> None:
+    hub = Hub(MemoryStreamLog(), limits=HubLimits(max_pending_replays=3))
+    await nursery.start(hub.run)
+    await hub.open_developer("dev")
+    await publish(hub, 10)
+    await trio.testing.wait_all_tasks_blocked()  # stored and dispatched: nothing comes live
+    queue = hub.add_consumer("dev")
+    assert queue is not None
+    for rng in [ReplayRange(0, 5), ReplayRange(0, 5), ReplayRange(2, 4), ReplayRange(3, 3)]:
+        queue.replay(rng)  # the second adds nothing, the last is empty
+    queue.replay(ReplayRange(8, 11))
+    with pytest.raises(TooManyReplays, match="more than 3 REPLAY requests waiting"):
+        queue.replay(ReplayRange(5, 7))
+    recorder = Recorder()
+    recorder.gate.set()
+    nursery.start_soon(queue.run, recorder.send)
+    with trio.fail_after(5):
+        while len(recorder.seqs) < 7:
+            await trio.sleep(0.01)
+    await trio.testing.wait_all_tasks_blocked()
+    assert recorder.seqs == [1, 2, 3, 4, 3, 9, 10]

@@ -1,9 +1,9 @@
 """Issue 12.7: REPLAY requests are bounded per consumer.
 
 Before: REPLAYs waited in an unbounded deque and each was served in full, so 300 REPLAY frames
-of a 10,000-payload range made the broker re-send 3 million frames. Now a REPLAY that overlaps
-one still waiting merges with it (the consumer gets every frame it asked for, once per wait), and
-past --max-pending-replays distinct ranges the consumer is closed with 4007.
+of a 10,000-payload range made the broker re-send 3 million frames. Now a REPLAY identical to one
+still waiting adds nothing (its frames all leave after it anyway), and past --max-pending-replays
+distinct ranges waiting the consumer is closed with 4007.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ async def stream(tenant: Tenant, consumer: Any, count: int) -> None:
             seen += (await receive(consumer, 30))["op"] == 5
 
 
-async def test_identical_replays_merge_and_too_many_distinct_ones_close_with_4007(start_broker: Any) -> None:
+async def test_identical_replays_are_served_once_and_too_many_distinct_ones_close_with_4007(start_broker: Any) -> None:
     broker, attacker, witness = start_broker()
     pid = broker_pid(broker)
     trips = RoundTrips()
@@ -60,7 +60,7 @@ async def test_identical_replays_merge_and_too_many_distinct_ones_close_with_400
                     code, reason = closed.reason.code, closed.reason.reason
         nursery.cancel_scope.cancel()
     print(f"MEASURE replayed={replayed} cpu={cpu:.2f} worst={trips.worst:.3f}")
-    # One REPLAY in progress when the rest arrived, and one merged behind it.
+    # One REPLAY in progress when the rest arrived, and one identical to it waiting behind it.
     assert PAYLOADS <= replayed <= 2 * PAYLOADS, f"{REPLAYS} REPLAYs re-sent {replayed} frames"
     assert cpu < 5.0, f"{REPLAYS} REPLAYs cost {cpu:.1f} s of broker CPU"
     assert (code, reason) == (4007, "more than 16 REPLAY requests waiting")
