@@ -179,14 +179,20 @@ class Abuse:
             await trio.sleep(max(0.0, stop - time.time()))
             nursery.cancel_scope.cancel()
 
-    async def _replay_flood(self, abuser: Abuser, stop: float) -> None:
-        """Store REPLAY_SEED readings, then ask for all of them again and again (issue 12.7)."""
+    async def seed(self, abuser: Abuser) -> None:
+        """Before the window: store REPLAY_SEED readings for a replay flooder to ask for again."""
+        if abuser.behaviour != "replay-flood":
+            return
         async with trio.open_nursery() as nursery:
             producer = await self._session(nursery, abuser, f"replay-seed-{abuser.index}")
             nursery.start_soon(_discard, producer)
             for i in range(REPLAY_SEED):
                 await producer.send_message(f'{{"op":6,"t":"HEART_RATE","d":{{"ts":"2022-05-04T10:26:11Z","val":{i}}}}}')
             await producer.aclose()
+
+    async def _replay_flood(self, abuser: Abuser, stop: float) -> None:
+        """Ask for the whole log (the seed) again and again (issue 12.7)."""
+        async with trio.open_nursery() as nursery:
             consumer = await self._session(nursery, abuser, None)
             nursery.start_soon(_discard, consumer)
 
@@ -211,6 +217,17 @@ async def _discard(ws: WebSocketConnection) -> None:
             await ws.get_message()
     except ConnectionClosed:
         pass
+
+
+async def seed_all(
+    abusers: tuple[Abuser, ...], ws_url: str, http_url: str, developers: tuple[tuple[str, str], ...]
+) -> None:
+    """What the abusers need before the window (the replay flooders' logs)."""
+    async with httpx.AsyncClient(base_url=http_url, timeout=30) as http:
+        abuse = Abuse(ws_url, developers, http)
+        async with trio.open_nursery() as nursery:
+            for abuser in abusers:
+                nursery.start_soon(abuse.seed, abuser)
 
 
 async def run_all(

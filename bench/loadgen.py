@@ -85,6 +85,8 @@ class Worker:
     # Setup -------------------------------------------------------------------------------------
 
     async def connect_all(self, nursery: trio.Nursery) -> None:
+        if self.config.abusers:
+            await abuse.seed_all(self.config.abusers, self.config.ws_url, self.config.http_url, self.config.developers)
         limiter = trio.CapacityLimiter(self.config.concurrency)
         limits = httpx.Limits(max_connections=self.config.concurrency)
         async with httpx.AsyncClient(base_url=self.config.http_url, timeout=60, limits=limits) as http:

@@ -69,13 +69,13 @@ def run(scenario: Scenario, system: System, timing: Timing, mosquitto: str | Non
             baseline_rss = procstat.rss_kib(target.pid)
             try:
                 result = _drive(scenario, system, timing, target, base)
+                result["rss_baseline_kib"] = baseline_rss
+                result["peak_rss_kib"] = procstat.peak_rss_kib(target.pid)
+                return result
             except Exception as error:
                 if not procstat.running(target.pid):
                     raise BenchError(f"the broker exited during the run{_last_words(target)}") from error
                 raise
-            result["rss_baseline_kib"] = baseline_rss
-            result["peak_rss_kib"] = procstat.peak_rss_kib(target.pid)
-            return result
         finally:
             target.stop()
 
@@ -86,7 +86,7 @@ def _last_words(target: Any) -> str:
     if process is None or not process.stderr_path.exists():
         return ""
     lines = [line for line in process.stderr_path.read_text(errors="replace").splitlines() if line.strip()]
-    return ": " + " / ".join(lines[-3:])[-400:]
+    return ": " + " / ".join(lines[-3:])[-600:]
 
 
 def _start(scenario: Scenario, system: System, workdir: Path, mosquitto: str | None) -> tuple[Any, WorkerConfig]:
