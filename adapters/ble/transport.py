@@ -3,14 +3,17 @@
 ``BleSource.run`` owns one asyncio bridge thread for its whole life and loops: find the device,
 connect, subscribe (``central.stream`` on the asyncio side), decode and map what arrives on the
 trio side, and after a drop or any bleak/D-Bus error report the status and try again after a
-backoff. It never gives up on its own: a strap that is out of range or switched off is expected
-to come back, so a device not found is reported once and scanning goes on.
+backoff. A strap that is out of range or switched off is expected to come back, so a device not
+found is reported once and scanning goes on. Only when Bluetooth itself cannot be used (no D-Bus
+system bus, no BlueZ, no adapter) for ``attempts`` tries in a row (``ble:…?attempts=N``,
+default 5) does the session give up, with the line ``wearstream scan`` prints for it too.
 """
 
 from __future__ import annotations
 
 import functools
 import logging
+from urllib.parse import parse_qsl, urlencode
 
 import attrs
 import trio
@@ -18,12 +21,12 @@ import trio
 from ...adapters.clock import SystemClock
 from ...domain.backoff import Backoff
 from ...domain.devices import Device, DeviceStatus, Transport
-from ...domain.errors import DeviceUnavailable
+from ...domain.errors import DeviceUnavailable, SpecError
 from ...ports.clock import Clock
 from ...ports.devices import DeviceEvents
 from . import central
 from .asyncio_bridge import AsyncioLoop, open_asyncio_loop
-from .errors import DecodeError
+from .errors import DecodeError, bluetooth_unreachable
 from .gatt import BATTERY_LEVEL, CHARACTERISTICS, data_types_of, service_names
 from .mapping import SampleMapper
 from .polar.options import PmdOptions, split_spec
@@ -39,6 +42,13 @@ NAME = Transport.BLE.value
 NOTIFY_BUFFER = 256
 
 Event = central.Connected | central.Value | StreamStarted | StreamFailed
+# Attempts in a row that find Bluetooth itself unusable (no D-Bus, no BlueZ, no adapter) before
+# the device gives up: enough to ride out bluetoothd starting after the producer at boot.
+DEFAULT_UNREACHABLE_ATTEMPTS = 5
+
+
+class _Unreachable(str):
+    """A reason that says Bluetooth itself cannot be used here (``bluetooth_unreachable``)."""
 _PMD_TYPES = ("ECG", "ACCELERATION")
 
 
@@ -70,8 +80,12 @@ class BleSource:
         find_timeout: float = 10.0,
         connect_timeout: float = 20.0,
         pmd: PmdOptions | None = None,
+        unreachable_attempts: int = DEFAULT_UNREACHABLE_ATTEMPTS,
     ) -> None:
+        if unreachable_attempts < 1:
+            raise ValueError("unreachable_attempts must be at least 1")
         self._target = target
+        self._unreachable_attempts = unreachable_attempts
         self._clock = clock or SystemClock()
         self._backoff = backoff or Backoff(initial=1.0, maximum=30.0)
         self._find_timeout = find_timeout
@@ -87,13 +101,24 @@ class BleSource:
 
     async def run(self, user_id: str, events: DeviceEvents) -> None:
         async with open_asyncio_loop() as loop:
-            last_failure: str | None = None
-            while True:
-                connected, reason = await self._connection(loop, user_id, events)
-                if connected or reason != last_failure:
-                    events.status(DeviceStatus(self._device.id, False, NAME, reason=reason))
-                last_failure = None if connected else reason
-                await trio.sleep(self._backoff.next_delay())
+            gave_up = await self._reconnect(loop, user_id, events)
+        raise DeviceUnavailable(f"ble:{self._target}: {gave_up}")  # outside the bridge's nursery
+
+    async def _reconnect(self, loop: AsyncioLoop, user_id: str, events: DeviceEvents) -> str:
+        """Connect again and again; returns why it gave up (Bluetooth itself unusable)."""
+        last_failure: str | None = None
+        unreachable = 0  # attempts in a row that found Bluetooth itself unusable
+        while True:
+            connected, reason = await self._connection(loop, user_id, events)
+            unreachable = unreachable + 1 if isinstance(reason, _Unreachable) else 0
+            if unreachable >= self._unreachable_attempts:
+                return reason
+            if connected or reason != last_failure:
+                if unreachable == 1:
+                    logger.warning("ble:%s: %s; trying again", self._target, reason)
+                events.status(DeviceStatus(self._device.id, False, NAME, reason=str(reason)))
+            last_failure = None if connected else reason
+            await trio.sleep(self._backoff.next_delay())
 
     async def _connection(
         self, loop: AsyncioLoop, user_id: str, events: DeviceEvents
@@ -117,10 +142,13 @@ class BleSource:
                     )
                 except central.NotFound as exc:
                     reason = str(exc)
-                except Exception as exc:  # bleak, dbus-fast, BlueZ: all mean "try again"
+                except Exception as exc:  # bleak, dbus-fast, BlueZ: all mean "try again"…
+                    unreachable = bluetooth_unreachable(exc)
+                    if unreachable is not None:  # …but this one: Bluetooth itself is missing
+                        return False, _Unreachable(unreachable)
                     logger.info("%s: %s: %s", self._target, type(exc).__name__, exc)
                     logger.debug("%s: connection failed", self._target, exc_info=True)
-                    reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+                    reason = _described(exc)
         return session.connected, reason
 
     def note_connected(self, c: central.Connected) -> Device:
@@ -208,19 +236,15 @@ class BleScanner:
             async with open_asyncio_loop() as loop:
                 seen = await loop.run(central.scan, timeout)
         except Exception as exc:
-            cause = _innermost(exc)
-            reason = f"{type(cause).__name__}: {cause}"
-            if isinstance(cause, (FileNotFoundError, ConnectionRefusedError)):
-                reason += " (no D-Bus system bus: is BlueZ installed and bluetoothd running?)"
+            reason = bluetooth_unreachable(exc) or _described(exc)
             raise DeviceUnavailable(f"Bluetooth LE scan failed: {reason}") from exc
         return [_describe(a.address, a.name, a.service_uuids) for a in seen]
 
 
-def _innermost(error: BaseException) -> BaseException:
-    """The error a nursery wrapped (the one a person can act on), not the group around it."""
+def _described(error: BaseException) -> str:
     while isinstance(error, BaseExceptionGroup) and len(error.exceptions) == 1:
         error = error.exceptions[0]
-    return error
+    return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
 
 
 class BleTransport:
@@ -234,6 +258,22 @@ class BleTransport:
         return BleScanner()
 
     def open(self, spec: str) -> BleSource:
-        """``ADDRESS`` or ``name=GLOB``, optionally ``?ecg=1&acc=50`` for a Polar device."""
+        """``ADDRESS`` or ``name=GLOB``, optionally ``?ecg=1&acc=50`` for a Polar device and
+        ``attempts=N`` (tries before giving up when Bluetooth itself is unusable)."""
+        spec, attempts = _attempts_option(spec)
         target, pmd = split_spec(spec)
-        return BleSource(parse_spec(target), pmd=pmd)
+        return BleSource(parse_spec(target), pmd=pmd, unreachable_attempts=attempts)
+
+
+def _attempts_option(spec: str) -> tuple[str, int]:
+    """``spec`` without its ``attempts=N`` option, and N (the default when absent)."""
+    base, _, query = spec.partition("?")
+    rest, attempts = [], DEFAULT_UNREACHABLE_ATTEMPTS
+    for key, value in parse_qsl(query, keep_blank_values=True):
+        if key != "attempts":
+            rest.append((key, value))
+        elif value.isdigit() and int(value) > 0:
+            attempts = int(value)
+        else:
+            raise SpecError(f"ble: option attempts={value!r} needs a positive whole number")
+    return (f"{base}?{urlencode(rest)}" if rest else base), attempts
