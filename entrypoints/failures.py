@@ -65,11 +65,13 @@ def _explain_one(error: BaseException, args: argparse.Namespace) -> str | None:
     data_dir = getattr(args, "data_dir", None)
     if isinstance(error, socket.gaierror) and hasattr(args, "host"):
         return f"cannot listen on --host {args.host!r}: {error.strerror}; give an IP address or a known name"
-    if isinstance(error, sqlite3.Error) and data_dir:
+    if isinstance(error, sqlite3.OperationalError) and data_dir:  # sqlite names no file: we do
         return (
             f"cannot use the database in --data-dir {data_dir}: {error}; check that the folder and "
             "its files exist and are writable by this user"
         )
+    if isinstance(error, sqlite3.Error) and data_dir:  # not a database, a newer schema, …
+        return f"cannot use the database in --data-dir {data_dir}: {error}"
     if not isinstance(error, OSError):
         return None
     if isinstance(error, ConnectionError) and getattr(args, "backend", None):
