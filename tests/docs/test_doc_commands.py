@@ -49,6 +49,7 @@ NOT_HERE: list[tuple[str, str]] = [
     (r"redis\.internal|strap-pi\.local|//broker:", "names a host of the reader's own network"),
     (r"-m pytest", "the test suite itself, of which this test is part"),
     (r"\bpip install\b", "installs the package: this test runs in an installed one"),
+    (r"\blsl:", "LSL resolves streams by multicast on the reader's network; tests/lsl runs it on this machine only"),
 ]
 LONG_RUNNING = re.compile(r"^wearstream (broker|producer|consumer|demo)\b|&$")
 STARTED_AFTER_S = 4.0
