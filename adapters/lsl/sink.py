@@ -41,7 +41,7 @@ from ...ports.sinks import SinkOptions, UnwritablePayload
 from ..sinks.cursor import CursorFile, cursor_file_name, new_payloads
 from ..sinks.records import json_record
 from .library import clock_offset, lsl_time, pylsl
-from .streams import NOMINAL_RATE, outlet_info, records_info
+from .streams import NOMINAL_RATE, outlet_info, quote_free, records_info
 
 log = logging.getLogger("wearstream.sinks.lsl")
 
@@ -162,9 +162,7 @@ def _count(text: str) -> float:
 
 
 def _name(text: str) -> str:
-    if not text or "'" in text or len(text) > 100:
-        raise SpecError(f"lsl sink name {text!r} must be 1-100 characters without quotes")
-    return text
+    return quote_free("lsl sink name", text, limit=100)
 
 
 def _wait(text: str) -> float:

@@ -22,6 +22,7 @@ from typing import Any
 import attrs
 
 from ...domain.datatypes import DataType, Shape, resolve
+from ...domain.errors import SpecError
 
 NOMINAL_RATE = {DataType.ECG: 130.0}
 _ALIASES = {
@@ -37,6 +38,13 @@ _ALIASES = {
 }
 _NOT_LABEL = re.compile(r"[^A-Z0-9_]+")
 MAX_LABEL = 64
+
+
+def quote_free(what: str, text: str, limit: int = 200) -> str:
+    """``text`` for a stream name or an XPath predicate of liblsl's (quoted with ``'``)."""
+    if not text or "'" in text or len(text) > limit:
+        raise SpecError(f"{what} {text!r} must be 1-{limit} characters without quotes")
+    return text
 
 
 def records_info(library: Any, prefix: str) -> Any:

@@ -27,7 +27,7 @@ from ...domain.samples import Sample
 from ...domain.spec_query import number, query_options
 from ...ports.devices import DeviceEvents
 from .library import clock_offset, pylsl, utc_time
-from .streams import InletMapping, mapping_for
+from .streams import InletMapping, mapping_for, quote_free
 
 log = logging.getLogger("wearstream.lsl")
 
@@ -170,12 +170,7 @@ def _channel_types(info: Any) -> list[str]:
 
 
 def _text(key: str) -> Any:
-    def parse(text: str) -> str:
-        if not text or "'" in text or len(text) > 200:
-            raise SpecError(f"lsl {key} {text!r} must be 1-200 characters without quotes")
-        return text
-
-    return parse
+    return lambda text: quote_free(f"lsl {key}", text)
 
 
 def _wait(text: str) -> float:
