@@ -157,8 +157,17 @@ def run(args: argparse.Namespace) -> int:
     except* Exception as group:  # a sink that cannot go on (full disk, webhook refusing, …)
         error = _first(group)
         log.debug("consumer failed", exc_info=error)
-        failure = f"stopped by {type(error).__name__}: {error}"
+        failure = f"stopped: {_described(error)}"
     return 0 if failure is None else _fail(failure, code)
+
+
+def _described(error: BaseException) -> str:
+    """A file the user named (a sink, --cursor-dir) by its path; other errors with their kind."""
+    if isinstance(error, OSError) and error.filename is not None:
+        return f"cannot use {error.filename}: {error.strerror}"
+    if isinstance(error, OSError) and error.errno is None:
+        return str(error)  # our own (SinkOpenError): the message names the thing
+    return f"{type(error).__name__}: {error}"
 
 
 def _first(group: BaseExceptionGroup) -> BaseException:

@@ -88,3 +88,10 @@ def test_a_token_command_that_does_not_exist_stops_the_producer(tmp_path: Path) 
         broker.wait(timeout=30)
     assert result.returncode == 2, result.stderr
     assert "was not found" in result.stderr and "fix --token-command" in result.stderr, result.stderr
+
+
+def test_a_cursor_dir_that_cannot_be_made_is_named() -> None:
+    result = run([*CONSUMER, "--cursor-dir", "/proc/no-such/cursors", "--sink", "webhook:http://127.0.0.1:9/h"])
+    assert result.returncode == 1
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("wearstream consumer: stopped: cannot use /proc/no-such") and "Error" not in last, last
