@@ -48,7 +48,8 @@ from ...ports.clock import Clock
 from ...ports.storage import DeveloperStore, StorageUnavailable, TokenStore
 from . import codec
 from .dashboard import DashboardQueue
-from .hub import ConsumerQueue, Hub, TooManyReplays
+from .consumer_queue import ConsumerQueue, TooManyReplays
+from .hub import Hub
 
 log = logging.getLogger("wearstream.broker")
 

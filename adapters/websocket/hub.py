@@ -12,21 +12,17 @@ dispatches from one ordered source: a follower task tails the log for the develo
 consumers on this node, so a payload reaches them the same way whichever node stored it. The
 consumer cap then holds across nodes through leases kept in the backend.
 
-Consumers never slow anyone down. Each has a bounded queue of encoded DISPATCH frames; a consumer
-whose queue is full is switched to catch-up mode: it stops receiving live frames and its sender
-reads the missed payloads from the log, in order, until it has caught up with the live stream, then
-goes live again. A slow consumer therefore gets everything, late, and costs the others nothing.
+Consumers never slow anyone down: each has its own bounded queue, and a consumer that falls
+behind catches up from the log (consumer_queue.py).
 
 A log that cannot be written now (full disk, lock, Redis refusing writes) stops nothing but new
 submissions: the writer keeps its batch and retries it (storage_state.py says how).
 
-Nothing a client does makes the hub hold more than HubLimits allows (docs/limits.md): a consumer's
-queue is bounded in frames and in bytes, and its catch-up and replay pages in bytes; a REPLAY
-identical to one still waiting adds nothing, and past ``max_pending_replays`` distinct ones the
-consumer is closed;
-a user's devices (from STATUS) are bounded and go with the producer connection that reported them;
-dashboards per developer are bounded, and each gets at most one presence frame per user per
-``presence_interval``, the latest state.
+Nothing a client does makes the hub hold more than HubLimits allows (docs/limits.md): consumer
+queues and REPLAYs are bounded (consumer_queue.py); readings waiting for the writer are bounded in
+bytes (``submit_queue_bytes``); a user's devices (from STATUS) are bounded and go with the producer
+connection that reported them; dashboards per developer are bounded, and each gets at most one
+presence frame per user per ``presence_interval``, the latest state.
 """
 
 from __future__ import annotations
@@ -45,39 +41,19 @@ import trio
 from ...domain.datatypes import is_extension_type
 from ...domain.frames import Status
 from ...domain.limits import HubLimits
-from ...domain.stream import Payload, ReplayRange, Stream, SubmitKey
+from ...domain.stream import Payload, Stream, SubmitKey
 from ...ports.storage import ConsumerLeases, SharedStreamLog, StorageUnavailable, StreamLog, Submission
 from ..process_memory import release_freed_memory
 from .codec import encode_dispatch
-from .dashboard import HEARTBEAT_ACK, MAX_ACKS_OWED, DashboardQueue, encode_presence
-from .stall import Stalled, WriteWatch
+from .consumer_queue import ConsumerQueue
+from .dashboard import DashboardQueue, encode_presence
 from .storage_state import StorageState, retry_delays
 
 log = logging.getLogger("wearstream.broker")
 
-REPLAY_PAGE = 500
-# Frames per write to one consumer: large enough that a lagging consumer's sender does far more
-# per turn than one producer's reader, small enough that the other tasks still get their turns.
-MAX_WRITE = 500
-# At most one write per consumer per this many seconds while frames keep coming (a write is a
-# syscall and a wake-up of the consumer; at 4,000/s they were a fifth of the broker's time).
-# A frame after a quiet spell leaves at once; under load one waits at most this long.
-WRITE_GAP = 0.001
-# A catch-up reads big pages: it runs when the consumer lags, when every turn must count.
-CATCH_UP_PAGE = 2000
-# Until a consumer's frames have been seen, a page of the log is this many payloads (payloads can
-# be 256 KiB each); later pages are sized from the largest frame of the page before.
-FIRST_PAGE = 32
-# Bytes of one write of live frames (besides MAX_WRITE frames).
-WRITE_BYTES = 1024 * 1024
 # After a connection that held this much ends, the hub asks the C allocator to give memory back.
 RELEASE_AFTER_BYTES = 4 * 1024 * 1024
-SendFrames = Callable[[list[str]], Awaitable[None]]
 T = TypeVar("T")
-
-
-class TooManyReplays(Exception):
-    """A consumer asked for more distinct REPLAY ranges than may wait (closed with its code)."""
 
 
 class AckTarget(Protocol):
@@ -94,189 +70,6 @@ class _Item:
     ack: AckTarget | None
     size: int = 0  # bytes of the reading, as counted against submit_queue_bytes
     payload: Payload | None = None
-
-
-class ConsumerQueue:
-    """What one consumer connection still has to be sent: live frames, replays, or a catch-up."""
-
-    def __init__(
-        self, hub: "Hub", developer_id: str, limits: HubLimits, extensions: bool = False
-    ) -> None:
-        self.hub = hub
-        self.developer_id = developer_id
-        self.limits = limits
-        self.extensions = extensions  # opted in to extension data types (docs/protocol.md)
-        self._first_live: int | None = None  # the seq of the first frame offered live
-        self._pending: collections.deque[str] = collections.deque()
-        self._pending_bytes = 0
-        self.peak_bytes = 0
-        self._replays: list[ReplayRange] = []
-        self._catch_up_after: int | None = None
-        self._acks_owed = 0
-        self._frame_bytes: int | None = None  # the largest frame of the last page read
-        self._wake = trio.Event()
-        self.sent = 0
-        self._last_write = -WRITE_GAP
-        self._watch = WriteWatch(limits.send_timeout)
-
-    @property
-    def depth(self) -> int:
-        return len(self._pending)
-
-    @property
-    def lagging(self) -> bool:
-        return self._catch_up_after is not None
-
-    def offer(self, seq: int, frame: str) -> None:
-        """Queue a live frame without ever blocking; fall back to catch-up when full."""
-        if self._first_live is None:
-            self._first_live = seq
-        if self._catch_up_after is not None:
-            return
-        size = len(frame)
-        limits = self.limits
-        if len(self._pending) >= limits.consumer_queue or self._pending_bytes + size > limits.consumer_queue_bytes:
-            self._catch_up_after = seq - 1
-            log.warning(
-                "consumer of %s fell %d payloads (%d bytes) behind: catching up from the log",
-                self.developer_id,
-                len(self._pending),
-                self._pending_bytes,
-            )
-        else:
-            self._pending.append(frame)
-            self._pending_bytes += size
-            if self._pending_bytes > self.peak_bytes:
-                self.peak_bytes = self._pending_bytes
-        self._wake.set()
-
-    def position(self) -> int:
-        """The latest seq this consumer can get only by REPLAY (sent in READY): every later one
-        comes live. Exact even while frames are already queued for it."""
-        if self._first_live is not None:
-            return self._first_live - 1
-        return self.hub.dispatched_seq(self.developer_id)
-
-    def wants(self, t: str) -> bool:
-        """Whether this consumer is sent payloads of type ``t``."""
-        return self.extensions or not is_extension_type(t)
-
-    def replay(self, rng: ReplayRange) -> None:
-        """Owe the consumer ``rng``. An empty range owes nothing, and one identical to a range
-        still waiting adds nothing (its frames all leave after this request anyway); past
-        ``max_pending_replays`` distinct ranges waiting, raise TooManyReplays. Overlapping
-        requests are each answered in full, as the protocol says."""
-        if rng.empty or rng in self._replays:
-            return
-        if len(self._replays) >= self.limits.max_pending_replays:
-            raise TooManyReplays(
-                f"more than {self.limits.max_pending_replays} REPLAY requests waiting"
-            )
-        self._replays.append(rng)
-        self._wake.set()
-
-    def heartbeat_ack(self) -> None:
-        """Owe a HEARTBEAT_ACK: sent before the next frames, so the reader never waits for a
-        busy socket (a consumer that heartbeats is not closed for want of a heartbeat)."""
-        self._acks_owed = min(self._acks_owed + 1, MAX_ACKS_OWED)
-        self._wake.set()
-
-    async def run(self, send: SendFrames, stalled: Stalled | None = None) -> None:
-        """Send everything owed, forever. ``send`` writes a list of frames in one go: whatever
-        has queued up leaves in one write, so a busy consumer costs one syscall per batch.
-        ``stalled(reason)`` is called once if a write waits over ``send_timeout``."""
-        async with trio.open_nursery() as nursery:
-            if stalled is not None:
-                nursery.start_soon(self._watch.watch, stalled)
-            await self._send_forever(send)
-
-    async def _send_forever(self, send: SendFrames) -> None:
-        while True:
-            await self._wake.wait()
-            self._wake = trio.Event()
-            while self._acks_owed or self._replays or self._pending or self._catch_up_after is not None:
-                if self._replays:
-                    await self._replay(send, self._replays.pop(0))
-                elif self._pending:
-                    gap_ends = self._last_write + WRITE_GAP
-                    # Sleep only when the gap is still running: trio's sleep into the past is a
-                    # cancel scope and a Cancelled raised and caught, and send() checkpoints anyway.
-                    if len(self._pending) < MAX_WRITE and gap_ends > trio.current_time():
-                        await trio.sleep_until(gap_ends)
-                    self._last_write = trio.current_time()
-                    await self._write(send, self._take_pending())
-                elif self._catch_up_after is not None:
-                    await self._catch_up(send)
-                else:
-                    await self._write(send, [])
-
-    def _take_pending(self) -> list[str]:
-        pending, frames, size = self._pending, [], 0
-        while pending and len(frames) < MAX_WRITE and size < WRITE_BYTES:
-            frame = pending.popleft()
-            frames.append(frame)
-            size += len(frame)
-        self._pending_bytes -= size
-        return frames
-
-    async def _write(self, send: SendFrames, frames: list[str]) -> None:
-        """One write: the heartbeat acks owed, then ``frames``."""
-        if self._acks_owed:
-            frames = [HEARTBEAT_ACK] * self._acks_owed + frames
-            self._acks_owed = 0
-        await self._watch.write(send, frames)
-        self.sent += len(frames)
-
-    def _page_size(self, cap: int) -> int:
-        """Payloads per read of the log: ``cap``, fewer when frames are big (a page holds about
-        ``page_bytes``)."""
-        if self._frame_bytes is None:
-            return min(cap, FIRST_PAGE)
-        return max(1, min(cap, self.limits.page_bytes // self._frame_bytes))
-
-    async def _read_page(self, rng: ReplayRange, cap: int) -> tuple[list[str], int]:
-        """The next page of ``rng`` as the frames this consumer wants, and the seq of the page's
-        last payload (``rng.after`` when the page is empty: nothing more to read)."""
-        page = await self.hub.log.read_range(self.developer_id, rng, self._page_size(cap))
-        if not page:
-            return [], rng.after
-        encoded = [encode_dispatch(payload) for payload in page]
-        self._frame_bytes = max(map(len, encoded))
-        self.peak_bytes = max(self.peak_bytes, sum(map(len, encoded)))
-        frames = [frame for frame, payload in zip(encoded, page) if self.wants(payload.t)]
-        return frames, page[-1].seq
-
-    async def _replay(self, send: SendFrames, rng: ReplayRange) -> None:
-        rng = rng.clamp(self.hub.dispatched_seq(self.developer_id))
-        if rng.empty:
-            return
-        # Retention may have removed the start of the range: the first frame says so.
-        trimmed = await self.hub.log.trimmed_upto(self.developer_id)
-        notice = f'{{"trimmed":{trimmed},' if rng.after < trimmed else None
-        after = rng.after
-        while after + 1 < rng.before:
-            frames, last = await self._read_page(ReplayRange(after, rng.before), REPLAY_PAGE)
-            if last <= after:
-                return
-            if notice is not None and frames:
-                frames[0], notice = notice + frames[0][1:], None
-            if frames:
-                await self._write(send, frames)
-            after = last
-
-    async def _catch_up(self, send: SendFrames) -> None:
-        after = self._catch_up_after
-        assert after is not None
-        live = self.hub.dispatched_seq(self.developer_id)
-        frames, last = await self._read_page(ReplayRange(after, live + 1), CATCH_UP_PAGE)
-        if frames:
-            await self._write(send, frames)
-        after = max(after, last)
-        # No await between this check and the switch: nothing dispatched can slip between.
-        if after >= self.hub.dispatched_seq(self.developer_id):
-            self._catch_up_after = None
-        else:
-            self._catch_up_after = after
 
 
 @attrs.define

@@ -14,7 +14,8 @@ from wsproto.frame_protocol import FrameProtocol
 
 from wearstream.adapters.storage.memory import MemoryStreamLog
 from wearstream.adapters.websocket.broker import text_frames
-from wearstream.adapters.websocket.hub import Hub, TooManyReplays
+from wearstream.adapters.websocket.consumer_queue import TooManyReplays
+from wearstream.adapters.websocket.hub import Hub
 from wearstream.domain.limits import HubLimits
 from wearstream.domain.stream import ReplayRange
 
