@@ -415,12 +415,13 @@ class Hub:
     async def _release_memory(self) -> None:
         """After a connection that held many bytes ended, hand freed memory back to the system,
         at most once a second (CPython frees the frames, but the C allocator may keep the pages).
-        The short wait lets the connection's tasks end and drop their last references first."""
+        The short wait lets the connection's tasks end and drop their last references first; the
+        trim itself (a walk over the heap) runs in a thread, so no connection waits for it."""
         while True:
             await self._release_wanted.wait()
             await trio.sleep(0.5)
             self._release_wanted = trio.Event()
-            release_freed_memory()
+            await trio.to_thread.run_sync(release_freed_memory)
             await trio.sleep(0.5)
 
     def _dispatch(self, payload: Payload) -> None:
