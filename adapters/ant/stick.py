@@ -43,6 +43,7 @@ log = logging.getLogger(__name__)
 SEARCH_FOREVER = 0xFF  # a lost sensor is searched for until the channel is closed
 READ_WAIT_S = 0.1  # how long a tty read blocks: short enough to stop promptly, long enough not to spin
 FAILED_READ_WAIT_S = 0.2
+WRITE_TIMEOUT_S = 5.0  # a stick that takes no bytes for this long has failed
 JOIN_TIMEOUT_S = 5.0
 _CHOOSING = threading.Lock()  # openant's driver list is shared: one node is built at a time
 
@@ -87,7 +88,11 @@ class TtyDriver(openant_driver.Driver):
         self._fd: int | None = None
 
     def open(self) -> None:
-        fd = os.open(self._path, os.O_RDWR | os.O_NOCTTY)
+        # Non-blocking: select() saying "readable" is no promise that the bytes are still there
+        # when read() comes (a flush, another reader of the same tty), and a blocking read would
+        # then wait for bytes that may never come, in openant's reader thread, which stopping
+        # the node joins: the session, and whoever cancels it, would hang for good.
+        fd = os.open(self._path, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
         try:
             tty.setraw(fd)
             attributes = termios.tcgetattr(fd)
@@ -104,15 +109,25 @@ class TtyDriver(openant_driver.Driver):
         ready, _, _ = select.select([fd], [], [], READ_WAIT_S)
         if not ready:
             return array.array("B")
-        data = os.read(fd, 4096)
+        try:
+            data = os.read(fd, 4096)
+        except BlockingIOError:  # the bytes select() saw are gone: nothing this time
+            return array.array("B")
         if not data:  # readable yet empty: the port hung up (a USB-serial stick unplugged)
             raise OSError(f"{self._path} hung up")
         return array.array("B", data)
 
     def write(self, data: Any) -> None:
         view = memoryview(bytes(data))
+        deadline = time.monotonic() + WRITE_TIMEOUT_S
         while view:
-            view = view[os.write(self._require_fd(), view):]
+            fd = self._require_fd()
+            try:
+                view = view[os.write(fd, view):]
+            except BlockingIOError:  # the stick is not taking bytes: wait, boundedly
+                if time.monotonic() >= deadline:
+                    raise OSError(f"{self._path} took no bytes for {WRITE_TIMEOUT_S:g} s") from None
+                select.select([], [fd], [], READ_WAIT_S)
 
     def close(self) -> None:
         if self._fd is not None:
