@@ -55,6 +55,7 @@ class BrokerSettings:
     max_devices_per_user: int = _LIMITS.max_devices
     presence_interval: float = _LIMITS.presence_interval
     send_timeout: float = _LIMITS.send_timeout
+    max_overlay_streams: int = 32
 
 
 @attrs.frozen
@@ -139,6 +140,11 @@ def register(commands: Commands) -> None:
         "WEARSTREAM_METRICS_TOKEN, which other users cannot read from the process list",
     )
     _add_limits(parser, d)
+    parser.add_argument(
+        "--max-overlay-streams", type=integer(1, 100_000), default=d.max_overlay_streams, metavar="N",
+        help="(user, data type) pairs shown by one developer's OBS overlays at once on this node; "
+        "the next overlay is told to wait (%(default)s)",
+    )
     parser.add_argument(
         "--log-level", default="info", choices=["debug", "info", "warning", "error"],
         help="the least severe log lines written",
@@ -277,6 +283,8 @@ async def serve_broker(
     from ..adapters.http.api import build_app
     from ..adapters.http.dashboard import Dashboard
     from ..adapters.http.metrics import BrokerMetrics, MeteredTokenStore, metered_log
+    from ..adapters.http.overlay import Overlay
+    from ..adapters.http.overlay_feed import LiveValues
     from ..adapters.http.server import serve_http
     from ..adapters.websocket.broker import Broker, BrokerConfig
     from ..adapters.websocket.hub import Hub
@@ -302,6 +310,8 @@ async def serve_broker(
         metrics.watch(broker, hub)
         minting = MeteredTokenStore(stores.tokens, metrics)
         dashboard = Dashboard(stores.developers, minting, SystemClock())
+        live_values = LiveValues(hub, settings.max_overlay_streams)
+        overlay = Overlay(stores.developers, live_values, SystemClock())
 
         def health() -> dict[str, Any]:
             return {
@@ -319,11 +329,12 @@ async def serve_broker(
             minting,
             token_ttl=timedelta(seconds=settings.token_ttl),
             health=health,
-            routes=[*dashboard.routes(), metrics.route(settings.metrics_token)],
+            routes=[*dashboard.routes(), *overlay.routes(), metrics.route(settings.metrics_token)],
             cors_origins=settings.cors_origin,
         )
         async with trio.open_nursery() as nursery:
             await nursery.start(hub.run)
+            await nursery.start(live_values.run)
             nursery.start_soon(close_revoked_sessions, broker, stores.developers)
             if settings.retention is not None:
                 retention = parse_retention(settings.retention)

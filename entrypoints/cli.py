@@ -24,6 +24,7 @@ COMMANDS = (
     "consumer",
     "developers",
     "token",
+    "overlay_url",  # `overlay-url`
     "scan",
     "listing",  # `transports` and `sinks`
 )

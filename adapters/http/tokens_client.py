@@ -76,6 +76,20 @@ async def mint_developer_token(
     return await _mint(api_url, "/auth/developer", None, dev_id, api_key, client, timeout)
 
 
+async def mint_overlay_token(
+    api_url: str,
+    dev_id: str,
+    api_key: str,
+    user_id: str,
+    days: int,
+    *,
+    timeout: float = DEFAULT_TIMEOUT,
+) -> str:
+    """A read-only overlay token for ``user_id``, valid ``days`` (``POST /auth/overlay?id=&days=``)."""
+    params = {"id": user_id, "days": str(days)}
+    return await _mint(api_url, "/auth/overlay", params, dev_id, api_key, None, timeout)
+
+
 async def _mint(
     api_url: str,
     path: str,

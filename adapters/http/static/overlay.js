@@ -1,0 +1,71 @@
+// The OBS overlay: polls /overlay/<user>/latest (same query as the page) and shows the value.
+// The query was validated by the broker before it served this page, so it is applied as it is.
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+const query = new URLSearchParams(location.search);
+const type = (query.get("type") || "").toUpperCase();
+const latestUrl = location.pathname.replace(/\/+$/, "") + "/latest" + location.search;
+let pollMs = 1000;
+
+function theme() {
+  const style = document.body.style;
+  if (query.get("color")) style.setProperty("--color", query.get("color"));
+  if (query.get("size")) style.setProperty("--size", `${parseInt(query.get("size"), 10)}px`);
+  $("heart").hidden = !type.endsWith("HEART_RATE");
+}
+
+function show(answer) {
+  const box = $("overlay");
+  $("problem").hidden = true;
+  box.hidden = false;
+  $("unit").textContent = answer.unit;
+  if (answer.value === null) {
+    box.className = "overlay waiting";
+    return;
+  }
+  const value = answer.value;
+  $("value").textContent = Math.abs(value) >= 100 || Number.isInteger(value)
+    ? String(Math.round(value)) : value.toFixed(1);
+  const stale = answer.age_s > answer.stale_after_s;
+  box.className = stale ? "overlay stale" : "overlay live";
+  if (type.endsWith("HEART_RATE") && value >= 20 && value <= 300) {
+    // One beat of the animation per heartbeat at the current rate.
+    document.body.style.setProperty("--beat", `${(60 / value).toFixed(3)}s`);
+    $("heart").classList.add("beating");
+  } else {
+    $("heart").classList.remove("beating");
+  }
+}
+
+function problem(text) {
+  $("overlay").hidden = true;
+  $("problem").textContent = text;
+  $("problem").hidden = false;
+}
+
+async function poll() {
+  let next = pollMs;
+  try {
+    const response = await fetch(latestUrl, { cache: "no-store", credentials: "omit" });
+    const answer = await response.json();
+    if (response.ok) {
+      pollMs = answer.poll_ms || pollMs;
+      next = pollMs;
+      show(answer);
+    } else if (response.status === 403 || response.status === 400) {
+      problem(answer.error);
+      return; // the token or the URL is wrong: asking again will not change that
+    } else {
+      problem(answer.error || `broker answered ${response.status}`);
+      next = 5000;
+    }
+  } catch (error) {
+    problem("cannot reach the broker; retrying");
+    next = 5000;
+  }
+  setTimeout(poll, next);
+}
+
+theme();
+poll();
