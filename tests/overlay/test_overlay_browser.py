@@ -1,7 +1,10 @@
 """The overlay in a real browser (Debian's headless Chromium, driven by Playwright), as OBS shows
 it: a producer sends heart rates, the page's value follows them, the heart beats at that rate, the
 background is transparent; another user's readings never appear; a wrong token and a token that
-expires while the page is open are said so on the page. Saves docs/overlay.png.
+expires while the page is open are said so on the page. Saves a screenshot of the overlay to
+tests/artifacts/overlay.png, and to docs/overlay.png (committed, shown in docs/integrations.md)
+when that is missing or WEARSTREAM_UPDATE_SCREENSHOTS=1, so that running the suite leaves the
+work tree clean.
 
 Playwright's sync API runs its own event loop, so the browser runs in a worker thread while the
 broker and the producers run in this test's trio nursery (as tests/dashboard/test_browser.py).
@@ -27,7 +30,9 @@ CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]
-SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "overlay.png"
+ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOT = ROOT / "tests" / "artifacts" / "overlay.png"
+DOCS_SCREENSHOT = ROOT / "docs" / "overlay.png"
 ALICE = [62, 64, 67, 71, 76, 82, 88, 93, 97, 101, 104, 106]  # a warm-up
 BOB = 190  # bob's readings: 190 and up, which must never show on alice's overlay
 WAIT_MS = 10_000
@@ -119,3 +124,5 @@ async def test_the_overlay_follows_the_producer_in_chromium(broker: LiveBroker, 
     assert seen["wrong"][0] == 403 and "not valid" in seen["wrong"][1]
     assert "expired on" in seen["expired"] and seen["expired_value_hidden"]
     assert SCREENSHOT.stat().st_size > 2_000
+    if os.environ.get("WEARSTREAM_UPDATE_SCREENSHOTS") == "1" or not DOCS_SCREENSHOT.exists():
+        DOCS_SCREENSHOT.write_bytes(SCREENSHOT.read_bytes())
