@@ -318,6 +318,7 @@ async def serve_broker(
                 "connections": len(broker.connections),
                 "consumers": hub.consumer_count(),
                 "dashboards": hub.dashboard_count(),
+                "overlay_streams": live_values.watched(),
                 "payloads_in": hub.payloads_in,
                 "payloads_out": hub.payloads_out,
                 "persistent": stores.persistent,
