@@ -17,7 +17,9 @@ token gets one answer, 403 with a sentence saying what to do, on the page and on
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta, timezone
+
+import trio
 
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response
@@ -123,7 +125,7 @@ class Overlay:
             slot = await self.values.latest(claims.developer_id, claims.user_id, label)
         except (TooManyStreams, NoWatcher) as error:
             return JSONResponse({"error": str(error)}, status_code=503, headers={**NO_STORE, "Retry-After": "5"})
-        age = None if slot.value is None else max(0.0, _trio_now() - slot.received)
+        age = None if slot.value is None else max(0.0, trio.current_time() - slot.received)
         return JSONResponse(
             {
                 "type": label,
@@ -149,12 +151,6 @@ class Overlay:
         if developer is None or developer.revoked:
             raise CredentialsError(INVALID)
         return check_overlay_token(token, developer.key_hash, request.path_params["user"], self.clock.now())
-
-
-def _trio_now() -> float:
-    import trio
-
-    return trio.current_time()
 
 
 def _one(request: Request, name: str, what: str) -> str | None:

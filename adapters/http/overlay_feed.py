@@ -22,6 +22,8 @@ import orjson
 import trio
 
 DISPATCH_OP = 5
+# A DISPATCH frame names its type before its reading: op, uid (≤ 128 characters, escaped), seq, t.
+HEAD_CHARS = 1024
 # A page polls every second; one that stopped for this long is gone (OBS hid or closed it).
 IDLE_S = 30.0
 MAX_STREAMS = 32
@@ -65,8 +67,13 @@ class _Feed:
     slots: dict[tuple[str, str], Latest] = attrs.Factory(dict)
 
     def take(self, frames: list[str]) -> None:
+        """Keep the values of watched pairs. A developer's stream may be mostly other users' ECG
+        chunks, so a frame whose head names no watched type is skipped without parsing it."""
         now = trio.current_time()
+        heads = {f'"t":{orjson.dumps(t).decode()}' for _, t in self.slots}
         for frame in frames:
+            if not any(frame.find(head, 0, HEAD_CHARS) >= 0 for head in heads):
+                continue
             message = orjson.loads(frame)
             if message.get("op") != DISPATCH_OP:
                 continue
