@@ -83,7 +83,7 @@ class Overlay:
         """``POST /auth/overlay?id=USER[&days=N]``: ``{"token", "expires_at"}``."""
         try:
             developer = await authenticate(request.headers, self.developers)
-            user_id = validate_user_id(_one(request, "id", "user id") or "")
+            user_id = _overlay_user(_one(request, "id", "user id") or "")
             days = _days(_one(request, "days", "number of days"))
         except CredentialsError as error:
             return refusal(request, error)
@@ -158,6 +158,15 @@ def _one(request: Request, name: str, what: str) -> str | None:
     if len(values) > 1:
         raise CredentialsError(f"give exactly one {what} (?{name}=), got {len(values)}", malformed=True)
     return values[0] if values else None
+
+
+def _overlay_user(given: str) -> str:
+    """A user id that can be a path segment: ``/`` would be decoded into the path and make
+    ``/overlay/a/latest`` ambiguous, so such a user has no overlay (docs/integrations.md)."""
+    user_id = validate_user_id(given)
+    if "/" in user_id:
+        raise CredentialsError(f"user id {user_id[:64]!r} holds '/': it cannot be in an overlay URL", malformed=True)
+    return user_id
 
 
 def _days(given: str | None) -> int:

@@ -38,6 +38,8 @@ async def test_minting_needs_the_developer_credentials(broker: LiveBroker) -> No
         creds = {"dev-id": broker.dev_id, "x-api-key": broker.api_key}
         too_long = await client.post("/auth/overlay", params={"id": "alice", "days": "400"}, headers=creds)
         assert too_long.status_code == 400 and "1 to 365" in too_long.text
+        slash = await client.post("/auth/overlay", params={"id": "a/latest"}, headers=creds)
+        assert slash.status_code == 400 and "holds '/'" in slash.text
         ok = await client.post("/auth/overlay", params={"id": "alice", "days": "2"}, headers=creds)
         assert ok.status_code == 200 and ok.headers["cache-control"] == "no-store"
         assert ok.json()["token"].startswith("ov1.") and broker.api_key not in ok.text

@@ -7,6 +7,8 @@ const query = new URLSearchParams(location.search);
 const type = (query.get("type") || "").toUpperCase();
 const latestUrl = location.pathname.replace(/\/+$/, "") + "/latest" + location.search;
 let pollMs = 1000;
+let shown = false; // a value is on screen
+const RETRY_MS = 5000;
 
 function theme() {
   const style = document.body.style;
@@ -25,6 +27,7 @@ function show(answer) {
     return;
   }
   const value = answer.value;
+  shown = true;
   $("value").textContent = Math.abs(value) >= 100 || Number.isInteger(value)
     ? String(Math.round(value)) : value.toFixed(1);
   const stale = answer.age_s > answer.stale_after_s;
@@ -35,6 +38,16 @@ function show(answer) {
     $("heart").classList.add("beating");
   } else {
     $("heart").classList.remove("beating");
+  }
+}
+
+// A passing trouble (broker restarting, busy) on a live stream: keep the last value, dimmed,
+// rather than put an error box on screen; with nothing shown yet, say what is wrong.
+function trouble(text) {
+  if (shown) {
+    $("overlay").className = "overlay stale";
+  } else {
+    problem(text);
   }
 }
 
@@ -57,12 +70,12 @@ async function poll() {
       problem(answer.error);
       return; // the token or the URL is wrong: asking again will not change that
     } else {
-      problem(answer.error || `broker answered ${response.status}`);
-      next = 5000;
+      trouble(answer.error || `broker answered ${response.status}`);
+      next = RETRY_MS;
     }
   } catch (error) {
-    problem("cannot reach the broker; retrying");
-    next = 5000;
+    trouble("cannot reach the broker; retrying");
+    next = RETRY_MS;
   }
   setTimeout(poll, next);
 }
