@@ -26,7 +26,7 @@ DEVELOPERS_PREFIX = '{"developers":'
 
 async def main(args: argparse.Namespace) -> None:
     settings = BrokerSettings(
-        host="127.0.0.1", port=0, http_port=0, heartbeat_interval=args.heartbeat_interval
+        host="127.0.0.1", port=0, heartbeat_interval=args.heartbeat_interval
     )
     async with trio.open_nursery() as nursery:
         running: RunningBroker = await nursery.start(serve_broker, settings)

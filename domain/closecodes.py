@@ -41,8 +41,16 @@ class CloseCode(enum.IntEnum):
     # data to move, so it reconnects.
     NORMAL = 1000, Advice.RETRY, "normal close", "reconnect"
     GOING_AWAY = 1001, Advice.RETRY, "the server is going away (shutdown)", "reconnect with backoff"
+    PROTOCOL_ERROR = (  # a frame that breaks RFC 6455 (unmasked, reserved bits, bad close code)
+        1002, Advice.STOP, "a frame that breaks the WebSocket protocol (RFC 6455)",
+        "a bug in the client's WebSocket library or code: please report it",
+    )
     MALFORMED_FRAME = (
         1003, Advice.STOP, "a malformed frame (not JSON, wrong shape)",
+        "a bug in the client: please report it",
+    )
+    INVALID_DATA = (  # a text message (or close reason) that is not valid UTF-8
+        1007, Advice.STOP, "a text message that is not valid UTF-8",
         "a bug in the client: please report it",
     )
     # Sent by the WebSocket library, on either side, for a message over its size limit; the same

@@ -32,7 +32,14 @@ _LIMITS = HubLimits()
 class BrokerSettings:
     host: str = "127.0.0.1"
     port: int = 8765
-    http_port: int = 8766
+    http_port: int | None = None
+    certfile: str | None = None
+    keyfile: str | None = None
+    max_connections: int = 10_000
+    handshake_timeout: float = 10.0
+    max_head_bytes: int = 16 * 1024
+    max_message_bytes: int = 1024 * 1024
+    http_idle_timeout: float = 30.0
     data_dir: str | None = None
     identify_timeout: float = 15.0
     heartbeat_interval: int = 40_000
@@ -77,8 +84,39 @@ def register(commands: Commands) -> None:
     )
     d = BrokerSettings()
     parser.add_argument("--host", default=d.host, help="interface to listen on; 0.0.0.0 for every one")
-    parser.add_argument("--port", type=PORT, default=d.port, help="WebSocket port, 0 = any free")
-    parser.add_argument("--http-port", type=PORT, default=d.http_port, help="HTTP API port, 0 = any free")
+    parser.add_argument(
+        "--port", type=PORT, default=d.port,
+        help="the one port for WebSocket /connect and the HTTP API (%(default)s; 0 = any free)",
+    )
+    parser.add_argument(
+        "--http-port", type=PORT, default=None,
+        help="also serve the HTTP API on this port of its own (default: only on --port)",
+    )
+    parser.add_argument(
+        "--certfile", default=None, metavar="PEM",
+        help="serve wss:// and https:// with this certificate (chain); with --keyfile",
+    )
+    parser.add_argument("--keyfile", default=None, metavar="PEM", help="the certificate's private key")
+    parser.add_argument(
+        "--max-connections", type=integer(1, 1_000_000), default=d.max_connections, metavar="N",
+        help="connections at once (WebSocket and HTTP); beyond: 503 (%(default)s)",
+    )
+    parser.add_argument(
+        "--handshake-timeout", type=seconds(3600), default=d.handshake_timeout, metavar="S",
+        help="time from connect to a complete request head (and TLS handshake) (%(default)s s)",
+    )
+    parser.add_argument(
+        "--max-head-bytes", type=integer(1024, 1 << 20, unit=" bytes"), default=d.max_head_bytes, metavar="N",
+        help="largest request head; beyond: 431 (%(default)s)",
+    )
+    parser.add_argument(
+        "--max-message-bytes", type=integer(1024, 64 << 20, unit=" bytes"), default=d.max_message_bytes, metavar="N",
+        help="largest WebSocket message; beyond: close 1009 (%(default)s)",
+    )
+    parser.add_argument(
+        "--http-idle-timeout", type=seconds(3600), default=d.http_idle_timeout, metavar="S",
+        help="close an HTTP connection idle this long (keep-alive cap) (%(default)s s)",
+    )
     parser.add_argument(
         "--data-dir", default=None, metavar="DIR",
         help="keep developers, keys and the log here (default: in memory, gone at exit)",
@@ -285,8 +323,8 @@ async def serve_broker(
     from ..adapters.http.metrics import BrokerMetrics, MeteredTokenStore, metered_log
     from ..adapters.http.overlay import Overlay
     from ..adapters.http.overlay_feed import LiveValues
-    from ..adapters.http.server import serve_http
     from ..adapters.websocket.broker import Broker, BrokerConfig
+    from ..adapters.websocket.listener import ListenerLimits
     from ..adapters.websocket.hub import Hub
     from ..adapters.websocket.revocation import close_revoked_sessions
     from ..domain.session import SessionConfig
@@ -306,7 +344,12 @@ async def serve_broker(
         session = SessionConfig(
             settings.identify_timeout, settings.heartbeat_interval, settings.heartbeat_grace
         )
-        broker = Broker(hub, stores.developers, stores.tokens, SystemClock(), BrokerConfig(session))
+        limits = ListenerLimits(
+            settings.max_connections, settings.handshake_timeout, settings.max_head_bytes,
+            settings.max_message_bytes,
+        )
+        config = BrokerConfig(session, limits)
+        broker = Broker(hub, stores.developers, stores.tokens, SystemClock(), config)
         metrics.watch(broker, hub)
         minting = MeteredTokenStore(stores.tokens, metrics)
         dashboard = Dashboard(stores.developers, minting, SystemClock())
@@ -340,15 +383,54 @@ async def serve_broker(
             if settings.retention is not None:
                 retention = parse_retention(settings.retention)
                 nursery.start_soon(_apply_retention, stores.log, retention, settings.retention_interval)
-            ws_port = await nursery.start(broker.serve, settings.host, settings.port)
-            dashboard.ws_port = ws_port
-            http_port = await nursery.start(serve_http, app, settings.host, settings.http_port)
+            running = await nursery.start(_serve_ports, settings, broker, app, dashboard, hub, stores)
+            task_status.started(running)
+
+
+async def _serve_ports(
+    settings: BrokerSettings,
+    broker: "Broker",
+    app: Any,
+    dashboard: Any,
+    hub: "Hub",
+    stores: "Stores",
+    *,
+    task_status: "trio.TaskStatus[RunningBroker]",
+) -> None:
+    """The one port (WebSocket, and HTTP relayed to hypercorn on a private Unix socket), and
+    the HTTP API's own port if ``--http-port`` asks for one."""
+    import functools
+
+    import trio
+
+    from ..adapters.http.forward import Forwarder, private_socket_path, remove_socket, unix_listen_socket
+    from ..adapters.http.server import BACKLOG, GRACEFUL_TIMEOUT, hypercorn_config, listen_socket, serve_config
+    from ..adapters.websocket.listener import server_ssl_context
+
+    tls = server_ssl_context(settings.certfile, settings.keyfile) if settings.certfile else None
+    path = private_socket_path()
+    try:
+        plain = [unix_listen_socket(path, BACKLOG)]
+        own = [] if settings.http_port in (None, settings.port) else [listen_socket(settings.host, settings.http_port)]
+        http_port = own[0].getsockname()[1] if own else None
+        config = hypercorn_config(
+            own, GRACEFUL_TIMEOUT, settings.http_idle_timeout + 1.0, plain=plain,
+            certfile=settings.certfile, keyfile=settings.keyfile,
+        )
+        async with trio.open_nursery() as nursery:
+            await nursery.start(serve_config, app, config, f"unix:{path}")
+            forwarder = Forwarder(str(path), settings.http_idle_timeout)
+            serve = functools.partial(broker.serve, http=forwarder, ssl_context=tls)
+            port = await nursery.start(serve, settings.host, settings.port)
             host = _url_host(settings.host)
-            task_status.started(
-                RunningBroker(
-                    f"ws://{host}:{ws_port}/connect", f"http://{host}:{http_port}", broker, hub, stores
-                )
-            )
+            secure = "s" if tls is not None else ""
+            dashboard.secure = tls is not None
+            dashboard.ws_port = port
+            api = f"http{secure}://{host}:{http_port or port}"
+            log.info("listening on %s (WebSocket /connect and the HTTP API)", f"{host}:{port}")
+            task_status.started(RunningBroker(f"ws{secure}://{host}:{port}/connect", api, broker, hub, stores))
+    finally:
+        remove_socket(path)
 
 
 def hub_limits(settings: BrokerSettings) -> HubLimits:

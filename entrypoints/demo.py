@@ -82,7 +82,7 @@ async def _main(duration: float | None, rate: float, out: TextIO) -> None:
 
     view = LiveView()
     started = time.time()
-    settings = BrokerSettings(port=0, http_port=0, token_ttl=60.0)
+    settings = BrokerSettings(port=0, token_ttl=60.0)
     with trio.move_on_after(math.inf if duration is None else duration):
         async with trio.open_nursery() as nursery:
             nursery.start_soon(_stop_on_signal, nursery.cancel_scope)

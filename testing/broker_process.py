@@ -1,7 +1,8 @@
 """Run `wearstream broker` as a real subprocess on free ports, for end-to-end tests.
 
-The broker is started with ``--port 0 --http-port 0`` and announces the ports it got on stdout
-(``wearstream broker ready ws=ws://HOST:PORT/connect http=http://HOST:PORT``). Its stdout and
+The broker is started with ``--port 0`` and announces the port it got on stdout
+(``wearstream broker ready ws=ws://HOST:PORT/connect http=http://HOST:PORT``): one origin, so
+both URLs share HOST:PORT (``ws_url`` and ``http_url`` are kept for tests that use either). Its stdout and
 stderr go to files, not pipes, so nothing has to drain them while a test runs and both are at
 hand for a failure message. Both a blocking API (for fixtures outside trio) and an async one (for
 a test that must keep its WebSocket clients running while the broker starts or stops) are given;
@@ -93,7 +94,7 @@ def broker_arguments(
     extra: Sequence[str] = (),
 ) -> list[str]:
     """The `wearstream broker …` command line for these options, on free ports."""
-    args = [*wearstream_command(), "broker", "--host", host, "--port", "0", "--http-port", "0"]
+    args = [*wearstream_command(), "broker", "--host", host, "--port", "0"]
     if data_dir is not None:
         args += ["--data-dir", str(data_dir)]
     options: dict[str, Any] = {

@@ -1,6 +1,6 @@
 """An in-process broker for tests, with a ready developer and the helpers to use it.
 
-The real broker (``serve_broker``: WebSocket and HTTP API on free ports of 127.0.0.1, memory
+The real broker (``serve_broker``: WebSocket and HTTP API on one free port of 127.0.0.1, memory
 stores), not a stand-in, so a test of a plug-in meets the same protocol, tokens and acks as
 production. It is wired as ``wearstream demo`` wires it: producers mint their tokens over
 HTTP and stream through their own outbox and WebSocket link; a consumer uses
@@ -112,7 +112,7 @@ async def start_broker(
 ) -> LiveBroker:
     """Start a broker in ``nursery`` (free ports, memory stores unless ``data_dir=``) and create
     a developer in it. ``settings`` are BrokerSettings fields (``max_consumers=2``)."""
-    options: dict[str, Any] = {"port": 0, "http_port": 0, **settings}
+    options: dict[str, Any] = {"port": 0, **settings}
     running: RunningBroker = await nursery.start(serve_broker, BrokerSettings(**options))
     created = await create_developer(running.stores.developers, developer)
     return LiveBroker(running, created)

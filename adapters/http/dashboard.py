@@ -21,7 +21,7 @@ from ...domain.errors import CredentialsError
 from ...domain.identity import Role
 from ...ports.clock import Clock
 from ...ports.storage import DeveloperStore, TokenStore
-from ..websocket.broker import PATH as WS_PATH
+from ..websocket.handshake import PATH as WS_PATH
 from .api import mint_token, refusal
 from .credentials import authenticate
 
@@ -40,7 +40,8 @@ DASHBOARD_TOKEN_TTL = timedelta(seconds=60)
 
 
 class Dashboard:
-    """The page's routes. ``ws_port`` is set once the WebSocket server is listening."""
+    """The page's routes. ``ws_port`` is set once the WebSocket server is listening, and
+    ``secure`` when it serves TLS (behind the broker's listener the app itself sees plain HTTP)."""
 
     def __init__(
         self,
@@ -54,6 +55,7 @@ class Dashboard:
         self.clock = clock
         self.token_ttl = token_ttl
         self.ws_port: int | None = None
+        self.secure = False
 
     def routes(self) -> list[BaseRoute]:
         return [
@@ -82,7 +84,7 @@ class Dashboard:
             return JSONResponse({"error": "the WebSocket server is not listening yet"}, status_code=503)
         host = request.url.hostname or "127.0.0.1"
         host = f"[{host}]" if ":" in host else host
-        scheme = "wss" if request.url.scheme == "https" else "ws"
+        scheme = "wss" if self.secure or request.url.scheme == "https" else "ws"
         return JSONResponse({"ws_url": f"{scheme}://{host}:{self.ws_port}{WS_PATH}"})
 
     async def auth_dashboard(self, request: Request) -> Response:

@@ -43,21 +43,38 @@ def listen_socket(host: str, port: int) -> socket.socket:
         raise HttpBindError(error.errno, f"HTTP server cannot listen on {host}:{port}: {reason}") from None
 
 
-KEEP_ALIVE_TIMEOUT = 75.0  # seconds, as nginx's default
+# An idle keep-alive connection is closed after this long (``--http-idle-timeout``): longer than
+# clients keep an idle pooled connection (httpx, Node: 5 s), so the server never closes one just
+# as a client reuses it for a token request, and short enough that idle sockets don't pile up.
+KEEP_ALIVE_TIMEOUT = 30.0
 
 
-def hypercorn_config(sock: socket.socket, graceful_timeout: float) -> Config:
-    """A config serving on ``sock`` (which hypercorn takes over), logging through ``logging``."""
+def hypercorn_config(
+    secure: list[socket.socket],
+    graceful_timeout: float,
+    keep_alive: float = KEEP_ALIVE_TIMEOUT,
+    *,
+    plain: list[socket.socket] = (),  # type: ignore[assignment]
+    certfile: str | None = None,
+    keyfile: str | None = None,
+) -> Config:
+    """A config serving on the given sockets (which hypercorn takes over), logging through
+    ``logging``; with ``certfile``, TLS on ``secure`` (``plain`` never has TLS)."""
     config = Config()
-    config.bind = [f"fd://{sock.detach()}"]
+    binds = [f"fd://{sock.detach()}" for sock in secure]
+    plain_binds = [f"fd://{sock.detach()}" for sock in plain]
+    if certfile is not None:  # hypercorn uses insecure_bind only when TLS is on
+        config.certfile = certfile
+        config.keyfile = keyfile or certfile
+        config.bind, config.insecure_bind = binds, plain_binds
+    else:
+        config.bind = binds + plain_binds
     config.graceful_timeout = graceful_timeout
     config.backlog = BACKLOG  # hypercorn listens again on the socket with its own backlog
     config.accesslog = None
     config.errorlog = logging.getLogger("wearstream.http.server")
     config.include_server_header = False
-    # Longer than clients keep an idle pooled connection (httpx: 5 s, the same as hypercorn's
-    # default), so the server never closes one just as a client reuses it for a token request.
-    config.keep_alive_timeout = KEEP_ALIVE_TIMEOUT
+    config.keep_alive_timeout = keep_alive
     return config
 
 
@@ -67,12 +84,26 @@ async def serve_http(
     port: int,
     *,
     graceful_timeout: float = GRACEFUL_TIMEOUT,
+    keep_alive: float = KEEP_ALIVE_TIMEOUT,
     task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Serve ``app`` on ``host:port`` until cancelled; reports the bound port via task_status."""
     sock = listen_socket(host, port)
     bound_port: int = sock.getsockname()[1]
-    config = hypercorn_config(sock, graceful_timeout)
+    config = hypercorn_config([sock], graceful_timeout, keep_alive)
+    await serve_config(app, config, f"http://{_url_host(host)}:{bound_port}", bound_port, task_status=task_status)
+
+
+async def serve_config(
+    app: Any,
+    config: Config,
+    where: str,
+    started: Any = None,
+    *,
+    task_status: trio.TaskStatus[Any] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Run hypercorn with ``config`` until cancelled, then shut it down gracefully (bounded);
+    reports ``started`` via task_status once it listens."""
     stop = trio.Event()
     shield = trio.CancelScope(shield=True)
 
@@ -83,12 +114,12 @@ async def serve_http(
     async with trio.open_nursery() as nursery:
         try:
             await nursery.start(run_hypercorn)
-            log.info("HTTP API on http://%s:%d", _url_host(host), bound_port)
-            task_status.started(bound_port)
+            log.info("HTTP API on %s", where)
+            task_status.started(started)
             await trio.sleep_forever()
         finally:
             stop.set()
-            shield.deadline = trio.current_time() + graceful_timeout + SHUTDOWN_MARGIN
+            shield.deadline = trio.current_time() + config.graceful_timeout + SHUTDOWN_MARGIN
 
 
 def _url_host(host: str) -> str:

@@ -13,18 +13,11 @@ import heapq
 import itertools
 import logging
 import math
+import ssl
 from datetime import timezone
 
 import attrs
 import trio
-from trio_websocket import (
-    CloseReason,
-    ConnectionClosed,
-    WebSocketConnection,
-    WebSocketRequest,
-    serve_websocket,
-)
-from wsproto.connection import ConnectionState
 
 from ...domain.closecodes import CloseCode
 from ...domain.errors import ProtocolError, TokenError
@@ -49,25 +42,21 @@ from ...ports.storage import DeveloperStore, StorageUnavailable, TokenStore
 from . import codec
 from .dashboard import DashboardQueue
 from .consumer_queue import ConsumerQueue, TooManyReplays
+from .framing import FrameError
+from .handshake import PATH
 from .hub import Hub
+from .listener import HttpHandler, Listener, ListenerLimits, bound_port, open_listeners
+from .server_socket import CLOSE_TIMEOUT, ConnectionClosed, ServerSocket
 
 log = logging.getLogger("wearstream.broker")
 
-PATH = "/connect"
-# trio-websocket itself closes with 1009 beyond this; frames between MAX_FRAME_BYTES and this
-# get the protocol's 1003 from the codec, with a reason.
-LIBRARY_MAX_MESSAGE = 1024 * 1024
-CLOSE_TIMEOUT = 2.0
 STORAGE_UNAVAILABLE = "storage unavailable, try again later"
-# trio-websocket's reader hands messages over a channel of this size (its default, 1, means a
-# task switch for every message): a producer's burst is parsed in one turn and read in one.
-MESSAGE_QUEUE = 64
-RECEIVE_BYTES = 64 * 1024
 
 
 @attrs.frozen
 class BrokerConfig:
     session: SessionConfig = attrs.field(factory=SessionConfig)
+    limits: ListenerLimits = attrs.field(factory=ListenerLimits)
 
 
 class Deadlines:
@@ -123,32 +112,34 @@ class Broker:
         self.dropped: dict[str, int] = {}  # frames dropped without closing, by op name
         self.replay_requests = 0
         self.deadlines = Deadlines()
+        self.listeners: list[Listener] = []
         self._ids = itertools.count(1)
 
     async def serve(
-        self, host: str, port: int, *, task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED
+        self,
+        host: str,
+        port: int,
+        *,
+        http: HttpHandler | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+        task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED,
     ) -> None:
-        """Listen until cancelled; reports the bound port (``port`` may be 0)."""
-
+        """Listen until cancelled; reports the bound port (``port`` may be 0). Requests other
+        than a WebSocket handshake go to ``http`` (one origin); without it they get a 404."""
+        listeners = await open_listeners(host, port)
+        listener = Listener(self.accept, http, limits=self.config.limits, ssl_context=ssl_context)
+        self.listeners.append(listener)
         async with trio.open_nursery() as nursery:
             nursery.start_soon(self.deadlines.run)
-            server = await nursery.start(
-                lambda task_status: serve_websocket(
-                    self._handle,
-                    host,
-                    port,
-                    ssl_context=None,
-                    handler_nursery=nursery,
-                    max_message_size=LIBRARY_MAX_MESSAGE,
-                    message_queue_size=MESSAGE_QUEUE,
-                    receive_buffer_size=RECEIVE_BYTES,
-                    task_status=task_status,
-                )
-            )
-            task_status.started(server.port)
+            await nursery.start(listener.serve, listeners)
+            task_status.started(bound_port(listeners))
 
     async def shutdown(self, code: CloseCode = CloseCode.GOING_AWAY, reason: str = "server shutting down") -> None:
-        """Close every connection with ``code`` (concurrently, each bounded in time)."""
+        """Stop accepting, then close every connection with ``code`` (concurrently, each
+        bounded in time)."""
+        for listener in self.listeners:
+            listener.stop_accepting()
+        await trio.sleep(0)  # the accept loops close their sockets
         async with trio.open_nursery() as nursery:
             for connection in list(self.connections):
                 nursery.start_soon(connection.close, code, reason)
@@ -168,20 +159,17 @@ class Broker:
                 nursery.start_soon(connection.close, code, reason)
         return len(sessions)
 
-    async def _handle(self, request: WebSocketRequest) -> None:
-        if request.path.split("?", 1)[0] != PATH:
-            await request.reject(404, body=b"the WebSocket endpoint is /connect\n")
-            return
-        ws = await request.accept()
+    async def accept(self, ws: ServerSocket) -> None:
+        """Run one WebSocket, handshake done, until it ends (the listener's fault boundary
+        around it catches what escapes; a bug in the protocol code is closed with 1011)."""
         connection = Connection(self, ws, next(self._ids))
         self.connections.add(connection)
-        peer = f"{ws.remote.address}:{ws.remote.port}" if hasattr(ws.remote, "port") else str(ws.remote)
-        connection.log_event("connect", "connection opened", peer=peer)
+        connection.log_event("connect", "connection opened", peer=ws.remote)
         try:
             await connection.run()
         except Exception:  # a bug met by one connection must not take the broker down
             log.exception("connection failed; closing it with 1011")
-            with trio.move_on_after(1):
+            with trio.move_on_after(CLOSE_TIMEOUT):
                 await ws.aclose(CloseCode.INTERNAL_ERROR, "internal error")
         finally:
             self.connections.discard(connection)
@@ -190,7 +178,7 @@ class Broker:
 class Connection:
     """One socket: feeds frames and deadlines to the session and carries out its actions."""
 
-    def __init__(self, broker: Broker, ws: WebSocketConnection, conn_id: int = 0) -> None:
+    def __init__(self, broker: Broker, ws: ServerSocket, conn_id: int = 0) -> None:
         self.broker = broker
         self.ws = ws
         self.id = conn_id
@@ -238,8 +226,11 @@ class Connection:
     async def _read(self) -> None:
         while not self._closing:
             try:
-                messages = await self._messages()
+                messages = await self.ws.receive_messages()
             except ConnectionClosed:
+                return
+            except FrameError as error:  # broken RFC 6455 framing: 1002, 1007 or 1009
+                await self.close(CloseCode(error.code), error.reason)
                 return
             for message in messages:
                 if self._closing:
@@ -251,19 +242,6 @@ class Connection:
                     continue
                 await self._perform(self.session.received(frame, trio.current_time()))
             self.reschedule()
-
-    async def _messages(self) -> list[str | bytes]:
-        """The next message and every other one already parsed: one trip through the scheduler
-        for a burst, not one per message. (trio-websocket has no public batch read; its
-        receive channel is the queue its own get_message reads.)"""
-        messages = [await self.ws.get_message()]
-        channel = self.ws._recv_channel
-        while len(messages) < MESSAGE_QUEUE:
-            try:
-                messages.append(channel.receive_nowait())
-            except (trio.WouldBlock, trio.EndOfChannel, trio.ClosedResourceError):
-                break
-        return messages
 
     def reschedule(self) -> None:
         """File the session's deadline with the broker if it is now earlier than the one filed
@@ -383,7 +361,7 @@ class Connection:
         if isinstance(self.queue, ConsumerQueue):
             assert self._nursery is not None
             latest = self.queue.position()
-            self._nursery.start_soon(self.queue.run, self._send_frames, self._too_slow)
+            self._nursery.start_soon(self.queue.run, self.ws.send_messages, self._too_slow)
         elif self.session.wants_acks:
             assert self._nursery is not None
             self._nursery.start_soon(self._send_acks)
@@ -420,7 +398,7 @@ class Connection:
         await self._perform(self.session.identified(principal))  # READY before any PRESENCE
         self._log_identified()
         assert self._nursery is not None
-        self._nursery.start_soon(queue.run, self._send_frames, self._too_slow)
+        self._nursery.start_soon(queue.run, self.ws.send_messages, self._too_slow)
 
     def _too_slow(self, reason: str) -> None:
         """The queue's write has waited too long: close with SLOW_CONSUMER (in the background,
@@ -460,22 +438,6 @@ class Connection:
             raise TokenError("the token's developer is revoked")
         return Principal(token.role, token.developer_id, token.user_id)
 
-    async def _send_frames(self, frames: list[str]) -> None:
-        """Several text messages in one write (trio-websocket writes one per call, and a
-        syscall per DISPATCH was the broker's largest cost). We frame them ourselves: a server's
-        frames are unmasked, and this server negotiates no extension. Writing under the
-        connection's own stream lock, and only while it is open, keeps wsproto's view intact."""
-        ws = self.ws
-        if ws._close_reason is not None or ws._wsproto.state is not ConnectionState.OPEN:
-            raise ConnectionClosed(ws._close_reason or CloseReason(1006, "connection lost"))
-        data = text_frames(frames)
-        async with ws._stream_lock:
-            try:
-                await ws._stream.send_all(data)
-            except (trio.BrokenResourceError, trio.ClosedResourceError):
-                await ws._abort_web_socket()
-                raise ConnectionClosed(ws._close_reason) from None
-
     # Acknowledged submits (extension) --------------------------------------------------------
 
     def stored(self, submit_id: int) -> None:
@@ -506,28 +468,6 @@ class Connection:
             "close", "closed by the broker", code=int(code), reason=reason, by="server", drops=self.drops
         )
         with trio.move_on_after(timeout):
-            await self.ws.aclose(int(code), _truncate(reason))
+            await self.ws.aclose(int(code), reason)
         if self._nursery is not None:
             self._nursery.cancel_scope.cancel()
-
-
-def text_frames(messages: list[str]) -> bytes:
-    """Complete, unmasked WebSocket text frames (RFC 6455 section 5.2), one per message."""
-    out = bytearray()
-    for message in messages:
-        data = message.encode()
-        size = len(data)
-        if size < 126:
-            out += bytes((0x81, size))
-        elif size < 65536:
-            out += b"\x81\x7e" + size.to_bytes(2, "big")
-        else:
-            out += b"\x81\x7f" + size.to_bytes(8, "big")
-        out += data
-    return bytes(out)
-
-
-def _truncate(reason: str, limit: int = 123) -> str:
-    """A close reason that fits a close frame (125 bytes, two of them for the code)."""
-    data = reason.encode()
-    return reason if len(data) <= limit else data[:limit].decode(errors="ignore")

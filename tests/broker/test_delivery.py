@@ -10,10 +10,8 @@ import orjson
 import pytest
 import trio
 import trio.testing
-from wsproto.frame_protocol import FrameProtocol
 
 from wearstream.adapters.storage.memory import MemoryStreamLog
-from wearstream.adapters.websocket.broker import text_frames
 from wearstream.adapters.websocket.consumer_queue import TooManyReplays
 from wearstream.adapters.websocket.hub import Hub
 from wearstream.domain.limits import HubLimits
@@ -76,14 +74,6 @@ async def test_frames_queued_while_the_consumer_was_busy_leave_in_one_write(nurs
             await trio.sleep(0.01)
     assert recorder.seqs == list(range(1, 51))
     assert len(recorder.writes) == 1
-
-
-def test_text_frames_match_wsprotos_framing_at_every_length_boundary() -> None:
-    messages = ["x" * n for n in (0, 1, 125, 126, 127, 65535, 65536, 70000)] + ["µs ✓"]
-    expected = b"".join(
-        FrameProtocol(client=False, extensions=[]).send_data(m, fin=True) for m in messages
-    )
-    assert text_frames(messages) == expected
 
 
 async def test_replays_waiting_are_bounded_identical_ones_count_once_overlapping_ones_are_each_served(

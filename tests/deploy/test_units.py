@@ -85,7 +85,7 @@ def test_the_broker_unit_keeps_its_state_in_the_state_directory(tmp_path: Path) 
         command_line("wearstream-broker.service", tmp_path)
     )
     settings = broker.settings_from_args(args)
-    assert (settings.host, settings.port, settings.http_port) == ("0.0.0.0", 8765, 8766)
+    assert (settings.host, settings.port, settings.http_port) == ("0.0.0.0", 8765, None)
     assert settings.data_dir == str(tmp_path)
 
 

@@ -14,7 +14,7 @@ from wearstream.domain.errors import (
 
 def test_the_table_of_the_protocol() -> None:
     assert {int(c) for c in CloseCode} == {
-        1000, 1001, 1003, 1009, 1011, 1013, 4000, 4001, 4002, 4003, 4004, 4005, 4006, 4007, 4009
+        1000, 1001, 1002, 1003, 1007, 1009, 1011, 1013, 4000, 4001, 4002, 4003, 4004, 4005, 4006, 4007, 4009
     }
     for code in CloseCode:  # every row says what it means and what to do
         assert code.meaning and code.todo and isinstance(code.advice, Advice)
