@@ -293,8 +293,64 @@ def run(args: argparse.Namespace) -> int:
             "and are gone when the broker stops",
             file=sys.stderr,
         )
-    trio.run(_main, settings)
+    problem = _tls_problem(settings)
+    if problem is not None:
+        print(f"wearstream broker: {problem}", file=sys.stderr)
+        return 2
+    _raise_descriptor_limit()
+    try:
+        trio.run(_main, settings)
+    except (Exception, BaseExceptionGroup) as error:
+        problem = _startup_problem(error)
+        if problem is None:
+            raise
+        print(f"wearstream broker: {problem}", file=sys.stderr)
+        return 1
     return 0
+
+
+def _startup_problem(error: BaseException) -> str | None:
+    """The one line for a start-up failure the operator can fix (a busy port, an unreadable
+    certificate), found inside trio's exception groups; None for anything else."""
+    from ..adapters.http.server import HttpBindError
+    from ..adapters.websocket.listener import ListenError
+
+    if isinstance(error, BaseExceptionGroup):
+        found = [_startup_problem(e) for e in error.exceptions]
+        return found[0] if len(found) == 1 else None
+    if isinstance(error, (ListenError, HttpBindError)):
+        return str(error.strerror or error)
+    return None
+
+
+def _tls_problem(settings: BrokerSettings) -> str | None:
+    """Why --certfile/--keyfile cannot serve TLS, checked before anything starts."""
+    import ssl
+
+    from ..adapters.websocket.listener import server_ssl_context
+
+    if settings.certfile is None:
+        return None if settings.keyfile is None else "--keyfile needs --certfile"
+    try:
+        server_ssl_context(settings.certfile, settings.keyfile)
+    except ssl.SSLError as error:
+        return f"cannot use {settings.certfile} / {settings.keyfile or '(key in the same file)'}: {error.reason or error}"
+    except OSError as error:
+        return f"cannot read {error.filename or settings.certfile}: {error.strerror}"
+    return None
+
+
+def _raise_descriptor_limit() -> None:
+    """Lift the soft limit on open files to the hard one (as Go's runtime does), so that a
+    broker started by hand is not capped at a shell's 1024; a sandbox may forbid it."""
+    import resource
+
+    try:
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if soft < hard:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    except (OSError, ValueError):
+        pass
 
 
 async def _main(settings: BrokerSettings) -> None:

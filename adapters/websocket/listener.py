@@ -283,9 +283,17 @@ def _open_reserve() -> int | None:
         return None
 
 
+class ListenError(OSError):
+    """The broker cannot listen on the address it was given."""
+
+
 async def open_listeners(host: str, port: int) -> list[trio.SocketListener]:
     """Listening sockets on ``host:port`` (port 0: any free one), with a deep backlog."""
-    return await trio.open_tcp_listeners(port, host=host, backlog=BACKLOG)
+    try:
+        return await trio.open_tcp_listeners(port, host=host, backlog=BACKLOG)
+    except OSError as error:
+        reason = os.strerror(error.errno) if error.errno else str(error)
+        raise ListenError(error.errno, f"cannot listen on {host}:{port}: {reason}") from None
 
 
 def bound_port(listeners: list[trio.SocketListener]) -> int:

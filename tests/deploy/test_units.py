@@ -111,3 +111,15 @@ def test_the_services_run_sandboxed_as_the_service_user() -> None:
     members = [line.split()[2] for line in (DEPLOY / "wearstream.sysusers").read_text().splitlines()
                if line.startswith("m ")]
     assert members == ["bluetooth", "plugdev", "dialout"]
+
+
+def test_the_broker_may_hold_more_descriptors_than_its_connection_cap_needs() -> None:
+    """Each WebSocket holds one descriptor and each HTTP connection three (client, relay,
+    hypercorn's end): the unit's LimitNOFILE covers --max-connections of WebSockets several
+    times over, and the producer has a bound too."""
+    from wearstream.entrypoints.broker import BrokerSettings
+
+    (limit,) = unit_settings("wearstream-broker.service")["LimitNOFILE"]
+    assert int(limit) >= 3 * BrokerSettings().max_connections
+    (producer_limit,) = unit_settings("wearstream-producer.service")["LimitNOFILE"]
+    assert int(producer_limit) >= 1024
