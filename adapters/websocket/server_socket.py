@@ -159,12 +159,18 @@ class ServerSocket:
         await self._write_control(data)
 
     async def _write_control(self, data: bytes) -> None:
-        async with self._send_lock:
-            try:
-                await self._stream.send_all(data)
-            except (trio.BrokenResourceError, trio.ClosedResourceError):
-                await self._end(CloseReason(ABNORMAL, "connection lost"))
-                raise ConnectionClosed(self.closed) from None  # type: ignore[arg-type]
+        lock = self._send_lock
+        try:  # uncontended (nearly always): no extra trip through the scheduler to take it
+            lock.acquire_nowait()
+        except trio.WouldBlock:
+            await lock.acquire()
+        try:
+            await self._stream.send_all(data)
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            await self._end(CloseReason(ABNORMAL, "connection lost"))
+            raise ConnectionClosed(self.closed) from None  # type: ignore[arg-type]
+        finally:
+            lock.release()
 
     # Closing ---------------------------------------------------------------------------------
 
