@@ -36,6 +36,7 @@ log = logging.getLogger("wearstream.broker.listener")
 # accept() failing for want of resources: wait and retry (as trio.serve_listeners does).
 _CAPACITY_ERRNOS = {errno.EMFILE, errno.ENFILE, errno.ENOMEM, errno.ENOBUFS}
 ACCEPT_BACKOFF = 0.1
+SHED_WAIT = 0.005  # at the descriptor limit: the backlog is empty once no client came for this long
 LOG_EVERY = 10.0  # seconds between two log lines about the same kind of refusal
 _SERVICE_UNAVAILABLE = (
     b"HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Type: text/plain\r\n"
@@ -85,7 +86,6 @@ class Listener:
         self.ssl_context = ssl_context
         self.active = 0
         self.refused = 0
-        self.failed = 0
         self._reserve: int | None = _open_reserve()
         self._logged: dict[str, float] = {}
         self._accepting = trio.CancelScope()
@@ -151,11 +151,22 @@ class Listener:
         if self._reserve is not None:
             os.close(self._reserve)
             self._reserve = None
-            with trio.move_on_after(ACCEPT_BACKOFF):
-                stream = await listener.accept()
-                await trio.aclose_forcefully(stream)
+            await self._shed(listener)
         await trio.sleep(ACCEPT_BACKOFF)
         self._reserve = self._reserve if self._reserve is not None else _open_reserve()
+
+    async def _shed(self, listener: trio.SocketListener) -> None:
+        """Accept and close every client waiting in the backlog, one descriptor at a time."""
+        while True:
+            with trio.move_on_after(SHED_WAIT) as waited:
+                try:
+                    stream = await listener.accept()
+                except OSError:
+                    return  # the freed descriptor went elsewhere
+                self.refused += 1
+                await trio.aclose_forcefully(stream)
+            if waited.cancelled_caught:
+                return
 
     async def _refuse(self, stream: trio.SocketStream) -> None:
         """503 and close, in passing: a fresh socket's send buffer is empty, so this never waits
@@ -196,18 +207,14 @@ class Listener:
                 assert self.http is not None
                 await self.http(stream, head + rest, peer)
         except trio.TooSlowError:
-            self.failed += 1
             log.info("connection from %s: no complete handshake within %g s; closed", peer,
                      self.limits.handshake_timeout)
         except HeadTooLarge:
-            self.failed += 1
             log.info("connection from %s: request head over %d bytes; closed", peer, self.limits.max_head_bytes)
             await _best_effort(stream, _HEAD_TOO_LARGE)
         except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as error:
-            self.failed += 1
             log.info("connection from %s lost: %s", peer, _describe(error))
         except Exception:
-            self.failed += 1
             log.exception("connection from %s failed; closed", peer)
         finally:
             self.active -= 1

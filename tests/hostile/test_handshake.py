@@ -22,7 +22,12 @@ import pytest
 import trio
 from trio_websocket import open_websocket_url
 
-from wearstream.testing.broker_process import BrokerProcess, DeveloperCredentials, create_developers
+from wearstream.testing.broker_process import (
+    BrokerProcess,
+    DeveloperCredentials,
+    broker_arguments,
+    create_developers,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -231,3 +236,33 @@ async def test_closed_http_connections_leave_no_descriptors(
         await trio.sleep(0.2)
     assert open_fds(broker.process.pid) <= before + 20
     await still_serving(broker, developers)
+
+
+async def test_at_the_descriptor_limit_new_clients_are_refused_and_service_recovers(
+    data_dir: Path, developers: list[DeveloperCredentials], tmp_path: Path
+) -> None:
+    """A broker held to 200 open files, then 400 clients that connect and wait: the broker
+    stays up, a client beyond the limit is refused at once (not left hanging), and when the
+    crowd leaves the broker serves a round trip again."""
+    args = ["prlimit", "--nofile=200:200", *broker_arguments(data_dir, extra=["--handshake-timeout", "30"])]
+    with BrokerProcess(args, tmp_path) as limited:
+        crowd = []
+        for _ in range(400):
+            try:
+                crowd.append(connect(limited))
+            except OSError:
+                break
+        await trio.sleep(1)
+        assert limited.running, limited.output()
+        late = connect(limited)
+        late.settimeout(5)
+        try:
+            assert late.recv(100) in (b"", b"HTTP/1.1 503")  # closed, not left waiting
+        except ConnectionResetError:
+            pass
+        late.close()
+        for sock in crowd:
+            sock.close()
+        await trio.sleep(1)
+        assert "refusing new connections" in limited.output()
+        await still_serving(limited, developers)
