@@ -1,9 +1,9 @@
 """RFC 6455 conformance of the broker's /connect, with frames written by hand (tests/interop/
 rawws.py): what no client library will send, and the close code exactly as it came on the wire.
 
-Everything here happens before IDENTIFY (HEARTBEAT is valid then), so no token is needed. A check
-that today's server fails is marked ``xfail(strict=True)`` with the fault it shows: it turns into
-a failure as soon as the server is fixed, so that the mark is removed then.
+Everything here happens before IDENTIFY (HEARTBEAT is valid then), so no token is needed. A
+framing error is answered with the close frame RFC 6455 7.1.7 asks for (1002, or 1007 for invalid
+UTF-8) before the connection is dropped.
 """
 
 from __future__ import annotations
@@ -23,15 +23,6 @@ pytestmark = pytest.mark.e2e
 HEARTBEAT = b'{"op":0}'
 PROTOCOL_ERROR, UNSUPPORTED_DATA, INVALID_PAYLOAD, MESSAGE_TOO_BIG = 1002, 1003, 1007, 1009
 TOO_BIG = 2 * 1024 * 1024  # over the broker's documented 1 MiB message limit (docs/protocol.md)
-
-# Today's server (trio-websocket over wsproto) drops the TCP connection without a close frame
-# when the client breaks the framing rules; RFC 6455 7.1.7 and 7.4.1 want 1002/1007 sent first.
-NO_CLOSE_FRAME = pytest.mark.xfail(
-    strict=True, raises=Closed,
-    reason="server fault: on a framing error the TCP connection is dropped without the close frame "
-    "(1002/1007) that RFC 6455 7.1.7 asks for",
-)
-
 
 @pytest.fixture
 def client(broker: Interop) -> RawClient:
@@ -97,13 +88,11 @@ def test_a_character_split_across_fragments_is_valid_utf8(client: RawClient) -> 
     assert_heartbeat_acked(client)
 
 
-@NO_CLOSE_FRAME
 def test_a_continuation_without_a_message_to_continue_is_a_protocol_error(client: RawClient) -> None:
     client.send(CONTINUATION, HEARTBEAT)
     assert_closed_with(client, PROTOCOL_ERROR)
 
 
-@NO_CLOSE_FRAME
 def test_a_new_message_inside_a_fragmented_one_is_a_protocol_error(client: RawClient) -> None:
     client.send(TEXT, b'{"op"', fin=False)
     client.send(TEXT, HEARTBEAT)
@@ -113,33 +102,28 @@ def test_a_new_message_inside_a_fragmented_one_is_a_protocol_error(client: RawCl
 # Framing rules --------------------------------------------------------------------------------
 
 
-@NO_CLOSE_FRAME
 def test_an_unmasked_client_frame_is_a_protocol_error(client: RawClient) -> None:
     client.send(TEXT, HEARTBEAT, mask=False)
     assert_closed_with(client, PROTOCOL_ERROR)
 
 
-@NO_CLOSE_FRAME
 @pytest.mark.parametrize("rsv", [0b100, 0b010, 0b001])
 def test_reserved_bits_without_an_extension_are_a_protocol_error(client: RawClient, rsv: int) -> None:
     client.send(TEXT, HEARTBEAT, rsv=rsv)
     assert_closed_with(client, PROTOCOL_ERROR)
 
 
-@NO_CLOSE_FRAME
 @pytest.mark.parametrize("opcode", [0x3, 0x7, 0xB, 0xF])
 def test_an_unknown_opcode_is_a_protocol_error(client: RawClient, opcode: int) -> None:
     client.send(opcode, b"x")
     assert_closed_with(client, PROTOCOL_ERROR)
 
 
-@NO_CLOSE_FRAME
 def test_a_control_frame_over_125_bytes_is_a_protocol_error(client: RawClient) -> None:
     client.send(PING, b"x" * 126)
     assert_closed_with(client, PROTOCOL_ERROR)
 
 
-@NO_CLOSE_FRAME
 def test_a_fragmented_control_frame_is_a_protocol_error(client: RawClient) -> None:
     client.send(PING, b"x", fin=False)
     assert_closed_with(client, PROTOCOL_ERROR)
@@ -148,13 +132,11 @@ def test_a_fragmented_control_frame_is_a_protocol_error(client: RawClient) -> No
 # Payload rules --------------------------------------------------------------------------------
 
 
-@NO_CLOSE_FRAME
 def test_invalid_utf8_in_a_text_message_closes_with_1007(client: RawClient) -> None:
     client.send(TEXT, b'{"op":0,"note":"\xff"}')
     assert_closed_with(client, INVALID_PAYLOAD)
 
 
-@NO_CLOSE_FRAME
 def test_invalid_utf8_across_fragments_closes_with_1007(client: RawClient) -> None:
     client.send(TEXT, b'{"op":0,"note":"\xc3', fin=False)  # é's first byte, then no second
     client.send(CONTINUATION, b'("}')
@@ -220,20 +202,17 @@ def test_a_close_without_a_status_is_answered_and_tcp_closed(client: RawClient) 
     assert client.tcp_closed()
 
 
-@NO_CLOSE_FRAME
 @pytest.mark.parametrize("code", [0, 999, 1004, 1005, 1006, 1015, 1016, 2999, 5000])
 def test_a_close_with_an_invalid_code_is_a_protocol_error(client: RawClient, code: int) -> None:
     client.send(CLOSE, close_payload(code))
     assert_closed_with(client, PROTOCOL_ERROR)
 
 
-@NO_CLOSE_FRAME
 def test_a_close_with_a_one_byte_body_is_a_protocol_error(client: RawClient) -> None:
     client.send(CLOSE, b"\x03")
     assert_closed_with(client, PROTOCOL_ERROR)
 
 
-@NO_CLOSE_FRAME
 def test_a_close_reason_that_is_not_utf8_closes_with_1007(client: RawClient) -> None:
     client.send(CLOSE, close_payload(1000) + b"\xff\xfe")
     assert_closed_with(client, INVALID_PAYLOAD)
