@@ -12,7 +12,7 @@ __all__ = ["ConsumerStopped", "connect_consumer", "__version__"]
 # Imported on first use, so that ``import wearstream`` (and ``wearstream --help``) stays light.
 _LAZY = {
     "connect_consumer": "wearstream.entrypoints.connect",
-    "ConsumerStopped": "wearstream.adapters.websocket.consumer_link",
+    "ConsumerStopped": "wearstream.domain.errors",
 }
 
 

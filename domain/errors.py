@@ -68,3 +68,12 @@ class SpecError(DomainError):
 
 class TokenUnavailable(DomainError):
     """No token could be had right now (API down, command failed): retry with backoff."""
+
+
+class ConsumerStopped(DomainError):
+    """A consumer link gave up for good: reconnecting cannot help (a wrong URL, credentials
+    refused, 4002, a client bug); ``reason`` is the one line saying why and what to do."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason

@@ -15,6 +15,11 @@ for more data, every ``commit_every`` payloads, on ``await stream.commit()`` and
 A process that dies therefore resumes after the last commit: the payloads after it come again
 (at-least-once handling, exactly-once order). Leaving with an exception does not mark the payload
 being handled.
+
+``link=`` swaps the connection to the broker, as httpx's ``transport=`` does: a function of the
+start seq returning a ``BrokerFeed`` (``wearstream.ports.consumer``), e.g. a
+``wearstream.testing.fake_feed.FakeFeed``'s ``link`` for a test without a broker; the URLs and credentials
+are then not needed.
 """
 
 from __future__ import annotations
@@ -24,9 +29,11 @@ from typing import AsyncIterator, Iterable
 
 import trio
 
-from ..adapters.websocket.consumer_link import ConsumerLink, ConsumerStopped, LinkSettings
+from ..adapters.websocket.consumer_link import ConsumerLink, LinkSettings
+from ..domain.errors import ConsumerStopped
 from ..domain.stream import Payload
 from ..domain.subscriptions import Subscription
+from ..ports.consumer import BrokerFeed, FeedFactory
 from ..ports.sinks import SampleSink
 
 DEFAULT_BUFFER = 1000
@@ -92,30 +99,33 @@ class ConsumerStream:
 @asynccontextmanager
 async def connect_consumer(
     *,
-    api_url: str,
-    broker_url: str,
-    dev_id: str,
-    api_key: str,
+    api_url: str | None = None,
+    broker_url: str | None = None,
+    dev_id: str | None = None,
+    api_key: str | None = None,
     cursor: int | SampleSink = 0,
     users: Iterable[str] | None = None,
     types: Iterable[str] | None = None,
     buffer: int = DEFAULT_BUFFER,
     commit_every: int = DEFAULT_COMMIT_EVERY,
+    link: FeedFactory | None = None,
 ) -> AsyncIterator[ConsumerStream]:
     """Connect as the developer's consumer and stream what comes after ``cursor``: a seq, or a
     SampleSink that keeps the position across runs (see the module docstring). ``users`` and
     ``types`` narrow what is yielded. Raises ConsumerStopped from the iteration when reconnecting
-    cannot help (4002, refused credentials)."""
+    cannot help (4002, refused credentials). ``link`` replaces the WebSocket link (see the module
+    docstring); without it, the four connection arguments are required."""
+    make_link = link or _websocket_link(api_url, broker_url, dev_id, api_key)
     sink = None if isinstance(cursor, int) else cursor
     start = cursor if isinstance(cursor, int) else await cursor.open()
-    link = ConsumerLink(LinkSettings(api_url, broker_url, dev_id, api_key), start)
+    broker_feed = make_link(start)
     send, receive = trio.open_memory_channel[Payload](buffer)
     stream = ConsumerStream(receive, Subscription(users, types), start, sink, commit_every)
 
     async def feed() -> None:
         async with send:
             try:
-                await link.run(send)
+                await broker_feed.run(send)
             except ConsumerStopped as stopped:
                 stream.failure = stopped
 
@@ -139,3 +149,17 @@ async def connect_consumer(
         if sink is not None:
             with trio.CancelScope(shield=True):
                 await sink.aclose()
+
+
+def _websocket_link(
+    api_url: str | None, broker_url: str | None, dev_id: str | None, api_key: str | None
+) -> FeedFactory:
+    """The default feed: the WebSocket link to ``broker_url``, minting tokens from ``api_url``."""
+    if api_url is None or broker_url is None or dev_id is None or api_key is None:
+        raise TypeError("connect_consumer needs api_url, broker_url, dev_id and api_key, or link=")
+    settings = LinkSettings(api_url, broker_url, dev_id, api_key)
+
+    def make(start: int) -> BrokerFeed:
+        return ConsumerLink(settings, start)
+
+    return make

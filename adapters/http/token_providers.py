@@ -1,6 +1,7 @@
 """Where a producer gets its single-use tokens: one per connection attempt.
 
-Three providers, one for each way of running a producer:
+Three providers, one for each way of running a producer, and ``DeveloperTokenProvider`` for
+the consumer:
 
 - ``FixedTokenProvider`` (``--token T``): one token handed in by hand, good for one connection.
 - ``ApiTokenProvider`` (``--dev-id/--api-key``): mints from the broker's HTTP API. Development
@@ -17,12 +18,13 @@ from __future__ import annotations
 
 import os
 import subprocess
+from typing import Any, Coroutine
 
 import trio
 
 from ...domain.errors import CredentialsError, TokenUnavailable
 from ...domain.linkfaults import LinkHistory
-from .tokens_client import TokenMintError, mint_user_token
+from .tokens_client import TokenMintError, mint_developer_token, mint_user_token
 
 COMMAND_TIMEOUT = 10.0
 MAX_SHOWN = 300
@@ -59,15 +61,36 @@ class ApiTokenProvider:
         self._history = LinkHistory()  # whether this API URL has worked: see domain.linkfaults
 
     async def token(self) -> str:
-        try:
-            token = await mint_user_token(self.api_url, self._dev_id, self._api_key, self.user_id)
-        except TokenMintError as error:
-            decision = self._history.decide(error.fault)
-            if decision.stop:
-                raise CredentialsError(decision.message) from None
-            raise TokenUnavailable(decision.message) from None
-        self._history.ready()
-        return token
+        mint = mint_user_token(self.api_url, self._dev_id, self._api_key, self.user_id)
+        return await _minted(mint, self._history)
+
+
+class DeveloperTokenProvider:
+    """Mints consumer tokens for the developer from the broker's HTTP API
+    (``POST /auth/developer``): the consumer holds the API key, as Terra's backend does."""
+
+    def __init__(self, api_url: str, dev_id: str, api_key: str) -> None:
+        self.api_url = api_url
+        self._dev_id = dev_id
+        self._api_key = api_key
+        self._history = LinkHistory()
+
+    async def token(self) -> str:
+        mint = mint_developer_token(self.api_url, self._dev_id, self._api_key)
+        return await _minted(mint, self._history)
+
+
+async def _minted(mint: Coroutine[Any, Any, str], history: LinkHistory) -> str:
+    """The minted token, or the failure as the port's two errors (``linkfaults`` decides which)."""
+    try:
+        token = await mint
+    except TokenMintError as error:
+        decision = history.decide(error.fault)
+        if decision.stop:
+            raise CredentialsError(decision.message) from None
+        raise TokenUnavailable(decision.message) from None
+    history.ready()
+    return token
 
 
 class CommandTokenProvider:

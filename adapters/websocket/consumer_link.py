@@ -1,9 +1,12 @@
-"""The consumer's WebSocket client: connect, identify, heartbeat, resume, reconnect.
+"""The consumer's WebSocket client (the ``BrokerFeed`` port): connect, identify, heartbeat,
+resume, reconnect.
 
-Decisions live in the domain: ``consumer.Resume`` (gap replay and duplicates) and
-``linkfaults.LinkHistory`` (what a close code, a refused handshake or a failed mint means). This adapter moves frames and time: one connection at a time, each in
-its own nursery (reader plus heartbeat), a fresh developer token for every connect (tokens are
-single use), and ``Backoff`` between attempts. Payloads go out, in seq order and each once, on a
+Decisions live in the domain: ``consumer.Resume`` (gap replay and duplicates),
+``heartbeats.Heartbeats`` (the client's heartbeat rule, shared with the producer) and
+``linkfaults.LinkHistory`` (what a close code, a refused handshake or a failed mint means, from
+the one table in ``closecodes``). This adapter moves frames and time: one connection at a time,
+each in its own nursery (reader plus heartbeat), a fresh token from the ``TokenProvider`` for
+every connect (tokens are single use), and ``Backoff`` between attempts. Payloads go out, in seq order and each once, on a
 bounded memory channel, so a slow sink slows the reader (and the broker switches this consumer to
 catch-up) instead of growing memory.
 """
@@ -26,7 +29,7 @@ from trio_websocket import (
 from ...domain.backoff import Backoff
 from ...domain.closecodes import Advice
 from ...domain.consumer import DEFAULT_BUFFER, Resume
-from ...domain.errors import ProtocolError
+from ...domain.errors import ConsumerStopped, CredentialsError, ProtocolError, TokenUnavailable
 from ...domain.frames import (
     Dispatch,
     Frame,
@@ -38,10 +41,12 @@ from ...domain.frames import (
     Replay,
     WarningFrame,
 )
+from ...domain.heartbeats import Heartbeats
 from ...domain.identity import Role
 from ...domain.linkfaults import Decision, LinkHistory
 from ...domain.stream import Payload
-from ..http.tokens_client import TokenMintError, mint_developer_token
+from ...ports.producer import TokenProvider
+from ..http.token_providers import DeveloperTokenProvider
 from . import codec
 from .faults import close_fault, connect_fault, tls_preflight
 
@@ -51,13 +56,7 @@ HANDSHAKE_TIMEOUT = 15.0  # from opening the socket to READY
 CLOSE_TIMEOUT = 2.0
 
 
-class ConsumerStopped(Exception):
-    """Reconnecting cannot help (a wrong URL, credentials refused, 4002, a client bug);
-    ``reason`` is the one line saying why and what to do."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
+__all__ = ["ConsumerLink", "ConsumerStopped", "LinkSettings", "LinkStats"]
 
 
 class _Dropped(Exception):
@@ -80,7 +79,10 @@ class LinkStats:
 
 
 class ConsumerLink:
-    """Runs until cancelled, or raises ConsumerStopped; ``resume.cursor`` is the last seq sent on."""
+    """The BrokerFeed port over WebSockets: runs until cancelled, or raises ConsumerStopped.
+
+    ``tokens`` mints a developer token per connection attempt; by default from the broker's
+    HTTP API with the settings' API key (``DeveloperTokenProvider``)."""
 
     def __init__(
         self,
@@ -90,14 +92,22 @@ class ConsumerLink:
         backoff: Backoff | None = None,
         rng: random.Random | None = None,
         on_ready: Callable[[], None] | None = None,
+        tokens: TokenProvider | None = None,
     ) -> None:
         self.settings = settings
+        self.tokens = tokens or DeveloperTokenProvider(
+            settings.api_url, settings.dev_id, settings.api_key
+        )
         self.resume = Resume(cursor, settings.buffer_limit)
         self.backoff = backoff or Backoff()
         self.rng = rng or random.Random()
         self.stats = LinkStats()
         self.on_ready = on_ready
         self.history = LinkHistory()
+
+    @property
+    def cursor(self) -> int:
+        return self.resume.cursor
 
     async def run(self, out: trio.MemorySendChannel[Payload]) -> None:
         """Connect, stream into ``out``, reconnect after drops; never returns normally."""
@@ -112,9 +122,11 @@ class ConsumerLink:
     async def _attempt(self, out: trio.MemorySendChannel[Payload]) -> Decision:
         s = self.settings
         try:
-            token = await mint_developer_token(s.api_url, s.dev_id, s.api_key)
-        except TokenMintError as error:
-            return self.history.decide(error.fault)
+            token = await self.tokens.token()
+        except TokenUnavailable as error:
+            return Decision(Advice.RETRY, str(error))
+        except CredentialsError as error:
+            return Decision(Advice.STOP, error.reason)
         fault = await tls_preflight(s.broker_url, self.history, HANDSHAKE_TIMEOUT)
         if fault is not None:
             return self.history.decide(fault)
@@ -134,7 +146,9 @@ class ConsumerLink:
             try:
                 with trio.fail_after(HANDSHAKE_TIMEOUT):
                     interval, ready, early = await self._identify(ws, token)
-                nursery.start_soon(self._heartbeat, ws, interval)
+                beats = Heartbeats.start(trio.current_time(), interval, self.rng.random())
+                self._beats = beats
+                nursery.start_soon(self._heartbeat, ws, beats)
                 self._ready()
                 for rng in self.resume.ready(ready.seq):
                     self.stats.replays += 1
@@ -201,26 +215,23 @@ class ConsumerLink:
         for payload in step.deliver:
             await out.send(payload)
 
-    async def _heartbeat(self, ws: WebSocketConnection, interval: float) -> None:
-        """First beat after ``interval × jitter``, then one per interval (protocol.md). A beat
-        still unanswered when the next is due means the broker is gone: the connection is
-        closed, which ends the reader, and the link reconnects."""
-        self._acked = True
-        await trio.sleep(interval * self.rng.random())
+    async def _heartbeat(self, ws: WebSocketConnection, beats: Heartbeats) -> None:
+        """One beat per interval as ``Heartbeats`` says; a beat still unanswered when the next
+        is due means the broker is gone: the connection is closed, which ends the reader, and
+        the link reconnects."""
         try:
             while True:
-                self._acked = False
-                await ws.send_message(codec.encode(Heartbeat()))
-                await trio.sleep(interval)
-                if not self._acked:
-                    log.warning("no HEARTBEAT_ACK within %g s: dropping the connection", interval)
+                await trio.sleep_until(beats.next_at)
+                if not beats.beat(trio.current_time()):
+                    log.warning("no HEARTBEAT_ACK within %g s: dropping the connection", beats.interval)
                     with trio.move_on_after(CLOSE_TIMEOUT):
                         await ws.aclose(1000, "no HEARTBEAT_ACK")
                     return
+                await ws.send_message(codec.encode(Heartbeat()))
         except ConnectionClosed:
             return  # the reader sees the close too, and reports it
 
-    _acked: bool = True
+    _beats: Heartbeats | None = None  # the current connection's, acked by the reader
 
     async def _receive(self, ws: WebSocketConnection) -> Frame:
         """The next frame from the broker; HEARTBEAT_ACKs are noted, undecodable frames dropped."""
@@ -232,6 +243,7 @@ class ConsumerLink:
                 log.warning("ignored a frame from the broker: %s", error.reason)
                 continue
             if isinstance(frame, HeartbeatAck):
-                self._acked = True
+                if self._beats is not None:
+                    self._beats.acked()
                 continue
             return frame

@@ -49,7 +49,8 @@ from ...domain.frames import (
 from ...domain.identity import Role
 from ...domain.closecodes import Advice
 from ...domain.linkfaults import DEFAULT_MAX_REFUSED_TOKENS, Decision, Fault, LinkHistory
-from ...domain.producer import BrokerMisbehaved, Heartbeats, InFlight, LinkStopped
+from ...domain.heartbeats import Heartbeats
+from ...domain.producer import BrokerMisbehaved, InFlight, LinkStopped
 from ...ports.producer import Outbox, TokenProvider
 from . import codec
 from .faults import close_fault, connect_fault, tls_preflight

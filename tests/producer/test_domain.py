@@ -7,10 +7,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from wearstream.domain.devices import DeviceStatus
+from wearstream.domain.heartbeats import Heartbeats
 from wearstream.domain.producer import (
     BrokerMisbehaved,
     DeviceView,
-    Heartbeats,
     InFlight,
     foreign_user,
     format_value,
