@@ -129,7 +129,11 @@ class LiveValues:
     async def _open(self, developer_id: str) -> _Feed:
         assert self._nursery is not None, "LiveValues.run first"
         feed = self._feeds[developer_id] = _Feed()  # before awaiting: a concurrent poll shares it
-        queue = await self.hub.add_dashboard(developer_id)
+        try:
+            queue = await self.hub.add_dashboard(developer_id)
+        except BaseException:  # storage unavailable, cancelled: the next poll tries afresh
+            self._feeds.pop(developer_id, None)
+            raise
         if queue is None:
             self._feeds.pop(developer_id, None)
             raise NoWatcher(

@@ -4,12 +4,16 @@ latest-value poll, which shows one user's readings and never another's."""
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
+import attrs
 import httpx
+import pytest
 import trio
 
 from wearstream.adapters.http.overlay_feed import LiveValues
-from wearstream.testing.fixtures import LiveBroker
+from wearstream.ports.storage import StorageUnavailable
+from wearstream.testing.fixtures import LiveBroker, start_broker
 from wearstream.testing.numbered_producer import identified_producer
 
 from .conftest import overlay_token, send_value, token_expiring
@@ -122,3 +126,46 @@ async def test_a_watcher_nobody_polls_is_let_go(broker: LiveBroker, nursery: tri
         while broker.running.hub.dashboard_count():
             await trio.sleep(0.05)
     assert values.watched() == 0
+
+
+async def test_with_every_dashboard_slot_taken_the_overlay_is_told_to_wait(nursery: trio.Nursery) -> None:
+    broker = await start_broker(nursery, "overlay-busy", max_dashboards=1)
+    held = await broker.running.hub.add_dashboard(broker.dev_id)
+    assert held is not None
+    token = await overlay_token(broker, "alice")
+    async with httpx.AsyncClient(base_url=broker.api_url) as client:
+        params = {"type": "HEART_RATE", "token": token}
+        busy = await client.get("/overlay/alice/latest", params=params)
+        assert busy.status_code == 503 and "--max-dashboards" in busy.json()["error"]
+        broker.running.hub.remove_consumer(held)
+        assert (await client.get("/overlay/alice/latest", params=params)).status_code == 200
+
+
+@attrs.define
+class FlakyHub:
+    """The broker's hub, whose first add_dashboard fails as a shared log that is down makes it."""
+
+    hub: Any
+    failed: bool = False
+
+    async def add_dashboard(self, developer_id: str) -> Any:
+        if not self.failed:
+            self.failed = True
+            raise StorageUnavailable("redis is loading")
+        return await self.hub.add_dashboard(developer_id)
+
+    def remove_consumer(self, queue: Any) -> None:
+        self.hub.remove_consumer(queue)
+
+
+async def test_a_watcher_that_could_not_start_is_tried_again(broker: LiveBroker, nursery: trio.Nursery) -> None:
+    values = LiveValues(FlakyHub(broker.running.hub))
+    await nursery.start(values.run)
+    with pytest.raises(StorageUnavailable):
+        await values.latest(broker.dev_id, "alice", "HEART_RATE")
+    slot = await values.latest(broker.dev_id, "alice", "HEART_RATE")
+    async with producer(broker, "alice") as alice:
+        await send_value(alice, 77)
+        with trio.fail_after(5):
+            while slot.value != 77:
+                await trio.sleep(0.05)
