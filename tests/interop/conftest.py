@@ -5,17 +5,23 @@ The client tests share one developer (each with its own user, and its consumer s
 DISPATCH of other users); a test of tenant isolation takes developers of its own. Every
 developer costs a CLI process, which is most of the suite's start-up time.
 
+A second broker serves TLS (`--certfile/--keyfile`, a certificate of a CA made in the test with
+trustme) for the clients whose TLS stacks differ: Python's OpenSSL, Node's and Chromium's.
+
 Only the broker's public surface is used: the URLs it announces, its HTTP token API and its
 WebSocket endpoint. So the suite holds whichever WebSocket server the broker runs.
 """
 
 from __future__ import annotations
 
+import ssl
+from pathlib import Path
 from typing import Any, Iterator
 
 import attrs
 import httpx
 import pytest
+import trustme
 
 from wearstream.testing.broker_process import BrokerProcess, DeveloperCredentials, create_developers
 
@@ -33,6 +39,16 @@ class Interop:
     process: BrokerProcess
     shared: DeveloperCredentials
     tenants: list[DeveloperCredentials]
+    ca: trustme.CA | None = None  # set when the broker serves TLS with a certificate of this CA
+    ca_file: Path | None = None  # the CA's certificate as PEM, for clients outside Python
+
+    def client_ssl(self) -> ssl.SSLContext | None:
+        """A context that trusts the broker's CA (None without TLS)."""
+        if self.ca is None:
+            return None
+        context = ssl.create_default_context()
+        self.ca.configure_trust(context)
+        return context
 
     @property
     def ws_url(self) -> str:
@@ -45,7 +61,10 @@ class Interop:
     def mint(self, dev: DeveloperCredentials, user: str | None = None) -> str:
         """POST /auth/user?id=USER (a producer token), or /auth/developer when ``user`` is None."""
         path, params = ("/auth/developer", {}) if user is None else ("/auth/user", {"id": user})
-        response = httpx.post(self.http_url + path, params=params, headers=dev.headers(), timeout=10)
+        response = httpx.post(
+            self.http_url + path, params=params, headers=dev.headers(), timeout=10,
+            verify=self.client_ssl() or True,
+        )
         assert response.status_code == 200, (response.status_code, response.text)
         return str(response.json()["token"])
 
@@ -63,11 +82,44 @@ def interop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Interop]:
         assert broker.running, f"the broker died during the suite\n{broker.output()}"
 
 
-@pytest.fixture
-def broker(interop: Interop) -> Interop:
+@pytest.fixture(scope="session")
+def tls_interop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Interop]:
+    """A broker serving wss:// and https:// on its one port, with one developer."""
+    data = tmp_path_factory.mktemp("interop-tls")
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1", "localhost")
+    certfile, keyfile, ca_file = data / "cert.pem", data / "key.pem", data / "ca.pem"
+    cert.private_key_pem.write_to_path(str(keyfile))
+    cert.cert_chain_pems[0].write_to_path(str(certfile))
+    for pem in cert.cert_chain_pems[1:]:
+        pem.write_to_path(str(certfile), append=True)
+    ca.cert_pem.write_to_path(str(ca_file))
+    (shared,) = create_developers(data, ["interop-tls"])
+    broker = BrokerProcess.create(
+        data, log_dir=data / "logs", heartbeat_interval=HEARTBEAT_INTERVAL_MS,
+        max_consumers=MAX_CONSUMERS, extra=["--certfile", str(certfile), "--keyfile", str(keyfile)],
+    )
+    with broker:
+        assert broker.ws_url.startswith("wss://"), broker.ws_url
+        yield Interop(broker, shared, [], ca, ca_file)
+        assert broker.running, f"the TLS broker died during the suite\n{broker.output()}"
+
+
+def running(interop: Interop) -> Interop:
     if not interop.process.running:
         pytest.fail(f"the broker is not running\n{interop.process.output()}")
     return interop
+
+
+@pytest.fixture
+def broker(interop: Interop) -> Interop:
+    return running(interop)
+
+
+@pytest.fixture(params=["ws", "wss"])
+def any_broker(request: pytest.FixtureRequest) -> Interop:
+    """The plain broker, then the TLS one: for the clients with a TLS stack of their own."""
+    return running(request.getfixturevalue("interop" if request.param == "ws" else "tls_interop"))
 
 
 LARGE_NOTE = 70_000  # a field that makes a frame need a 64-bit length (over 65,535 bytes)

@@ -1,11 +1,13 @@
 """The broker driven by Node.js with the `ws` package (tests/interop/node/roundtrip.mjs), the
 library Terra users' Node consumers are written with; tokens are minted by the script itself with
-Node's fetch. `ws` is installed into tests/interop/node/ from its lock file when missing (`.ci/run`
+Node's fetch, over ws:// and, trusting the test's CA through NODE_EXTRA_CA_CERTS, over wss://.
+`ws` is installed into tests/interop/node/ from its lock file when missing (`.ci/run`
 does it up front); the test is skipped only where there is no `node` at all."""
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -38,13 +40,16 @@ def install_ws() -> None:
     assert result.returncode == 0, f"npm ci failed:\n{result.stdout}\n{result.stderr}"
 
 
-def test_round_trip_with_node_ws(broker: Interop) -> None:
+def test_round_trip_with_node_ws(any_broker: Interop) -> None:
     install_ws()
     sent = readings_for("node-ws")
-    dev = broker.shared
+    broker, dev = any_broker, any_broker.shared
+    env = dict(os.environ)
+    if broker.ca_file is not None:  # how a Node program is told to trust a private CA
+        env["NODE_EXTRA_CA_CERTS"] = str(broker.ca_file)
     result = subprocess.run(
         ["node", str(SCRIPT), broker.ws_url, broker.http_url, dev.dev_id, dev.api_key],
-        input=json.dumps(sent), capture_output=True, text=True, timeout=RUN_TIMEOUT_S,
+        input=json.dumps(sent), capture_output=True, text=True, timeout=RUN_TIMEOUT_S, env=env,
     )
     assert result.returncode == 0, f"node exited {result.returncode}:\n{result.stdout}\n{result.stderr}"
     check_round_trip(json.loads(result.stdout.strip().splitlines()[-1]), sent)
