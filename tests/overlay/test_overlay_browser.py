@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import pytest
 import trio
@@ -45,14 +45,14 @@ pytestmark = [
 ]
 
 
-def drive(url: str, wrong_url: str, expiring_url: str) -> dict[str, Any]:
+def drive(url: str, wrong_url: str, expiring_url: Callable[[], str]) -> dict[str, Any]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         try:
             expiring = browser.new_page()  # opened first: its token expires while we watch the other
-            assert expiring.goto(expiring_url).status == 200  # type: ignore[union-attr]
+            assert expiring.goto(expiring_url()).status == 200  # type: ignore[union-attr]
             page = browser.new_page(viewport={"width": 520, "height": 220})
             errors: list[str] = []
             page.on("pageerror", lambda error: errors.append(str(error)))
@@ -94,7 +94,6 @@ def drive(url: str, wrong_url: str, expiring_url: str) -> dict[str, Any]:
 
 async def test_the_overlay_follows_the_producer_in_chromium(broker: LiveBroker, nursery: trio.Nursery) -> None:
     token = await overlay_token(broker, "alice")
-    expiring = await token_expiring(broker, "alice", timedelta(seconds=4))
     base = f"{broker.api_url}/overlay/alice?type=HEART_RATE"
     url = f"{base}&color=%23ff3355&size=120&token={token}"
     sent: list[int] = []
@@ -110,7 +109,12 @@ async def test_the_overlay_follows_the_producer_in_chromium(broker: LiveBroker, 
                     await trio.sleep(0.8)
 
     nursery.start_soon(produce)
-    seen = await trio.to_thread.run_sync(drive, url, f"{base}&token=ov1.bad.token", f"{base}&token={expiring}")
+
+    def expiring_url() -> str:  # minted as the browser opens it, so a slow launch cannot spoil it
+        expiring = trio.from_thread.run(token_expiring, broker, "alice", timedelta(seconds=4))
+        return f"{base}&token={expiring}"
+
+    seen = await trio.to_thread.run_sync(drive, url, f"{base}&token=ov1.bad.token", expiring_url)
     assert seen["errors"] == []
     values = [int(v) for v in seen["seen"]]
     assert set(values) <= set(ALICE) and len(set(values)) >= 3  # follows alice, never bob
