@@ -86,7 +86,7 @@ def register(commands: Commands) -> None:
     parser.add_argument("--host", default=d.host, help="interface to listen on; 0.0.0.0 for every one")
     parser.add_argument(
         "--port", type=PORT, default=d.port,
-        help="the one port for WebSocket /connect and the HTTP API (%(default)s; 0 = any free)",
+        help="the one port for WebSocket /connect and the HTTP API, 0 = any free",
     )
     parser.add_argument(
         "--http-port", type=PORT, default=None,
@@ -99,23 +99,23 @@ def register(commands: Commands) -> None:
     parser.add_argument("--keyfile", default=None, metavar="PEM", help="the certificate's private key")
     parser.add_argument(
         "--max-connections", type=integer(1, 1_000_000), default=d.max_connections, metavar="N",
-        help="connections at once (WebSocket and HTTP); beyond: 503 (%(default)s)",
+        help="connections at once (WebSocket and HTTP); beyond: 503",
     )
     parser.add_argument(
         "--handshake-timeout", type=seconds(3600), default=d.handshake_timeout, metavar="S",
-        help="time from connect to a complete request head (and TLS handshake) (%(default)s s)",
+        help="time from connect to a complete request head (and TLS handshake)",
     )
     parser.add_argument(
         "--max-head-bytes", type=integer(1024, 1 << 20, unit=" bytes"), default=d.max_head_bytes, metavar="N",
-        help="largest request head; beyond: 431 (%(default)s)",
+        help="largest request head; beyond: 431",
     )
     parser.add_argument(
         "--max-message-bytes", type=integer(1024, 64 << 20, unit=" bytes"), default=d.max_message_bytes, metavar="N",
-        help="largest WebSocket message; beyond: close 1009 (%(default)s)",
+        help="largest WebSocket message; beyond: close 1009",
     )
     parser.add_argument(
         "--http-idle-timeout", type=seconds(3600), default=d.http_idle_timeout, metavar="S",
-        help="close an HTTP connection idle this long (keep-alive cap) (%(default)s s)",
+        help="close an HTTP connection idle this long (keep-alive cap)",
     )
     parser.add_argument(
         "--data-dir", default=None, metavar="DIR",
@@ -298,29 +298,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"wearstream broker: {problem}", file=sys.stderr)
         return 2
     _raise_descriptor_limit()
-    try:
-        trio.run(_main, settings)
-    except (Exception, BaseExceptionGroup) as error:
-        problem = _startup_problem(error)
-        if problem is None:
-            raise
-        print(f"wearstream broker: {problem}", file=sys.stderr)
-        return 1
+    trio.run(_main, settings)
     return 0
-
-
-def _startup_problem(error: BaseException) -> str | None:
-    """The one line for a start-up failure the operator can fix (a busy port, an unreadable
-    certificate), found inside trio's exception groups; None for anything else."""
-    from ..adapters.http.server import HttpBindError
-    from ..adapters.websocket.listener import ListenError
-
-    if isinstance(error, BaseExceptionGroup):
-        found = [_startup_problem(e) for e in error.exceptions]
-        return found[0] if len(found) == 1 else None
-    if isinstance(error, (ListenError, HttpBindError)):
-        return str(error.strerror or error)
-    return None
 
 
 def _tls_problem(settings: BrokerSettings) -> str | None:
