@@ -446,7 +446,10 @@ async def _serve_ports(
     path = private_socket_path()
     try:
         plain = [unix_listen_socket(path, BACKLOG)]
-        own = [] if settings.http_port in (None, settings.port) else [listen_socket(settings.host, settings.http_port)]
+        # --http-port equal to a fixed --port is the one port too (how a restart on the same
+        # ports spells it); 0 and 0 ask for two free ports.
+        same = settings.http_port is None or (settings.http_port == settings.port != 0)
+        own = [] if same else [listen_socket(settings.host, settings.http_port)]
         http_port = own[0].getsockname()[1] if own else None
         config = hypercorn_config(
             own, GRACEFUL_TIMEOUT, settings.http_idle_timeout + 1.0, plain=plain,
