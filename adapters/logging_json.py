@@ -69,13 +69,39 @@ def choose_format(log_format: str, stream: TextIO) -> str:
     return log_format
 
 
-def configure_logging(level: str, log_format: str = "auto", stream: TextIO | None = None) -> None:
-    """Send the root logger to ``stream`` (stderr) in the chosen format, replacing its handlers."""
+def configure_logging(
+    level: str,
+    log_format: str = "auto",
+    stream: TextIO | None = None,
+    *,
+    handler: logging.StreamHandler | None = None,  # type: ignore[type-arg]
+) -> None:
+    """Send the root logger to ``stream`` (stderr) in the chosen format, replacing its handlers:
+    the one logging setup of every command. ``handler`` replaces the plain stream handler (the
+    producer's, which clears its status board before a line). httpx logs a line per request
+    (a token minted per connection): kept to warnings unless ``level`` is debug."""
     stream = stream if stream is not None else sys.stderr
-    handler = logging.StreamHandler(stream)
+    handler = handler if handler is not None else logging.StreamHandler(stream)
     handler.setFormatter(JsonFormatter() if choose_format(log_format, stream) == "json" else TextFormatter())
     root = logging.getLogger()
     for old in root.handlers[:]:
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level.upper())
+    logging.getLogger("httpx").setLevel(logging.DEBUG if level.lower() == "debug" else logging.WARNING)
+
+
+LEVELS = ("debug", "info", "warning", "error")
+
+
+def add_logging_options(parser: Any, *, level: str, log_format: str) -> None:
+    """``--log-level`` and ``--log-format``, declared once for every command (``parser`` is an
+    argparse parser: the entrypoints' option parsers add the env and TOML readings)."""
+    parser.add_argument(
+        "--log-level", default=level, choices=list(LEVELS),
+        help="the least severe log lines written",
+    )
+    parser.add_argument(
+        "--log-format", default=log_format, choices=list(FORMATS),
+        help="log lines as JSON or text; auto = JSON unless stderr is a terminal",
+    )

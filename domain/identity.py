@@ -9,6 +9,7 @@ from __future__ import annotations
 import enum
 import hashlib
 import hmac
+import secrets
 from datetime import datetime, timedelta
 
 import attrs
@@ -38,6 +39,15 @@ _SESSION_NAMES = {
     Role.CONSUMER: "developer (type 1)",
     Role.DASHBOARD: "dashboard (type 2)",
 }
+
+
+def cli_safe_secret(nbytes: int) -> str:
+    """``nbytes`` random bytes, URL-safe base64, never starting with "-": a secret a user pastes
+    after an option (``--api-key KEY``, ``--token TOKEN``) would otherwise, 1 time in 64, be
+    read by the command line as an unknown option instead of the value."""
+    while (secret := secrets.token_urlsafe(nbytes)).startswith("-"):
+        pass
+    return secret
 
 
 def hash_api_key(api_key: str) -> str:

@@ -136,38 +136,6 @@ class DeviceView:
             self._times.popleft()
 
 
-def format_value(sample: Sample | None) -> str:
-    if sample is None:
-        return "-"
-    value = sample.value
-    if isinstance(value, tuple):
-        shown = ",".join(f"{v:.3g}" for v in value[:3]) + (",…" if len(value) > 3 else "")
-        return f"{sample.t}=[{shown}]"
-    return f"{sample.t}={value:.4g}"
-
-
-def status_line(view: DeviceView, now: float, depth: int) -> str:
-    """One device's line: presence, last value, rate, battery, outbox depth."""
-    state = "connected" if view.connected else "disconnected"
-    parts = [
-        f"{view.device_id:<20}",
-        f"{state:<12}",
-        f"{format_value(view.last):<32}",
-        f"{view.rate(now):6.1f}/s",
-        "batt " + ("-" if view.battery is None else f"{view.battery}%"),
-        f"outbox {depth}",
-    ]
-    if view.problem:
-        parts.append(f"({view.problem})")
-    return "  ".join(parts)
-
-
-def link_line(connected: bool, acked: int, problem: str | None) -> str:
-    state = "broker connected" if connected else "broker disconnected"
-    text = f"{state}, acked up to id {acked}" if acked >= 0 else state
-    return text + (f" ({problem})" if problem else "")
-
-
 def foreign_user(user_ids: Iterable[str], user_id: str) -> str | None:
     """The first user other than ``user_id`` among the waiting samples: the outbox belongs to one
     user, since a link identifies as one user and could never deliver another's samples."""

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 import attrs
 
+from ..adapters.logging_json import add_logging_options, configure_logging
 from .config import Commands, OptionParser
 from .values import DAY_S, PORT, byte_size, integer, seconds
 
@@ -183,14 +184,7 @@ def register(commands: Commands) -> None:
         help="(user, data type) pairs shown by one developer's OBS overlays at once on this node; "
         "the next overlay is told to wait (%(default)s)",
     )
-    parser.add_argument(
-        "--log-level", default="info", choices=["debug", "info", "warning", "error"],
-        help="the least severe log lines written",
-    )
-    parser.add_argument(
-        "--log-format", default="auto", choices=["auto", "json", "text"],
-        help="log lines as JSON or text; auto = JSON unless stderr is a terminal",
-    )
+    add_logging_options(parser, level="info", log_format="auto")
     parser.set_defaults(func=run)
 
 
@@ -282,8 +276,6 @@ def _origins(given: Sequence[str]) -> tuple[str, ...]:
 
 def run(args: argparse.Namespace) -> int:
     import trio
-
-    from ..adapters.logging_json import configure_logging
 
     configure_logging(args.log_level, args.log_format)
     settings = settings_from_args(args)
@@ -440,6 +432,7 @@ async def _serve_ports(
 
     from ..adapters.http.forward import Forwarder, private_socket_path, remove_socket, unix_listen_socket
     from ..adapters.http.server import BACKLOG, GRACEFUL_TIMEOUT, hypercorn_config, listen_socket, serve_config
+    from ..adapters.http.urls import url_host
     from ..adapters.websocket.listener import server_ssl_context
 
     tls = server_ssl_context(settings.certfile, settings.keyfile) if settings.certfile else None
@@ -460,7 +453,7 @@ async def _serve_ports(
             forwarder = Forwarder(str(path), settings.http_idle_timeout)
             serve = functools.partial(broker.serve, http=forwarder, ssl_context=tls)
             port = await nursery.start(serve, settings.host, settings.port)
-            host = _url_host(settings.host)
+            host = url_host(settings.host)
             secure = "s" if tls is not None else ""
             dashboard.secure = tls is not None
             dashboard.ws_port = port
@@ -501,11 +494,3 @@ async def _apply_retention(stream_log: "StreamLog", retention: "Retention", inte
             if removed:
                 log.info("retention: removed %d payloads", removed)
         await trio.sleep(interval)
-
-
-def _url_host(host: str) -> str:
-    if host in ("0.0.0.0", ""):
-        return "127.0.0.1"
-    if host == "::":
-        return "[::1]"
-    return f"[{host}]" if ":" in host else host

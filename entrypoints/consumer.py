@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Sequence
 
 import attrs
 
+from ..adapters.logging_json import add_logging_options, configure_logging
 from .config import Commands
 from .values import integer, seconds
 
@@ -117,10 +118,8 @@ def register(commands: Commands) -> None:
         help="after SIGINT/SIGTERM the batch being written gets this long to commit; then it is "
         "left uncommitted (the cursor stays) and sent again on the next start (%(default)s s)",
     )
-    parser.add_argument(
-        "--log-level", default="warning", choices=["debug", "info", "warning", "error"],
-        help="the least severe log lines written",
-    )
+    # Text by default: a consumer's stderr is mostly read by the person who started it.
+    add_logging_options(parser, level="warning", log_format="text")
     parser.set_defaults(func=run)
 
 
@@ -138,11 +137,7 @@ def run(args: argparse.Namespace) -> int:
     from ..adapters.websocket.consumer_link import ConsumerStopped
     from ..domain.errors import SpecError
 
-    logging.basicConfig(
-        level=args.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    configure_logging(args.log_level, args.log_format)
     settings = settings_from_args(args)
     try:
         sinks = build_sinks(settings)

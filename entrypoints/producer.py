@@ -16,6 +16,7 @@ from urllib.parse import quote
 
 import attrs
 
+from ..adapters.logging_json import add_logging_options, configure_logging
 from .config import Commands
 from .values import integer, seconds
 
@@ -88,10 +89,8 @@ def register(commands: Commands) -> None:
                         help="unacknowledged SUBMITs in flight at most (%(default)s)")
     parser.add_argument("--drain-timeout", type=seconds(3600, zero=True), default=d.drain_timeout, metavar="S",
                         help="on stop, wait this long for the last acknowledgements (%(default)s)")
-    parser.add_argument(
-        "--log-level", default="info", choices=["debug", "info", "warning", "error"],
-        help="the least severe log lines written",
-    )
+    # Text by default: a producer's stderr is its status board, read by a person.
+    add_logging_options(parser, level="info", log_format="text")
     parser.set_defaults(func=run)
 
 
@@ -165,7 +164,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"wearstream producer: {error}", file=sys.stderr)
         return 2
     board = StatusBoard(sys.stderr) if sys.stderr.isatty() else None
-    _configure_logging(args.log_level, board)
+    handler = _BoardLogHandler(board) if board is not None else None
+    configure_logging(args.log_level, args.log_format, handler=handler)
     return trio.run(_main, settings, sources, board)
 
 
@@ -249,7 +249,7 @@ async def _stop_on_signals(producer: "Producer", scope: "trio.CancelScope") -> N
 async def _show_status(producer: "Producer", link: "ProducerLink", board: "StatusBoard | None") -> None:
     import trio
 
-    from ..domain.producer import link_line, status_line
+    from ..adapters.terminal.status_lines import link_line, status_line
 
     while True:
         await trio.sleep(REDRAW_EVERY if board is not None else LOG_STATUS_EVERY)
@@ -297,9 +297,3 @@ class _BoardLogHandler(logging.StreamHandler):  # type: ignore[type-arg]
         self.board.clear()
         super().emit(record)
 
-
-def _configure_logging(level: str, board: StatusBoard | None) -> None:
-    handler = _BoardLogHandler(board) if board is not None else logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    logging.basicConfig(level=level.upper(), handlers=[handler])
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per token minted is noise

@@ -16,7 +16,7 @@ from typing import AsyncIterator, Callable
 
 import attrs
 
-from ..domain.identity import Developer, hash_api_key
+from ..domain.identity import Developer, cli_safe_secret, hash_api_key
 from ..ports.storage import ConsumerLeases, DeveloperStore, Retention, StreamLog, TokenStore
 
 DEV_ID_PREFIX = "dev_"
@@ -150,11 +150,8 @@ def new_dev_id() -> str:
 
 
 def new_api_key() -> str:
-    """A random key that never starts with "-": else ``--api-key KEY`` (1 key in 64) would be
-    read by the CLI as an unknown option instead of the key."""
-    while (key := secrets.token_urlsafe(API_KEY_BYTES)).startswith("-"):
-        pass
-    return key
+    """A random key for ``--api-key`` (never starting with "-": see ``cli_safe_secret``)."""
+    return cli_safe_secret(API_KEY_BYTES)
 
 
 async def create_developer(

@@ -26,7 +26,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from ...domain.errors import CredentialsError
-from ...domain.identity import Developer, Role, Token, validate_user_id
+from ...domain.identity import Developer, Role, Token, cli_safe_secret, validate_user_id
 from ...ports.clock import Clock
 from ...ports.storage import DeveloperStore, StorageUnavailable, TokenStore
 from ..clock import SystemClock
@@ -51,11 +51,8 @@ RETRY_AFTER = 5
 
 def new_token_value() -> str:
     """An opaque token: 32 random bytes, URL-safe base64 (43 characters), never starting with
-    "-", so that ``wearstream producer --token TOKEN`` reads it as the value (1 token in 64 would
-    otherwise be taken for an option)."""
-    while (token := secrets.token_urlsafe(TOKEN_BYTES)).startswith("-"):
-        pass
-    return token
+    "-" (``--token TOKEN``: see ``cli_safe_secret``)."""
+    return cli_safe_secret(TOKEN_BYTES)
 
 
 class TokenApi:

@@ -20,6 +20,8 @@ import trio
 from hypercorn.config import Config
 from hypercorn.trio import serve
 
+from .urls import url_host
+
 log = logging.getLogger("wearstream.http")
 
 GRACEFUL_TIMEOUT = 2.0
@@ -91,7 +93,7 @@ async def serve_http(
     sock = listen_socket(host, port)
     bound_port: int = sock.getsockname()[1]
     config = hypercorn_config([sock], graceful_timeout, keep_alive)
-    await serve_config(app, config, f"http://{_url_host(host)}:{bound_port}", bound_port, task_status=task_status)
+    await serve_config(app, config, f"http://{url_host(host)}:{bound_port}", bound_port, task_status=task_status)
 
 
 async def serve_config(
@@ -120,7 +122,3 @@ async def serve_config(
         finally:
             stop.set()
             shield.deadline = trio.current_time() + config.graceful_timeout + SHUTDOWN_MARGIN
-
-
-def _url_host(host: str) -> str:
-    return f"[{host}]" if ":" in host else host

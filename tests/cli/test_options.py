@@ -127,3 +127,19 @@ def test_the_defaults_are_in_the_help() -> None:
     out = wearstream("broker", "--help").stdout
     for shown in ("(default 8765)", "(default 300.0)", "(default 40000)", "(default info)"):
         assert shown in " ".join(out.split()), shown
+
+
+REQUIRED = {
+    "broker": [],
+    "producer": ["--user-id", "u", "--device", "sim:hr-strap", "--broker-url", "ws://127.0.0.1:1/connect"],
+    "consumer": ["--api-url", "http://127.0.0.1:1", "--broker-url", "ws://127.0.0.1:1/connect",
+                 "--dev-id", "d", "--api-key", "k"],
+}
+
+
+@pytest.mark.parametrize("command", sorted(REQUIRED))
+def test_every_command_takes_the_one_log_format_option(command: str) -> None:
+    """One logging setup for every command: ``--log-format`` and ``--log-level`` on each."""
+    argv = [command, *REQUIRED[command], "--log-format", "json", "--log-level", "debug"]
+    args = build_parser().parse_args(argv)
+    assert (args.log_format, args.log_level) == ("json", "debug")

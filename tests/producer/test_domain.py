@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from wearstream.adapters.terminal.status_lines import format_value, status_line
 from wearstream.domain.devices import DeviceStatus
 from wearstream.domain.heartbeats import Heartbeats
 from wearstream.domain.producer import (
@@ -13,8 +14,6 @@ from wearstream.domain.producer import (
     DeviceView,
     InFlight,
     foreign_user,
-    format_value,
-    status_line,
 )
 from wearstream.domain.samples import Sample
 
