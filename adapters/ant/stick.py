@@ -7,9 +7,13 @@ the trio task is cancelled the node is stopped and its threads joined before ``r
 returns, so no thread outlives the task that opened the stick.
 
 The stick is reached through openant's own driver interface (``openant.base.driver.Driver``):
-``Node()`` builds its ``Ant``, which takes the first entry of ``openant.base.driver.drivers``
-(the last added first) whose ``find()`` is true, so opening a node with a chosen driver means
-offering it there for the moment ``Node()`` is built.
+``Node()`` builds its ``Ant``, which takes the first entry of openant's driver registry
+(``openant.base.driver.drivers``, the last added first) whose ``find()`` is true. openant takes
+no driver as an argument; its documented extension point is a ``Driver`` subclass in that
+registry, which its own serial and USB drivers join once, when imported. ``OfferedDriver`` joins
+it the same way, once at import, and is found only while a session offers the driver it built
+(``_build_node``, one session at a time), so the registry is never edited at run time and every
+other use of openant (its own auto-detection included) finds what it always found.
 Every driver is wrapped in ``GuardedDriver``, which hands openant only whole, checksummed
 messages (see ``framing``) and turns a stick that vanished into a ``StickFailed`` report instead
 of a dead or spinning reader thread.
@@ -45,7 +49,7 @@ READ_WAIT_S = 0.1  # how long a tty read blocks: short enough to stop promptly, 
 FAILED_READ_WAIT_S = 0.2
 WRITE_TIMEOUT_S = 5.0  # a stick that takes no bytes for this long has failed
 JOIN_TIMEOUT_S = 5.0
-_CHOOSING = threading.Lock()  # openant's driver list is shared: one node is built at a time
+_CHOOSING = threading.Lock()  # one node is built at a time: OfferedDriver holds one offer
 
 
 @attrs.frozen
@@ -193,17 +197,37 @@ class GuardedDriver(openant_driver.Driver):
         self._deliver(StickFailed(reason))
 
 
-@attrs.frozen
-class _Chosen:
-    """An entry for openant's driver list that yields one driver object we built."""
+class OfferedDriver(openant_driver.Driver):
+    """openant's registry entry for the driver a session built (see the module docstring):
+    ``find()`` is true only while ``offered`` holds one, and the instance openant makes takes it
+    and passes every call on to it."""
 
-    driver: openant_driver.Driver
+    offered: openant_driver.Driver | None = None  # set and cleared under _CHOOSING
 
-    def find(self) -> bool:
-        return True
+    @classmethod
+    def find(cls) -> bool:
+        return cls.offered is not None
 
-    def __call__(self) -> openant_driver.Driver:
-        return self.driver
+    def __init__(self) -> None:
+        inner, OfferedDriver.offered = OfferedDriver.offered, None
+        if inner is None:
+            raise openant_driver.DriverNotFound("no ANT driver was offered")
+        self.inner = inner
+
+    def open(self) -> None:
+        self.inner.open()
+
+    def close(self) -> None:
+        self.inner.close()
+
+    def read(self) -> Any:
+        return self.inner.read()
+
+    def write(self, data: Any) -> None:
+        self.inner.write(data)
+
+
+openant_driver.drivers.append(OfferedDriver)  # once, as openant's own drivers register
 
 
 def _inner_driver(device: str | None) -> openant_driver.Driver:
@@ -221,15 +245,14 @@ def _inner_driver(device: str | None) -> openant_driver.Driver:
 
 
 def _build_node(device: str | None, deliver: Deliver) -> Node:
-    with _CHOOSING:  # also around find_driver: it must not see another session's entry
-        chosen = _Chosen(GuardedDriver(_inner_driver(device), deliver))
-        openant_driver.drivers.append(chosen)
+    with _CHOOSING:  # also around find_driver: it must not see another session's offer
+        OfferedDriver.offered = GuardedDriver(_inner_driver(device), deliver)
         try:
             return Node()
         except (openant_driver.DriverException, OSError, ValueError) as exc:
             raise StickUnavailable(f"cannot open the ANT stick: {exc}") from exc
         finally:
-            openant_driver.drivers.remove(chosen)
+            OfferedDriver.offered = None
 
 
 def _configure(node: Node, plans: list[ChannelPlan], deliver: Deliver) -> None:

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import datetime, timedelta
 from typing import Any, AsyncIterator, Awaitable, Callable, Collection, Mapping, Sequence, TypeVar
 
@@ -110,19 +110,30 @@ class RedisKeys:
 class RedisConnection:
     """One coredis client shared by the stores, and the retry loop every call goes through."""
 
-    def __init__(self, client: coredis.Redis[bytes], keys: RedisKeys) -> None:
+    def __init__(
+        self,
+        client: coredis.Redis[bytes],
+        keys: RedisKeys,
+        lifetime: AsyncExitStack | None = None,
+    ) -> None:
         self.client = client
         self.keys = keys
         self._scripts: dict[str, Any] = {}
-        self._entered = False
+        self._lifetime = lifetime or AsyncExitStack()
 
     @classmethod
     async def open(cls, url: str, *, prefix: str = DEFAULT_PREFIX) -> "RedisConnection":
         """A connection of its own (for one store alone). The client's connection pool runs its
-        tasks in a task group of the opening task: ``aclose`` it in that task, the newest first."""
-        connection = cls(coredis.Redis.from_url(url, decode_responses=False), RedisKeys(prefix))
-        await connection.client.__aenter__()
-        connection._entered = True
+        tasks in a task group of the opening task: ``aclose`` it in that task, the newest first.
+
+        coredis's public lifecycle is ``async with client:`` (it starts and stops the pool).
+        A store outlives the statement that opens it, so an ``AsyncExitStack`` holds that
+        ``async with`` open: ``enter_async_context`` makes the same calls the statement makes,
+        and ``aclose`` leaves it once (closing twice is a no-op), so the client's own rules
+        (entered once, exited once, in the task that entered) hold with no private state."""
+        lifetime = AsyncExitStack()
+        client = coredis.Redis.from_url(url, decode_responses=False)
+        connection = cls(await lifetime.enter_async_context(client), RedisKeys(prefix), lifetime)
         try:
             await connection.client.ping()
         except BaseException:
@@ -132,9 +143,7 @@ class RedisConnection:
 
     async def aclose(self) -> None:
         """Close a connection made by ``open``; closing twice is fine."""
-        if self._entered:
-            self._entered = False
-            await self.client.__aexit__(None, None, None)
+        await self._lifetime.aclose()
 
     def script(self, source: str) -> Any:
         """The registered script for ``source`` (loaded on first use, reloaded after a restart)."""
