@@ -339,9 +339,16 @@ async def _main(settings: BrokerSettings) -> None:
 
 
 async def serve_broker(
-    settings: BrokerSettings, *, task_status: "trio.TaskStatus[RunningBroker]"
+    settings: BrokerSettings,
+    *,
+    stores: "Stores | None" = None,
+    task_status: "trio.TaskStatus[RunningBroker]",
 ) -> None:
-    """Run a whole broker (stores, hub, WebSocket, HTTP) until cancelled."""
+    """Run a whole broker (stores, hub, WebSocket, HTTP) until cancelled: the broker's
+    composition root (``entrypoints.bootstrap``). ``stores`` replaces the ones the settings name
+    (``--data-dir``/``--backend``), e.g. with the kit's fakes; the caller then owns them."""
+    import contextlib
+
     import trio
 
     from ..adapters.clock import SystemClock
@@ -358,9 +365,10 @@ async def serve_broker(
     from .state import open_stores, parse_retention
 
     lease_ttl = timedelta(seconds=settings.consumer_lease)
-    async with open_stores(
+    opened = contextlib.nullcontext(stores) if stores is not None else open_stores(
         settings.data_dir, settings.backend, lease_ttl=lease_ttl, busy_timeout=settings.db_busy_timeout
-    ) as stores:
+    )
+    async with opened as stores:
         metrics = BrokerMetrics()
         hub = Hub(
             metered_log(stores.log, metrics),

@@ -29,12 +29,12 @@ from typing import AsyncIterator, Iterable
 
 import trio
 
-from ..adapters.websocket.consumer_link import ConsumerLink, LinkSettings
 from ..domain.errors import ConsumerStopped
 from ..domain.stream import Payload
 from ..domain.subscriptions import Subscription
-from ..ports.consumer import BrokerFeed, FeedFactory
+from ..ports.consumer import FeedFactory
 from ..ports.sinks import SampleSink
+from .bootstrap import consumer_feed
 
 DEFAULT_BUFFER = 1000
 DEFAULT_COMMIT_EVERY = 100
@@ -115,7 +115,7 @@ async def connect_consumer(
     ``types`` narrow what is yielded. Raises ConsumerStopped from the iteration when reconnecting
     cannot help (4002, refused credentials). ``link`` replaces the WebSocket link (see the module
     docstring); without it, the four connection arguments are required."""
-    make_link = link or _websocket_link(api_url, broker_url, dev_id, api_key)
+    make_link = link or consumer_feed(api_url, broker_url, dev_id, api_key)
     sink = None if isinstance(cursor, int) else cursor
     start = cursor if isinstance(cursor, int) else await cursor.open()
     broker_feed = make_link(start)
@@ -150,16 +150,3 @@ async def connect_consumer(
             with trio.CancelScope(shield=True):
                 await sink.aclose()
 
-
-def _websocket_link(
-    api_url: str | None, broker_url: str | None, dev_id: str | None, api_key: str | None
-) -> FeedFactory:
-    """The default feed: the WebSocket link to ``broker_url``, minting tokens from ``api_url``."""
-    if api_url is None or broker_url is None or dev_id is None or api_key is None:
-        raise TypeError("connect_consumer needs api_url, broker_url, dev_id and api_key, or link=")
-    settings = LinkSettings(api_url, broker_url, dev_id, api_key)
-
-    def make(start: int) -> BrokerFeed:
-        return ConsumerLink(settings, start)
-
-    return make

@@ -208,16 +208,14 @@ async def serve_consumer(
     committed) or the link stops (then raise ConsumerStopped, after committing what arrived)."""
     import trio
 
-    from ..adapters.websocket.consumer_link import ConsumerLink, ConsumerStopped, LinkSettings
+    from ..domain.errors import ConsumerStopped
+    from .bootstrap import consumer_feed
 
     stop = trio.Event() if stop is None else stop
     fanout = Fanout(list(sinks), settings.subscription())
     try:
         cursor = await fanout.open()
-        link = ConsumerLink(
-            LinkSettings(settings.api_url, settings.broker_url, settings.dev_id, settings.api_key),
-            cursor,
-        )
+        link = consumer_feed(settings.api_url, settings.broker_url, settings.dev_id, settings.api_key)(cursor)
         send, receive = trio.open_memory_channel["Payload"](settings.batch * 2)
         stopped: list[ConsumerStopped] = []
 

@@ -124,14 +124,12 @@ async def _produce(
     """One user's producer, exactly as `wearstream producer` runs it, with a memory outbox."""
     from ..adapters.http.token_providers import ApiTokenProvider
     from ..adapters.storage.outbox import MemoryOutbox
-    from ..adapters.websocket.producer_link import ProducerLink
+    from .bootstrap import build_producer
     from .plugins import open_device
-    from .producer_core import Producer
 
-    outbox = MemoryOutbox()
     tokens = ApiTokenProvider(running.api_url, developer.dev_id, developer.api_key, user)
-    link = ProducerLink(running.ws_url, tokens, outbox)
-    await Producer(user, [open_device(spec) for spec in specs], outbox, link).run()
+    sources = [open_device(spec) for spec in specs]
+    await build_producer(user, sources, MemoryOutbox(), broker_url=running.ws_url, tokens=tokens).run()
 
 
 async def _consume(

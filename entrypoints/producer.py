@@ -177,9 +177,9 @@ async def _main(
     import trio
 
     from ..adapters.storage.outbox import SqliteOutbox
-    from ..adapters.websocket.producer_link import LinkConfig, ProducerLink
+    from ..adapters.websocket.producer_link import LinkConfig
     from ..domain.producer import LinkStopped, foreign_user
-    from .producer_core import Producer
+    from .bootstrap import build_producer
 
     path = Path(settings.outbox).expanduser() if settings.outbox else default_outbox(settings.user_id)
     try:
@@ -197,12 +197,12 @@ async def _main(
                 file=sys.stderr,
             )
             return 2
-        link = ProducerLink(
-            settings.broker_url, token_provider(settings), outbox, LinkConfig(window=settings.window)
+        producer = build_producer(
+            settings.user_id, sources, outbox, broker_url=settings.broker_url,
+            tokens=token_provider(settings), link_config=LinkConfig(window=settings.window),
+            drain_timeout=settings.drain_timeout,
         )
-        producer = Producer(
-            settings.user_id, sources, outbox, link, drain_timeout=settings.drain_timeout
-        )
+        link = producer.link
         log.info("outbox %s (source %s, %d waiting)", path, outbox.source, await outbox.depth())
         code = 0
         async with trio.open_nursery() as nursery:

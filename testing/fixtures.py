@@ -20,7 +20,7 @@ import trio
 from ..adapters.http.token_providers import ApiTokenProvider
 from ..adapters.http.tokens_client import mint_developer_token, mint_user_token
 from ..adapters.storage.outbox import MemoryOutbox
-from ..adapters.websocket.producer_link import ProducerLink
+from ..entrypoints.bootstrap import build_producer
 from ..entrypoints.broker import BrokerSettings, RunningBroker, serve_broker
 from ..entrypoints.connect import ConsumerStream, connect_consumer
 from ..entrypoints.plugins import open_device
@@ -76,9 +76,8 @@ class LiveBroker:
         ``devices`` are sessions or device specs (``"sim:hr-strap?rate=20"``); ``options`` go to
         the Producer (``drain_timeout``)."""
         sources = [open_device(d) if isinstance(d, str) else d for d in devices]
-        outbox = MemoryOutbox()
-        link = ProducerLink(self.ws_url, self.token_provider(user_id), outbox)
-        return Producer(user_id, sources, outbox, link, **options)
+        tokens = self.token_provider(user_id)
+        return build_producer(user_id, sources, MemoryOutbox(), broker_url=self.ws_url, tokens=tokens, **options)
 
     @asynccontextmanager
     async def consumer(
