@@ -26,6 +26,13 @@ def pylsl() -> Any:
     return library
 
 
+def stream_errors() -> tuple[type[Exception], ...]:
+    """What liblsl raises when a stream goes away or does not answer in time."""
+    from pylsl.util import LostError, TimeoutError
+
+    return (LostError, TimeoutError)
+
+
 def clock_offset() -> float:
     """``local_clock() - time.time()``: add it to a Unix time to get LSL time."""
     return pylsl().local_clock() - time.time()

@@ -26,7 +26,7 @@ from ...domain.errors import DeviceUnavailable, InvalidReading, SpecError
 from ...domain.samples import Sample
 from ...domain.spec_query import number, query_options
 from ...ports.devices import DeviceEvents
-from .library import clock_offset, pylsl, utc_time
+from .library import clock_offset, pylsl, stream_errors, utc_time
 from .streams import InletMapping, mapping_for, quote_free
 
 log = logging.getLogger("wearstream.lsl")
@@ -82,8 +82,9 @@ class LslSource:
             inlet = await self._find(library, events)
             try:
                 await self._read(library, inlet, user_id, events)
-            except library.LostError:
-                events.status(DeviceStatus(self._device.id, connected=False, source=NAME, reason="LSL stream lost"))
+            except stream_errors() as error:  # the outlet went away, or stopped answering
+                reason = f"LSL stream lost: {error}"
+                events.status(DeviceStatus(self._device.id, connected=False, source=NAME, reason=reason))
             finally:
                 await trio.to_thread.run_sync(inlet.close_stream)
 
@@ -97,7 +98,7 @@ class LslSource:
                 inlet = library.StreamInlet(found[0], max_buflen=30, recover=False)
                 try:
                     await trio.to_thread.run_sync(lambda: inlet.open_stream(timeout=OPEN_TIMEOUT))
-                except library.TimeoutError:
+                except stream_errors():  # it went away between the search and the opening
                     continue
                 return inlet
             reason = f"no LSL stream with {self.spec.predicate} found"

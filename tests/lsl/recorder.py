@@ -6,6 +6,7 @@ import threading
 from typing import Any
 
 import pylsl
+from pylsl.util import LostError, TimeoutError
 
 
 class Recorder:
@@ -31,7 +32,7 @@ class Recorder:
                 try:
                     candidate.open_stream(timeout=10)
                     self.info = candidate.info(timeout=10)
-                except (pylsl.TimeoutError, pylsl.LostError):  # the outlet went away meanwhile
+                except (TimeoutError, LostError):  # the outlet went away meanwhile
                     continue
                 inlet, self.connected = candidate, True
         while inlet is not None and not self.stopping.is_set():

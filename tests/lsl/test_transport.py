@@ -94,3 +94,26 @@ def test_a_spec_names_a_stable_device() -> None:
     source = LslTransport().open("type=ECG&name=polar")
     assert isinstance(source, LslSource)
     assert source.device.id == "lsl-ECG-polar"
+
+
+async def test_a_stream_that_goes_away_is_reported_and_found_again(nursery: trio.Nursery) -> None:
+    name = f"gone-{uuid.uuid4().hex[:8]}"
+    source = LslTransport().open(f"name={name}&wait=1")
+    events = EventRecorder()
+    nursery.start_soon(source.run, "alice", events)
+    async with trio.open_nursery() as feeding:
+        feeding.start_soon(feed, outlet(name, "HR", 1), lambda i: [70.0])
+        with trio.fail_after(20):
+            while not events.samples:
+                await trio.sleep(0.05)
+        feeding.cancel_scope.cancel()  # the feeder ends, and its outlet goes with it
+    with trio.fail_after(30):
+        while not any(not s.connected for s in events.statuses):
+            await trio.sleep(0.05)
+    seen = len(events.samples)
+    nursery.start_soon(feed, outlet(name, "HR", 1), lambda i: [80.0])
+    with trio.fail_after(30):
+        while len(events.samples) == seen:
+            await trio.sleep(0.05)
+    assert events.samples[-1].value == 80.0
+    assert events.statuses[-1].connected
