@@ -54,8 +54,8 @@ DOCUMENTED_CLOSES = {int(code) for code in CloseCode} | {1002, 1007, 1008, 1009}
 # malformed HTTP requests (seen: OPTIONS with a bad chunked body, a pipelined upgrade after a
 # first request), hypercorn stops accepting on its private Unix socket while the process lives:
 # the listener logs "connection ... lost: [Errno 111] Connection refused" for every HTTP
-# request, so no token can be minted until a restart. It shows in about one run in ten of 20
-# cases, so the HTTP test is an expected failure (not strict) until then.
+# request, so no token can be minted until a restart. Seen in 3 of 5 runs of 400 cases (none
+# reproduced alone yet), so the HTTP test is an expected failure (not strict) until then.
 HTTP_API_CAN_STOP = pytest.mark.xfail(
     reason="known fault: malformed HTTP requests can stop hypercorn (HTTP API refused) while the broker lives",
     strict=False,
