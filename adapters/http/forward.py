@@ -9,7 +9,8 @@ Per connection it holds one buffer of ``CHUNK`` bytes each way (a write waits fo
 side to take it, so a slow reader stalls its writer, nothing piles up) and two sockets. It ends
 when either side closes, when nothing has moved for ``idle_timeout`` (the keep-alive cap), and
 soon after the client's end of file: a client that closes is noticed at once, instead of
-holding its descriptors until a keep-alive timer runs out.
+holding its descriptors until a keep-alive timer runs out. Answers go out with the reason
+phrases hypercorn leaves out (``status_lines.py``).
 """
 
 from __future__ import annotations
@@ -19,8 +20,11 @@ import os
 import socket
 import tempfile
 from pathlib import Path
+from typing import Callable
 
 import trio
+
+from .status_lines import StatusLines
 
 log = logging.getLogger("wearstream.http.forward")
 
@@ -41,6 +45,7 @@ class Forwarder:
         async with upstream:
             relay = _Relay(client, upstream, self.idle_timeout)
             with relay.idle:
+                relay.status.from_client(received)
                 await upstream.send_all(received)
                 await relay.run()
             if relay.idle.cancelled_caught:
@@ -55,15 +60,16 @@ class _Relay:
         self.upstream = upstream
         self.window = window
         self.idle = trio.CancelScope(deadline=trio.current_time() + window)
+        self.status = StatusLines()
 
     async def run(self) -> None:
         async with trio.open_nursery() as nursery:
             nursery.start_soon(self._from_client)
-            await self._copy(self.upstream, self.client)
+            await self._copy(self.upstream, self.client, self.status.from_app)
             nursery.cancel_scope.cancel()  # the app closed: so do we
 
     async def _from_client(self) -> None:
-        await self._copy(self.client, self.upstream)
+        await self._copy(self.client, self.upstream, self._seen_from_client)
         # The client is done sending (or gone): the app may finish its answer, briefly.
         self.window = min(self.window, EOF_GRACE)
         self.idle.deadline = min(self.idle.deadline, trio.current_time() + self.window)
@@ -72,14 +78,21 @@ class _Relay:
         except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
             pass
 
-    async def _copy(self, source: trio.abc.Stream, sink: trio.abc.Stream) -> None:
-        """Copy until ``source`` ends; every chunk moves the idle deadline on."""
+    def _seen_from_client(self, data: bytes) -> bytes:
+        self.status.from_client(data)
+        return data
+
+    async def _copy(self, source: trio.abc.Stream, sink: trio.abc.Stream, passing: Callable[[bytes], bytes]) -> None:
+        """Copy until ``source`` ends, each chunk through ``passing``; every chunk moves the idle
+        deadline on."""
         try:
             while True:
                 data = await source.receive_some(CHUNK)
                 if not data:
                     return
-                await sink.send_all(data)
+                out = passing(data)
+                if out:
+                    await sink.send_all(out)
                 self.idle.deadline = trio.current_time() + self.window
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             return
