@@ -439,37 +439,47 @@ async def _serve_ports(
     import trio
 
     from ..adapters.http.forward import Forwarder, private_socket_path, remove_socket, unix_listen_socket
-    from ..adapters.http.server import BACKLOG, GRACEFUL_TIMEOUT, hypercorn_config, listen_socket, serve_config
+    from ..adapters.http.server import (
+        BACKLOG, GRACEFUL_TIMEOUT, hypercorn_config, listen_socket, serve_config, supervise,
+    )
     from ..adapters.http.urls import url_host
     from ..adapters.websocket.listener import server_ssl_context
 
     tls = server_ssl_context(settings.certfile, settings.keyfile) if settings.certfile else None
-    path = private_socket_path()
-    try:
-        plain = [unix_listen_socket(path, BACKLOG)]
-        # --http-port equal to a fixed --port is the one port too (how a restart on the same
-        # ports spells it); 0 and 0 ask for two free ports.
-        same = settings.http_port is None or (settings.http_port == settings.port != 0)
-        own = [] if same else [listen_socket(settings.host, settings.http_port)]
-        http_port = own[0].getsockname()[1] if own else None
-        config = hypercorn_config(
-            own, GRACEFUL_TIMEOUT, settings.http_idle_timeout + 1.0, plain=plain,
-            certfile=settings.certfile, keyfile=settings.keyfile,
-        )
-        async with trio.open_nursery() as nursery:
-            await nursery.start(serve_config, app, config, f"unix:{path}")
-            forwarder = Forwarder(str(path), settings.http_idle_timeout)
-            serve = functools.partial(broker.serve, http=forwarder, ssl_context=tls)
-            port = await nursery.start(serve, settings.host, settings.port)
-            host = url_host(settings.host)
-            secure = "s" if tls is not None else ""
-            dashboard.secure = tls is not None
-            dashboard.ws_port = port
-            api = f"http{secure}://{host}:{http_port or port}"
-            log.info("listening on %s (WebSocket /connect and the HTTP API)", f"{host}:{port}")
-            task_status.started(RunningBroker(f"ws{secure}://{host}:{port}/connect", api, broker, hub, stores))
-    finally:
-        remove_socket(path)
+    # --http-port equal to a fixed --port is the one port too (how a restart on the same
+    # ports spells it); 0 and 0 ask for two free ports.
+    same = settings.http_port is None or (settings.http_port == settings.port != 0)
+    forwarder = Forwarder("", settings.http_idle_timeout)
+    own_port = [None if same else settings.http_port]
+
+    async def start_http(first: bool, task_status: "trio.TaskStatus[int | None]") -> None:
+        """hypercorn on a new private Unix socket (and on --http-port's port), for supervise()."""
+        path = private_socket_path()
+        try:
+            plain = [unix_listen_socket(path, BACKLOG)]
+            own = [] if own_port[0] is None else [listen_socket(settings.host, own_port[0])]
+            if own:
+                own_port[0] = own[0].getsockname()[1]  # port 0 binds once; restarts keep it
+            config = hypercorn_config(
+                own, GRACEFUL_TIMEOUT, settings.http_idle_timeout + 1.0, plain=plain,
+                certfile=settings.certfile, keyfile=settings.keyfile,
+            )
+            forwarder.path = str(path)
+            await serve_config(app, config, f"unix:{path}", own_port[0], task_status=task_status)
+        finally:
+            remove_socket(path)
+
+    async with trio.open_nursery() as nursery:
+        http_port = await nursery.start(supervise, start_http)
+        serve = functools.partial(broker.serve, http=forwarder, ssl_context=tls)
+        port = await nursery.start(serve, settings.host, settings.port)
+        host = url_host(settings.host)
+        secure = "s" if tls is not None else ""
+        dashboard.secure = tls is not None
+        dashboard.ws_port = port
+        api = f"http{secure}://{host}:{http_port or port}"
+        log.info("listening on %s (WebSocket /connect and the HTTP API)", f"{host}:{port}")
+        task_status.started(RunningBroker(f"ws{secure}://{host}:{port}/connect", api, broker, hub, stores))
 
 
 def hub_limits(settings: BrokerSettings) -> HubLimits:

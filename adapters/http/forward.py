@@ -34,7 +34,8 @@ EOF_GRACE = 2.0
 
 
 class Forwarder:
-    """Relays HTTP connections to the hypercorn listening on ``path`` (a Unix socket)."""
+    """Relays HTTP connections to the hypercorn listening on ``path`` (a Unix socket; a new one
+    each time the supervisor starts hypercorn again, see ``server.supervise``)."""
 
     def __init__(self, path: str, idle_timeout: float) -> None:
         self.path = path

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
-from typing import Any
+from typing import Any, Awaitable, Callable
 
 import trio
 from hypercorn.config import Config
@@ -34,6 +34,50 @@ BACKLOG = 4096
 
 class HttpBindError(OSError):
     """The HTTP server could not listen on the address it was given."""
+
+
+class HttpServerStopped(RuntimeError):
+    """hypercorn ended while nobody asked it to."""
+
+
+RESTART_PAUSE = 0.5  # seconds between a failed HTTP server and its next start
+
+
+class _Reported:
+    """A task status that remembers whether the server said it had started."""
+
+    def __init__(self, inner: trio.TaskStatus[Any]) -> None:
+        self.inner = inner
+        self.done = False
+
+    def started(self, value: Any = None) -> None:
+        self.done = True
+        self.inner.started(value)
+
+
+async def supervise(
+    start: Callable[[bool, trio.TaskStatus[Any]], Awaitable[None]],
+    *,
+    task_status: trio.TaskStatus[Any] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Run ``start(first, task_status)`` (one hypercorn on fresh sockets) until cancelled, starting
+    it again whenever it fails after it had started.
+
+    An error hypercorn lets out of one connection (seen under fuzzing: some malformed request
+    sequences) ends its whole server, listeners included; the broker must not be left without
+    its HTTP API for it. Requests in flight at that moment are lost; the next ones are served.
+    Only the first start reports through ``task_status``.
+    """
+    status = _Reported(task_status)
+    while True:
+        first = not status.done
+        try:
+            await start(first, status if first else trio.TASK_STATUS_IGNORED)
+        except Exception as error:  # noqa: BLE001 (logged whole: it is a bug of hypercorn's or ours)
+            if not status.done:
+                raise  # it never started: the caller reports why
+            log.error("the HTTP server failed (%r); starting it again", error, exc_info=error)
+        await trio.sleep(RESTART_PAUSE)
 
 
 def listen_socket(host: str, port: int) -> socket.socket:
@@ -112,6 +156,8 @@ async def serve_config(
     async def run_hypercorn(*, task_status: trio.TaskStatus[list[str]]) -> None:
         with shield:
             await serve(app, config, shutdown_trigger=stop.wait, task_status=task_status)
+        if not stop.is_set():  # it stopped by itself: say so, rather than serve nothing quietly
+            raise HttpServerStopped("hypercorn stopped serving")
 
     async with trio.open_nursery() as nursery:
         try:
