@@ -64,7 +64,7 @@ class ConsumerStream:
         return self
 
     async def __anext__(self) -> Payload:
-        self._handled()
+        self.handled()
         while True:
             if self._due():
                 await self.commit()
@@ -86,7 +86,9 @@ class ConsumerStream:
             await self._sink.write([], self.position)
             self._committed = self.position
 
-    def _handled(self) -> None:
+    def handled(self) -> None:
+        """The payload last returned has been handled: its seq becomes the position (called on
+        the next iteration, and when the caller's ``async with`` block ends normally)."""
         if self._current is not None:
             self.position = self._current.seq
             self._current = None
@@ -134,7 +136,7 @@ async def connect_consumer(
             nursery.start_soon(feed)
             try:
                 yield stream
-                stream._handled()  # a normal exit: the last payload was handled
+                stream.handled()  # a normal exit: the last payload was handled
             finally:
                 nursery.cancel_scope.cancel()
                 with trio.CancelScope(shield=True):

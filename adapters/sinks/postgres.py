@@ -121,7 +121,7 @@ def parse_target(target: str) -> tuple[str, TableName]:
     tables = [value for key, value in query if key == "table"]
     rest = [(key, value) for key, value in query if key != "table"]
     table = TableName(tables[-1] if tables else DEFAULT_TABLE)
-    return urlunsplit(parts._replace(query=urlencode(rest))), table
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(rest), parts.fragment)), table
 
 
 def _psycopg() -> Any:
@@ -234,7 +234,7 @@ def _safe(conninfo: str) -> str:
     if parts.password is None:
         return conninfo
     host = parts.netloc.rsplit("@", 1)[-1]
-    return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))
+    return urlunsplit((parts.scheme, f"{parts.username}:***@{host}", parts.path, parts.query, parts.fragment))
 
 
 def _first_line(error: BaseException) -> str:
