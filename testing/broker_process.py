@@ -60,9 +60,17 @@ def clean_environment() -> dict[str, str]:
     return env
 
 
-def create_developer(data_dir: Path | str, name: str, *, timeout: float = 30.0) -> DeveloperCredentials:
-    """Create a developer in ``data_dir`` with the real CLI and return its credentials."""
-    command = [*wearstream_command(), "developers", "create", name, "--data-dir", str(data_dir), "--json"]
+def store_option(store: Path | str) -> list[str]:
+    """The CLI option naming ``store``: a ``redis://`` URL is a --backend, anything else a data dir."""
+    if isinstance(store, str) and store.startswith(("redis://", "rediss://")):
+        return ["--backend", store]
+    return ["--data-dir", str(store)]
+
+
+def create_developer(store: Path | str, name: str, *, timeout: float = 30.0) -> DeveloperCredentials:
+    """Create a developer in ``store`` (a data dir, or a Redis URL) with the real CLI and return
+    its credentials."""
+    command = [*wearstream_command(), "developers", "create", name, *store_option(store), "--json"]
     result = subprocess.run(
         command, capture_output=True, text=True, timeout=timeout, env=clean_environment()
     )

@@ -80,6 +80,22 @@ class ConsumerProcess:
             return
         raise AssertionError(f"timed out waiting for {what}\n{self.stderr()}")
 
+    async def wait(self, timeout: float = 15.0) -> int:
+        """Wait for the consumer to exit by itself; its exit code (negative: the signal)."""
+        import trio
+
+        assert self.process is not None
+        with trio.fail_after(timeout):
+            while self.process.poll() is None:
+                await trio.sleep(POLL_INTERVAL)
+        return self.process.returncode
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        """Send ``sig`` (SIGKILL by default) if the consumer still runs."""
+        if self.running:
+            assert self.process is not None
+            self.process.send_signal(sig)
+
     def stop(self, timeout: float = 10.0) -> int | None:
         """SIGTERM and wait (SIGKILL if it hangs); the exit code."""
         if self.process is None:

@@ -11,69 +11,19 @@ from __future__ import annotations
 import json
 import signal
 import sqlite3
-import subprocess
 from pathlib import Path
 from typing import Any, Iterator
 
-import attrs
 import pytest
 import trio
 
-from wearstream.testing.broker_process import (
-    BrokerProcess,
-    DeveloperCredentials,
-    clean_environment,
-    create_developers,
-    wearstream_command,
-)
+from wearstream.testing.broker_process import BrokerProcess, DeveloperCredentials, create_developers
+from wearstream.testing.consumer_process import ConsumerProcess, consumer_arguments
 from wearstream.testing.numbered_producer import AckedProducer
 
 pytestmark = pytest.mark.e2e
 
 WAIT = 15.0
-
-
-# The consumer process -----------------------------------------------------------------------------
-
-
-@attrs.define
-class ConsumerProcess:
-    args: list[str]
-    log_dir: Path
-    process: subprocess.Popen[bytes] | None = None
-    runs: int = 0
-
-    def start(self) -> "ConsumerProcess":
-        self.runs += 1
-        out = open(self.log_dir / f"consumer{self.runs}.stdout", "wb")
-        err = open(self.log_dir / f"consumer{self.runs}.stderr", "wb")
-        with out, err:
-            self.process = subprocess.Popen(
-                self.args, stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=clean_environment()
-            )
-        return self
-
-    def stderr(self) -> str:
-        return (self.log_dir / f"consumer{self.runs}.stderr").read_text(errors="replace")
-
-    async def wait(self, timeout: float = WAIT) -> int:
-        assert self.process is not None
-        with trio.fail_after(timeout):
-            while self.process.poll() is None:
-                await trio.sleep(0.02)
-        return self.process.returncode
-
-    def kill(self, sig: int = signal.SIGKILL) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(sig)
-
-
-def consumer_args(broker: BrokerProcess, dev: DeveloperCredentials, *options: str) -> list[str]:
-    return [
-        *wearstream_command(), "consumer", "--api-url", broker.http_url, "--broker-url",
-        broker.ws_url, "--dev-id", dev.dev_id, "--api-key", dev.api_key, "--log-level", "info",
-        *options,
-    ]
 
 
 # Reading what the sinks stored --------------------------------------------------------------------
@@ -163,7 +113,7 @@ async def test_consumer_killed_with_sigkill_and_restarted(
 ) -> None:
     dev, store = developers[0], tmp_path / "samples.db"
     producer = AckedProducer(broker, dev)
-    consumer = new_consumer(consumers, consumer_args(broker, dev, "--sink", f"sqlite:{store}"), tmp_path)
+    consumer = new_consumer(consumers, consumer_arguments(broker, dev, "--sink", f"sqlite:{store}"), tmp_path)
     async with trio.open_nursery() as nursery:
         nursery.start_soon(producer.run)
         consumer.start()
@@ -193,7 +143,7 @@ async def test_broker_restarted_mid_stream(
         data_dir, log_dir=tmp_path / "broker2", extra=["--port", ws_port, "--http-port", http_port]
     )
     producer = AckedProducer(first, dev)
-    consumer = new_consumer(consumers, consumer_args(first, dev, "--sink", f"jsonl:{store}"), tmp_path)
+    consumer = new_consumer(consumers, consumer_arguments(first, dev, "--sink", f"jsonl:{store}"), tmp_path)
     try:
         async with trio.open_nursery() as nursery:
             nursery.start_soon(producer.run)
@@ -219,13 +169,13 @@ async def test_a_second_consumer_exits_with_4002_and_a_clear_message(
     broker: BrokerProcess, developers: list[DeveloperCredentials], consumers: list, tmp_path: Path
 ) -> None:
     dev = developers[2]
-    args = consumer_args(broker, dev, "--sink", f"jsonl:{tmp_path / 'first.jsonl'}")
+    args = consumer_arguments(broker, dev, "--sink", f"jsonl:{tmp_path / 'first.jsonl'}")
     first = new_consumer(consumers, args, tmp_path / "first")
     (tmp_path / "first").mkdir()
     first.start()
     await until(lambda: "ready" in first.stderr(), "the first consumer to be ready", first)
     (tmp_path / "second").mkdir()
-    args = consumer_args(broker, dev, "--sink", f"jsonl:{tmp_path / 'second.jsonl'}")
+    args = consumer_arguments(broker, dev, "--sink", f"jsonl:{tmp_path / 'second.jsonl'}")
     second = new_consumer(consumers, args, tmp_path / "second")
     second.start()
     assert await second.wait() == 2  # reconnecting cannot help: one line, exit 2
@@ -265,7 +215,7 @@ async def test_webhook_receiver_that_fails_the_first_requests(
     async with trio.open_nursery() as nursery:
         port = await nursery.start(serve_http, app, "127.0.0.1", 0)
         sink = f"webhook:http://127.0.0.1:{port}/hook"
-        args = consumer_args(
+        args = consumer_arguments(
             broker, dev, "--sink", sink, "--webhook-secret", secret, "--cursor-dir", str(tmp_path)
         )
         consumer = new_consumer(consumers, args, tmp_path).start()
@@ -294,7 +244,7 @@ async def test_a_consumer_started_while_nobody_sends_stores_what_the_log_holds(
                 await trio.sleep(0.01)
             producer.stopping = True
     assert producer.done and producer.sent >= 50
-    consumer = new_consumer(consumers, consumer_args(broker, dev, "--sink", f"jsonl:{store}"), tmp_path)
+    consumer = new_consumer(consumers, consumer_arguments(broker, dev, "--sink", f"jsonl:{store}"), tmp_path)
     consumer.start()
     await until(lambda: len(jsonl_rows(store)) >= producer.sent, "the log's payloads", consumer)
     consumer.kill(signal.SIGTERM)

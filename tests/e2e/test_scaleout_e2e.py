@@ -8,7 +8,6 @@ fills the gap; Redis is restarted mid-stream; every payload arrives exactly once
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -20,8 +19,7 @@ from trio_websocket import ConnectionClosed, WebSocketConnection, open_websocket
 from wearstream.testing.broker_process import (
     BrokerProcess,
     DeveloperCredentials,
-    clean_environment,
-    wearstream_command,
+    create_developer,
 )
 from wearstream.testing.redis_server import RedisServer, redis_server_binary
 
@@ -40,13 +38,6 @@ def redis(tmp_path: Path) -> Iterator[RedisServer]:
     with RedisServer(tmp_path / "redis", appendonly=True) as server:
         yield server
 
-
-def create_developer(backend: str) -> DeveloperCredentials:
-    command = [*wearstream_command(), "developers", "create", "acme", "--backend", backend, "--json"]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=30, env=clean_environment())
-    assert done.returncode == 0, done.stderr
-    obj = json.loads(done.stdout.strip().splitlines()[-1])
-    return DeveloperCredentials(obj["dev_id"], obj["api_key"])
 
 
 @pytest.fixture
@@ -95,7 +86,7 @@ async def test_the_consumer_cap_and_single_use_tokens_hold_across_nodes(
     nodes: list[BrokerProcess], redis: RedisServer
 ) -> None:
     a, b, c = nodes
-    dev = create_developer(redis.url)
+    dev = create_developer(redis.url, "acme")
     token = await mint(a, dev)
     async with open_websocket_url(b.ws_url) as first:
         await identify(first, token, CONSUMER)
@@ -203,7 +194,7 @@ async def test_a_consumer_moves_to_another_node_and_redis_restarts_without_loss(
     nodes: list[BrokerProcess], redis: RedisServer
 ) -> None:
     a, b, c = nodes
-    dev = create_developer(redis.url)
+    dev = create_developer(redis.url, "acme")
     per_producer = 300
     producers = {user: range(i * 1000, i * 1000 + per_producer) for i, user in enumerate(("u0", "u1"))}
     total = per_producer * len(producers)
@@ -245,7 +236,7 @@ async def test_replay_beyond_retention_answers_what_is_left_and_says_so(
     options = ["--retention", "5", "--retention-interval", "0.1"]
     if backend == "redis":
         redis: RedisServer = request.getfixturevalue("redis")
-        dev = create_developer(redis.url)
+        dev = create_developer(redis.url, "acme")
         node = BrokerProcess.create(None, log_dir=tmp_path / "node", extra=["--backend", redis.url, *options])
     else:
         from wearstream.testing.broker_process import create_developer as create_in_dir

@@ -20,6 +20,10 @@ Checks, after an attack (each raises AssertionError naming what broke, with the 
 - ``rss_bytes(broker.process.pid)``: resident memory from /proc/PID/status; ``cpu_seconds(pid)``.
 - ``RoundTrips``: the witness's round trips timed while an attack goes on (``worst``).
 
+Tests that must see everything stored: ``own_broker`` (a fresh broker and developer of the test's
+own), ``async with jsonl_consumer(broker, dev, tmp_path) as (consumer, out)`` (a real `wearstream
+consumer` writing to a jsonl file, READY before the body runs), and ``jsonl_values(out)``.
+
 Raw clients for byte-level attacks: ``ws_address(broker)``, ``await raw_connect(broker)``,
 ``reset(sock)`` (RST via SO_LINGER 0), ``upgrade_request(...)``.
 """
@@ -48,8 +52,10 @@ from wearstream.adapters.http.tokens_client import mint_developer_token, mint_us
 from wearstream.testing.broker_process import (
     BrokerProcess,
     DeveloperCredentials,
+    create_developer,
     create_developers,
 )
+from wearstream.testing.consumer_process import ConsumerProcess
 
 pytestmark = pytest.mark.e2e
 
@@ -351,3 +357,34 @@ def start_broker(tmp_path: Path) -> Iterator[Callable[..., tuple[BrokerProcess, 
                 process.stop()
             except Exception:  # killed by stop(); the test's own result is what matters
                 pass
+
+
+@pytest.fixture
+def own_broker(tmp_path: Path) -> Iterator[tuple[BrokerProcess, DeveloperCredentials]]:
+    """A broker of this test's own on a fresh data dir, with one developer: for attacks whose
+    proof is exactly what got stored, which a shared broker's other tenants would muddle."""
+    dev = create_developer(tmp_path / "data", f"own-{uuid.uuid4().hex[:8]}")
+    with BrokerProcess.create(tmp_path / "data", log_dir=tmp_path / "logs") as process:
+        yield process, dev
+
+
+@asynccontextmanager
+async def jsonl_consumer(
+    broker: BrokerProcess, dev: DeveloperCredentials, tmp_path: Path
+) -> AsyncIterator[tuple[ConsumerProcess, Path]]:
+    """A real `wearstream consumer` with a jsonl sink, READY before the body runs, stopped after."""
+    out = tmp_path / "out.jsonl"
+    consumer = ConsumerProcess.create(broker, dev, tmp_path / "consumer", "--sink", f"jsonl:{out}")
+    consumer.start()
+    try:
+        await consumer.until(lambda: "ready" in consumer.stderr(), "the consumer's READY")
+        yield consumer, out
+    finally:
+        consumer.stop()
+
+
+def jsonl_values(path: Path) -> list[Any]:
+    """The ``val`` of every payload a jsonl sink stored, in order."""
+    if not path.exists():
+        return []
+    return [json.loads(line)["d"]["val"] for line in path.read_bytes().split(b"\n")[:-1]]

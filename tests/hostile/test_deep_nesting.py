@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
-from wearstream.testing.broker_process import BrokerProcess, DeveloperCredentials, create_developer
-from wearstream.testing.consumer_process import ConsumerProcess
+from wearstream.testing.broker_process import BrokerProcess, DeveloperCredentials
 from wearstream.testing.numbered_producer import identified_producer
+
+from .conftest import jsonl_consumer, jsonl_values
 
 pytestmark = pytest.mark.e2e
 
@@ -31,38 +31,18 @@ def deep_submit(levels: int) -> str:
     return '{"op":6,"t":"HEART_RATE","d":{"ts":"%s","val":60,"extra":%s}}' % (TS, inner)
 
 
-@pytest.fixture
-def broker(tmp_path: Path) -> Iterator[tuple[BrokerProcess, DeveloperCredentials]]:
-    dev = create_developer(tmp_path / "data", "deep")
-    with BrokerProcess.create(tmp_path / "data", log_dir=tmp_path / "logs") as process:
-        yield process, dev
-
-
-def stored(path: Path) -> list[int]:
-    if not path.exists():
-        return []
-    lines = path.read_bytes().split(b"\n")[:-1]
-    return [json.loads(line)["d"]["val"] for line in lines]
-
-
 async def test_deep_readings_neither_stop_the_broker_nor_a_consumer(
-    broker: tuple[BrokerProcess, DeveloperCredentials], tmp_path: Path
+    own_broker: tuple[BrokerProcess, DeveloperCredentials], tmp_path: Path
 ) -> None:
-    process, dev = broker
-    out = tmp_path / "out.jsonl"
-    consumer = ConsumerProcess.create(process, dev, tmp_path / "consumer", "--sink", f"jsonl:{out}")
-    consumer.start()
-    try:
-        await consumer.until(lambda: "ready" in consumer.stderr(), "the consumer's READY")
+    process, dev = own_broker
+    async with jsonl_consumer(process, dev, tmp_path) as (consumer, out):
         async with identified_producer(
             process.http_url, process.ws_url, dev.dev_id, dev.api_key, "alice"
         ) as ws:
             await ws.send_message(deep_submit(254))  # unwritable: the append raised
             await ws.send_message(deep_submit(253))  # writable once, then not by a sink
             await ws.send_message(json.dumps({"op": 6, "t": "HEART_RATE", "d": {"ts": TS, "val": 61}}))
-            await consumer.until(lambda: 61 in stored(out), "the reading after the deep ones")
+            await consumer.until(lambda: 61 in jsonl_values(out), "the reading after the deep ones")
         assert process.running, process.output()
         assert consumer.running
-        assert stored(out) == [61]
-    finally:
-        consumer.stop()
+        assert jsonl_values(out) == [61]

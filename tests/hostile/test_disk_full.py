@@ -21,9 +21,7 @@ from trio_websocket import ConnectionClosed, open_websocket_url
 from wearstream.testing.broker_process import (
     BrokerProcess,
     DeveloperCredentials,
-    clean_environment,
     create_developer,
-    wearstream_command,
 )
 from wearstream.adapters.http.tokens_client import mint_developer_token, mint_user_token
 from wearstream.testing.numbered_producer import AckedProducer
@@ -231,20 +229,13 @@ def redis_cli(redis: RedisServer, *args: str) -> None:
     assert done.returncode == 0 and "ERR" not in done.stdout, done.stdout + done.stderr
 
 
-def backend_developer(url: str) -> DeveloperCredentials:
-    command = [*wearstream_command(), "developers", "create", "acme", "--backend", url, "--json"]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=30, env=clean_environment())
-    assert done.returncode == 0, done.stderr
-    obj = json.loads(done.stdout.strip().splitlines()[-1])
-    return DeveloperCredentials(obj["dev_id"], obj["api_key"])
-
 
 async def test_a_redis_out_of_memory_refuses_producers_and_recovers(
     redis: RedisServer, tmp_path: Path
 ) -> None:
     if not os.path.exists("/usr/bin/redis-cli"):
         pytest.skip("redis-cli is not installed")
-    dev = backend_developer(redis.url)
+    dev = create_developer(redis.url, "acme")
     # Short consumer leases: their renewals (writes too) meet the out-of-memory Redis.
     extra = ["--backend", redis.url, "--consumer-lease", "1", "--max-consumers", "2"]
     with BrokerProcess.create(None, log_dir=tmp_path / "logs", extra=extra) as broker:

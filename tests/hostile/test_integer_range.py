@@ -11,42 +11,25 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 import trio
 
-from wearstream.testing.broker_process import BrokerProcess, DeveloperCredentials, create_developer
-from wearstream.testing.consumer_process import ConsumerProcess
+from wearstream.testing.broker_process import BrokerProcess, DeveloperCredentials
 from wearstream.testing.numbered_producer import identified_producer
+
+from .conftest import jsonl_consumer, jsonl_values
 
 pytestmark = pytest.mark.e2e
 
 TS = "2022-05-04T10:26:11.268507+01:00"
 
 
-@pytest.fixture
-def broker(tmp_path: Path) -> Iterator[tuple[BrokerProcess, DeveloperCredentials]]:
-    dev = create_developer(tmp_path / "data", "ints")
-    with BrokerProcess.create(tmp_path / "data", log_dir=tmp_path / "logs") as process:
-        yield process, dev
-
-
-def stored(path: Path) -> list[object]:
-    if not path.exists():
-        return []
-    return [json.loads(line)["d"]["val"] for line in path.read_bytes().split(b"\n")[:-1]]
-
-
 async def test_out_of_range_integers_are_dropped_and_the_broker_carries_on(
-    broker: tuple[BrokerProcess, DeveloperCredentials], tmp_path: Path
+    own_broker: tuple[BrokerProcess, DeveloperCredentials], tmp_path: Path
 ) -> None:
-    process, dev = broker
-    out = tmp_path / "out.jsonl"
-    consumer = ConsumerProcess.create(process, dev, tmp_path / "consumer", "--sink", f"jsonl:{out}")
-    consumer.start()
-    try:
-        await consumer.until(lambda: "ready" in consumer.stderr(), "the consumer's READY")
+    process, dev = own_broker
+    async with jsonl_consumer(process, dev, tmp_path) as (consumer, out):
         async with identified_producer(
             process.http_url, process.ws_url, dev.dev_id, dev.api_key, "alice",
             source="outbox-1", ack=True, extensions=True,
@@ -64,8 +47,6 @@ async def test_out_of_range_integers_are_dropped_and_the_broker_carries_on(
             warnings = [a["d"] for a in answers if a["op"] == 11]
             assert [(w["op"], w.get("id")) for w in warnings] == [(6, None), (6, 1)]
             assert all("2**63" in w["reason"] or "64-bit" in w["reason"] for w in warnings)
-            await consumer.until(lambda: 62 in stored(out), "the reading after the bad ones")
+            await consumer.until(lambda: 62 in jsonl_values(out), "the reading after the bad ones")
         assert process.running, process.output()
-        assert stored(out) == [62]
-    finally:
-        consumer.stop()
+        assert jsonl_values(out) == [62]

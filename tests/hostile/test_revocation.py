@@ -22,6 +22,7 @@ from wearstream.testing.broker_process import (
     BrokerProcess,
     DeveloperCredentials,
     clean_environment,
+    create_developer,
     create_developers,
     wearstream_command,
 )
@@ -159,19 +160,12 @@ def redis(tmp_path: Path) -> Iterator[RedisServer]:
         yield server
 
 
-def backend_developer(url: str, name: str) -> DeveloperCredentials:
-    command = [*wearstream_command(), "developers", "create", name, "--backend", url, "--json"]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=30, env=clean_environment())
-    assert done.returncode == 0, done.stderr
-    obj = json.loads(done.stdout.strip().splitlines()[-1])
-    return DeveloperCredentials(obj["dev_id"], obj["api_key"])
-
 
 async def test_revoking_ends_sessions_on_every_node_of_one_redis(
     redis: RedisServer, tmp_path: Path
 ) -> None:
-    victim = backend_developer(redis.url, "victim")
-    bystander = backend_developer(redis.url, "bystander")
+    victim = create_developer(redis.url, "victim")
+    bystander = create_developer(redis.url, "bystander")
     extra = ["--backend", redis.url]
     nodes = [
         BrokerProcess.create(None, log_dir=tmp_path / f"node-{name}", extra=extra) for name in "ab"

@@ -14,7 +14,7 @@ import pytest
 
 from .conftest import Interop
 from .rawws import (
-    BINARY, CLOSE, CONTINUATION, PING, PONG, TEXT, Closed, Frame, RawClient, close_payload,
+    BINARY, CLOSE, CONTINUATION, PING, PONG, TEXT, Frame, RawClient, close_payload,
     encode_frame,
 )
 

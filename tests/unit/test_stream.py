@@ -6,7 +6,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from wearstream.domain.closecodes import CloseCode
 from wearstream.domain.errors import ReplayRangeError
 from wearstream.domain.stream import Payload, ReplayRange, Stream, SubmitKey
 
