@@ -17,6 +17,7 @@ CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]
+SCENARIO = Path(__file__).with_name("roundtrip_scenario.js")
 CLIENT = Path(__file__).with_name("browser_client.js")
 TIMEOUT_MS = 20_000
 
@@ -41,6 +42,7 @@ def run_in_chromium(arguments: dict[str, Any], *, tls: bool) -> dict[str, Any]:
             errors: list[str] = []
             page.on("pageerror", lambda error: errors.append(str(error)))
             page.set_content("<!doctype html><title>wearstream interop</title>")
+            page.add_script_tag(path=str(SCENARIO))
             page.add_script_tag(path=str(CLIENT))
             result = page.evaluate("(arguments) => window.roundTrip(arguments)", arguments)
             assert errors == []
