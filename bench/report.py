@@ -77,34 +77,71 @@ def _ratio(ours: float | None, theirs: float | None) -> str:
     return f"{ours / theirs:.2f}"
 
 
+def ordered_systems(results: list[dict[str, Any]]) -> list[str]:
+    """The systems of a run: the known ones in their usual order, each followed by its revisions."""
+    seen = list(dict.fromkeys(r["system"] for r in results))
+
+    def key(name: str) -> tuple[int, int, int]:
+        base, _, revision = name.partition("@")
+        rank = SYSTEM_ORDER.index(base) if base in SYSTEM_ORDER else len(SYSTEM_ORDER)
+        return rank, 1 if revision else 0, seen.index(name)
+
+    return sorted(seen, key=key)
+
+
+def _comparisons(systems: list[str]) -> list[tuple[str, str]]:
+    """(ours, theirs) for each ratio column: wearstream against each peer, and each system at
+    this checkout against itself at every other revision in the run (after / before)."""
+    pairs = [("wearstream", p) for p in PEERS if p in systems] if "wearstream" in systems else []
+    for name in systems:
+        base, at, _ = name.partition("@")
+        if at and base in systems:
+            pairs.append((base, name))
+    return pairs
+
+
 def markdown(header: dict[str, Any], results: list[dict[str, Any]]) -> str:
-    systems = [s for s in SYSTEM_ORDER if any(r["system"] == s for r in results)]
+    systems = ordered_systems(results)
     labels = {r["system"]: r["label"] for r in results}
-    peers = [p for p in PEERS if p in systems]
+    pairs = _comparisons(systems)
     lines = [
         f"# wearstream relay benchmark, {header['started']}",
         "",
         f"Machine: {header['machine']}. Python {header['python']}. {header['mosquitto']}.",
         f"Window {header['duration']:g} s after {header['warmup']:g} s warm-up, per scenario and system; "
         f"load average {header['load_average_1m']:.1f} when the run began.",
+        *_provenance(header),
         "",
         "| scenario | figure | " + " | ".join(labels[s] for s in systems)
-        + "".join(f" | wearstream / {labels[p]}" for p in peers) + " |",
-        "|---|---|" + "---:|" * (len(systems) + len(peers)),
+        + "".join(f" | {labels[a]} / {labels[b]}" for a, b in pairs) + " |",
+        "|---|---|" + "---:|" * (len(systems) + len(pairs)),
     ]
-    scenarios = list(dict.fromkeys(r["scenario"] for r in results))
-    for name in scenarios:
-        runs = {r["system"]: r for r in results if r["scenario"] == name}
+    groups = list(dict.fromkeys((r["scenario"], r.get("run")) for r in results))
+    for name, number in groups:
+        runs = {r["system"]: r for r in results if r["scenario"] == name and r.get("run") == number}
         first = next(iter(runs.values()))
         figures = _figures_of(first)
+        again = f" (run {number})" if number else ""
         for i, (title, get, fmt) in enumerate(figures):
             values = {s: (get(runs[s]) if s in runs and not runs[s].get("failed") else None) for s in systems}
             cells = [_cell(values[s], fmt) for s in systems]
-            ratios = [_ratio(values.get("wearstream"), values[p]) for p in peers]
-            scenario_cell = f"**{name}** {first['title']}" if i == 0 else ""
+            ratios = [_ratio(values[a], values[b]) for a, b in pairs]
+            scenario_cell = f"**{name}**{again} {first['title']}" if i == 0 else ""
             lines.append(f"| {scenario_cell} | {title} | " + " | ".join(cells + ratios) + " |")
     lines += ["", *_notes(results)]
     return "\n".join(lines) + "\n"
+
+
+def _provenance(header: dict[str, Any]) -> list[str]:
+    """Which code each wearstream column ran, when the run compared revisions."""
+    revisions = header.get("revisions") or {}
+    if not revisions:
+        return []
+    spellings: dict[str, list[str]] = {}
+    for spelling, commit in revisions.items():
+        spellings.setdefault(commit, []).append(f"`{spelling}`")
+    each = ", ".join(f"@{commit[:7]} = {' = '.join(names)} ({commit})" for commit, names in spellings.items())
+    return [f"Plain wearstream columns ran this checkout ({header.get('commit', 'unknown')}); {each}."]
 
 
 def _figures_of(run: dict[str, Any]) -> list[Figure]:
@@ -118,7 +155,7 @@ def _figures_of(run: dict[str, Any]) -> list[Figure]:
 def _notes(results: list[dict[str, Any]]) -> list[str]:
     notes = []
     for r in results:
-        where = f"{r['scenario']}/{r['system']}"
+        where = f"{r['scenario']}/{r['system']}" + (f" (run {r['run']})" if r.get("run") else "")
         if r.get("failed"):
             notes.append(f"- {where}: FAILED: {r['failed']}")
             continue
@@ -158,7 +195,7 @@ def plot(path: Path, results: list[dict[str, Any]]) -> bool:
         return False
     figure, axes = plt.subplots(1, 3, figsize=(15, 4.5), sharey=True)
     for axis, name in zip(axes, ("p50", "p95", "p99")):
-        for colour, system in enumerate(SYSTEM_ORDER):
+        for colour, system in enumerate(ordered_systems(paced)):
             runs = [r for r in paced if r["system"] == system]
             if not runs:
                 continue

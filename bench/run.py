@@ -19,7 +19,7 @@ from typing import Any, Callable
 
 import attrs
 
-from . import abuse, procstat, targets
+from . import abuse, procstat, revisions, targets
 from .loadgen import WorkerConfig, worker_main
 from .scenarios import Scenario
 
@@ -37,6 +37,8 @@ class System:
     kind: str  # "wearstream" or "mqtt"
     sqlite: bool = False
     qos: int = 0
+    revision: str = ""  # the commit a wearstream system runs at ("": this checkout)
+    code: Path | None = None  # where that revision's code was exported (bench/revisions.py)
 
 
 SYSTEMS = {
@@ -61,8 +63,18 @@ class BenchError(RuntimeError):
     """A worker or a target failed; the run is reported as failed."""
 
 
+def at_revision(system: System, revision: revisions.Revision) -> System:
+    """``system`` (a wearstream one) running the code of ``revision``, named ``system@commit``."""
+    if system.kind != "wearstream":
+        raise SystemExit(f"{system.name} is not wearstream: only wearstream systems run at a revision")
+    return attrs.evolve(
+        system, name=f"{system.name}@{revision.short}", label=f"{system.label}@{revision.short}",
+        revision=revision.commit, code=revision.code,
+    )
+
+
 def run(scenario: Scenario, system: System, timing: Timing, mosquitto: str | None) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory(prefix=f"bench-{scenario.name}-{system.name}-") as tmp:
+    with tempfile.TemporaryDirectory(prefix=f"bench-{scenario.name}-{system.name.replace('@', '-')}-") as tmp:
         workdir = Path(tmp)
         target, base = _start(scenario, system, workdir, mosquitto)
         try:
@@ -96,9 +108,10 @@ def _start(scenario: Scenario, system: System, workdir: Path, mosquitto: str | N
         keepalive = max(1, scenario.heartbeat_ms // 1000) if scenario.idle else KEEPALIVE_S
         return target, WorkerConfig("mqtt", qos=system.qos, mqtt_port=target.port, keepalive=keepalive)
     hostile = abuse.plan(scenario.abusers, scenario.developers, scenario.behaviours)[1]
-    ws = targets.start_wearstream(
-        workdir, scenario.developers + hostile, scenario.heartbeat_ms, sqlite=system.sqlite
-    )
+    with revisions.on_path(system.code):
+        ws = targets.start_wearstream(
+            workdir, scenario.developers + hostile, scenario.heartbeat_ms, sqlite=system.sqlite
+        )
     config = WorkerConfig(
         "wearstream", ws_url=ws.process.ws_url, http_url=ws.process.http_url,
         developers=tuple(ws.developers),
@@ -303,6 +316,7 @@ def _figures(
         "title": scenario.title,
         "system": system.name,
         "label": system.label,
+        "revision": system.revision,
         "idle": scenario.idle,
         "producers": scenario.producers,
         "developers": scenario.developers,
