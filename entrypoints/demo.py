@@ -15,6 +15,7 @@ import sys
 import time
 from typing import TYPE_CHECKING, TextIO
 
+from ..adapters.logging_json import add_logging_options, configure_logging
 from .config import Commands
 from .values import DAY_S, number, seconds
 
@@ -56,6 +57,8 @@ def register(commands: Commands) -> None:
         "--rate", type=_rate, default=1.0, metavar="HZ",
         help="samples/s per simulated sensor, as sim:KIND?rate=HZ: above 0, at most 1000",
     )
+    # Warnings only by default: the live view owns the terminal; a broker or link problem still shows.
+    add_logging_options(parser, level="warning", log_format="text")
     parser.set_defaults(func=run)
 
 
@@ -69,6 +72,7 @@ def _rate(text: str) -> float:
 def run(args: argparse.Namespace) -> int:
     import trio
 
+    configure_logging(args.log_level, args.log_format)
     trio.run(_main, args.duration, args.rate, sys.stdout)
     return 0
 

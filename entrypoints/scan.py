@@ -13,6 +13,7 @@ import json
 import sys
 from typing import TYPE_CHECKING
 
+from ..adapters.logging_json import add_logging_options, configure_logging
 from .config import Commands
 from .values import seconds
 
@@ -41,6 +42,7 @@ def register(commands: Commands) -> None:
         help="how long to listen, in seconds (default 5)",
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object per device")
+    add_logging_options(parser, level="warning", log_format="text")
     parser.set_defaults(func=run)
 
 
@@ -114,6 +116,7 @@ def run(args: argparse.Namespace) -> int:
 
     from .plugins import installed_transports
 
+    configure_logging(args.log_level, args.log_format)
     installed = installed_transports()
     names = list(dict.fromkeys(args.transport or installed))
     unknown = [name for name in names if name not in installed]

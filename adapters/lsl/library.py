@@ -7,10 +7,15 @@ LSL time is ``local_clock()``, a monotonic clock of this machine in seconds. A r
 UTC wall-clock time; the two are related by the offset ``local_clock() - time.time()``, read as a
 pair (microseconds apart). Reading it anew for every batch follows wall-clock corrections (NTP)
 as they happen, which is what a recording lined up with other LSL streams needs.
+
+liblsl writes INFO lines to stderr ("Loaded default config") when it finds no configuration of
+the user's; those would break our one-line output (`wearstream scan`). Only then do we point it
+at a configuration that is its defaults with warnings-only logging: a lab's own lsl_api.cfg wins.
 """
 
 from __future__ import annotations
 
+import os
 import time
 from datetime import datetime, timezone
 from typing import Any
@@ -18,7 +23,14 @@ from typing import Any
 INSTALL_HINT = "LSL needs pylsl: pip install 'wearstream[lsl]'"
 
 
+# Where liblsl looks for a configuration when LSLAPICFG is not set (its documented search order).
+USER_CONFIGS = ("lsl_api.cfg", "~/lsl_api/lsl_api.cfg", "/etc/lsl_api/lsl_api.cfg")
+QUIET_CONFIG = os.path.join(os.path.dirname(__file__), "quiet_lsl_api.cfg")
+
+
 def pylsl() -> Any:
+    if "LSLAPICFG" not in os.environ and not any(os.path.exists(os.path.expanduser(p)) for p in USER_CONFIGS):
+        os.environ["LSLAPICFG"] = QUIET_CONFIG
     try:
         import pylsl as library
     except (ImportError, RuntimeError) as error:  # RuntimeError: liblsl could not be loaded
