@@ -87,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
     from ..adapters.storage.sqlite import SchemaError
     from ..ports.storage import StorageUnavailable
 
-    from coredis.exceptions import RedisError
+    from ..adapters.storage.resp import RedisError
 
     from .state import check_backend
 

@@ -53,7 +53,14 @@ class Retention:
 
 
 class StreamLog(Protocol):
-    """The per-developer log of payloads, in seq order, readable by exclusive ranges."""
+    """The per-developer log of payloads, in seq order, readable by exclusive ranges.
+
+    ``commit_window`` (seconds) is how long the hub's writer may gather readings into one
+    ``append`` after the first arrives: a log whose every call costs a commit or a round trip
+    (SQLite, Redis) says a few milliseconds, so that at 1,000 producers × 1 Hz one call stores
+    many readings instead of one; a log in memory says 0 (no wait)."""
+
+    commit_window: float
 
     async def append(self, payloads: Sequence[Payload]) -> None:
         """Store a batch (any developers); durable on return.

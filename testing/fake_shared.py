@@ -48,6 +48,8 @@ class SharedMemory:
 class MemorySharedLog:
     """One node's client of the shared log (the SharedStreamLog port)."""
 
+    commit_window = 0.0
+
     def __init__(self, backend: SharedMemory) -> None:
         self.backend = backend
         self._log = backend.stream_log

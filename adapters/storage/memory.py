@@ -52,6 +52,8 @@ class _DeveloperLog:
 class MemoryStreamLog:
     """The StreamLog port on lists: appends are O(1), ranges are found by bisection."""
 
+    commit_window = 0.0
+
     def __init__(self, clock: Clock | None = None) -> None:
         self._logs: dict[str, _DeveloperLog] = {}
         self._clock: Clock = clock or SystemClock()

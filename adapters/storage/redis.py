@@ -1,8 +1,9 @@
 """Redis storage: the shared stream log, developers, tokens and consumer leases of a broker cluster.
 
 Several broker nodes share one Redis (``wearstream broker --backend redis://HOST:PORT/DB``). The
-client is coredis, which runs on anyio and so under trio; ``open_redis_stores(url)`` opens one
-client (a connection pool) and yields every store on it, closing it on exit.
+client is resp.py (a small RESP layer on hiredis' C parser, chosen over coredis by measurement:
+it says why); ``open_redis_stores(url)`` opens one client (a connection pool) and yields every
+store on it, closing it on exit.
 
 Keys (under ``prefix``, default ``wearstream:``):
 
@@ -17,6 +18,13 @@ Keys (under ``prefix``, default ``wearstream:``):
 - ``lease:<dev>``: consumer leases, holder -> expiry (ms, Redis clock).
 - ``batch:<uuid>``: the answer of an append, kept a few minutes so that a retried append (its
   reply lost with the connection) is not stored twice.
+- ``appended`` (a pub/sub channel, not a key): every append publishes, per developer, the last
+  seq it stored; ``follow`` reads a log only when told of seqs its caller has not dispatched.
+
+Batching. The hub gathers readings for up to ``commit_window`` before an append, so that at
+1,000 producers × 1 Hz one script call stores about ten readings. A node dispatches what it
+appended itself from the script's answer (when it follows on from what it dispatched), so it does
+not read its own appends back; what other nodes append it reads once per notification.
 
 Seqs are allocated by one Lua script per batch (redis_scripts.APPEND), so two nodes appending for
 one developer never collide, and a resend of an idempotency key already stored is dropped there,
@@ -34,11 +42,9 @@ import logging
 import uuid
 from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import datetime, timedelta
-from typing import Any, AsyncIterator, Awaitable, Callable, Collection, Mapping, Sequence, TypeVar
+from typing import Any, AsyncIterator, Awaitable, Callable, Collection, Iterator, Mapping, Sequence, TypeVar
 
 import attrs
-import coredis
-import coredis.exceptions
 import orjson
 import trio
 
@@ -47,6 +53,7 @@ from ...domain.identity import Developer, Role, Token
 from ...domain.stream import Payload, ReplayRange, SubmitKey
 from ...ports.storage import Retention, StorageUnavailable, Submission
 from . import redis_scripts
+from .resp import RedisConnectionError, ReplyError, RespClient, Script
 from .checks import check_appendable, check_limit
 from .memory import PURGE_GRACE
 
@@ -54,15 +61,18 @@ log = logging.getLogger("wearstream.storage.redis")
 
 DEFAULT_PREFIX = "wearstream:"
 BATCH_RESULT_TTL_MS = 5 * 60 * 1000
-FOLLOW_BLOCK_MS = 100
 FOLLOW_PAGE = 1000
+FOLLOW_IDLE = 0.1  # seconds between looks at positions() while there is nothing to follow
+CATCH_UP_EVERY = 1.0  # seconds: a read of every followed log, in case a notification was missed
+COMMIT_WINDOW = 0.010  # seconds the hub may gather readings into one append (≥10 at 1,000/s)
 TRIM_PAGE = 500
 LEASE_TTL = timedelta(seconds=10)
 _MAX_STREAM_ID = 2**64 - 1
 _MAX_COUNT = 2**31
-_UNREACHABLE = (coredis.exceptions.ConnectionError, TimeoutError, OSError)
+_UNREACHABLE = (RedisConnectionError, TimeoutError, OSError)
 # How Redis's error replies start when it refuses writes for a while (see RedisConnection.call).
 _REFUSING_WRITES = ("OOM", "MISCONF", "READONLY", "NOREPLICAS", "MASTERDOWN")
+_LOADING = "LOADING"  # a restarted Redis reading its data back: wait, as for one that is down
 
 T = TypeVar("T")
 
@@ -103,54 +113,47 @@ class RedisKeys:
         return f"{self.prefix}logs"
 
     @property
+    def appended(self) -> str:
+        return f"{self.prefix}appended"
+
+    @property
     def developers(self) -> str:
         return f"{self.prefix}devs"
 
 
 class RedisConnection:
-    """One coredis client shared by the stores, and the retry loop every call goes through."""
+    """One client shared by the stores, and the retry loop every call goes through."""
 
-    def __init__(
-        self,
-        client: coredis.Redis[bytes],
-        keys: RedisKeys,
-        lifetime: AsyncExitStack | None = None,
-    ) -> None:
+    def __init__(self, client: RespClient, keys: RedisKeys) -> None:
         self.client = client
         self.keys = keys
-        self._scripts: dict[str, Any] = {}
-        self._lifetime = lifetime or AsyncExitStack()
+        self._scripts: dict[str, Script] = {}
 
     @classmethod
     async def open(cls, url: str, *, prefix: str = DEFAULT_PREFIX) -> "RedisConnection":
-        """A connection of its own (for one store alone). The client's connection pool runs its
-        tasks in a task group of the opening task: ``aclose`` it in that task, the newest first.
-
-        coredis's public lifecycle is ``async with client:`` (it starts and stops the pool).
-        A store outlives the statement that opens it, so an ``AsyncExitStack`` holds that
-        ``async with`` open: ``enter_async_context`` makes the same calls the statement makes,
-        and ``aclose`` leaves it once (closing twice is a no-op), so the client's own rules
-        (entered once, exited once, in the task that entered) hold with no private state."""
-        lifetime = AsyncExitStack()
-        client = coredis.Redis.from_url(url, decode_responses=False)
-        connection = cls(await lifetime.enter_async_context(client), RedisKeys(prefix), lifetime)
+        """A client of its own (for one store alone), checked with a PING; ``aclose`` it."""
+        connection = cls(RespClient(url), RedisKeys(prefix))
         try:
-            await connection.client.ping()
+            await connection.client.execute("PING")
         except BaseException:
             await connection.aclose()
             raise
         return connection
 
     async def aclose(self) -> None:
-        """Close a connection made by ``open``; closing twice is fine."""
-        await self._lifetime.aclose()
+        """Close the client; closing twice is fine."""
+        await self.client.aclose()
 
-    def script(self, source: str) -> Any:
-        """The registered script for ``source`` (loaded on first use, reloaded after a restart)."""
+    async def execute(self, what: str, *args: Any) -> Any:
+        """One command, through ``call``."""
+        return await self.call(what, lambda: self.client.execute(*args))
+
+    async def run_script(self, what: str, source: str, keys: Sequence[Any], args: Sequence[Any]) -> Any:
+        """The script of ``source`` (sent whole only when Redis lacks it), through ``call``."""
         script = self._scripts.get(source)
         if script is None:
-            script = self._scripts[source] = self.client.register_script(source)
-        return script
+            script = self._scripts[source] = Script(source)
+        return await self.call(what, lambda: self.client.run_script(script, keys, args))
 
     async def call(self, what: str, operation: Callable[[], Awaitable[T]]) -> T:
         """Run ``operation`` until Redis answers: a Redis that is down or restarting is waited for.
@@ -163,15 +166,18 @@ class RedisConnection:
         while True:
             try:
                 return await operation()
-            except coredis.exceptions.ResponseError as error:
-                if not str(error).startswith(_REFUSING_WRITES):
+            except ReplyError as error:
+                if str(error).startswith(_REFUSING_WRITES):
+                    raise StorageUnavailable(f"Redis refused {what}: {error}") from error
+                if not str(error).startswith(_LOADING):
                     raise
-                raise StorageUnavailable(f"Redis refused {what}: {error}") from error
+                problem: Exception = error
             except _UNREACHABLE as error:
-                delay = backoff.next_delay()
-                log_at = logging.WARNING if backoff.attempts in (1, 10) else logging.DEBUG
-                log.log(log_at, "Redis unreachable during %s (%s); retrying in %.2f s", what, error, delay)
-                await trio.sleep(delay)
+                problem = error
+            delay = backoff.next_delay()
+            log_at = logging.WARNING if backoff.attempts in (1, 10) else logging.DEBUG
+            log.log(log_at, "Redis unreachable during %s (%s); retrying in %.2f s", what, problem, delay)
+            await trio.sleep(delay)
 
 
 # The stream log ----------------------------------------------------------------------------
@@ -179,6 +185,8 @@ class RedisConnection:
 
 class RedisStreamLog:
     """The StreamLog and SharedStreamLog ports on Redis Streams."""
+
+    commit_window = COMMIT_WINDOW
 
     def __init__(self, redis: RedisConnection, *, owns_connection: bool = False) -> None:
         self.redis = redis
@@ -202,7 +210,7 @@ class RedisStreamLog:
         ]
         try:
             await self._run_append(developers, {}, entries)
-        except coredis.exceptions.ResponseError as error:
+        except ReplyError as error:
             if "WEARSTREAM" not in str(error):
                 raise
             # Another node appended between the check above and the script: same refusal.
@@ -236,12 +244,12 @@ class RedisStreamLog:
             keys += [self._keys.log(dev), self._keys.meta(dev), self._keys.keys(dev)]
         args: list[Any] = [BATCH_RESULT_TTL_MS, len(developers), *developers]
         args += [str(floors.get(dev, 0)) for dev in developers]
+        args.append(self._keys.appended)
         for dev, seq, uid, t, d, synthetic, key in entries:
             field = b"" if key is None else orjson.dumps([uid, key.source])
             args += [index[dev], seq, uid, t, d, "1" if synthetic else "0", field]
             args += ["", ""] if key is None else [key.source, str(key.counter)]
-        script = self.redis.script(redis_scripts.APPEND)
-        result = await self.redis.call("append", lambda: script(keys=keys, args=args))
+        result = await self.redis.run_script("append", redis_scripts.APPEND, keys, args)
         return [int(seq) for seq in result]
 
     async def read_range(self, developer_id: str, rng: ReplayRange, limit: int) -> list[Payload]:
@@ -250,9 +258,8 @@ class RedisStreamLog:
         if first > last or limit == 0:
             return []
         key = self._keys.log(developer_id)
-        entries = await self.redis.call(
-            "read_range",
-            lambda: self.redis.client.xrange(key, f"{first}-0", f"{last}-0", count=min(limit, _MAX_COUNT)),
+        entries = await self.redis.execute(
+            "read_range", "XRANGE", key, f"{first}-0", f"{last}-0", "COUNT", min(limit, _MAX_COUNT)
         )
         return [_payload(developer_id, entry) for entry in entries]
 
@@ -264,14 +271,14 @@ class RedisStreamLog:
 
     async def _meta(self, developer_id: str, field: bytes) -> int:
         key = self._keys.meta(developer_id)
-        value = await self.redis.call("meta", lambda: self.redis.client.hget(key, field))
+        value = await self.redis.execute("meta", "HGET", key, field)
         return 0 if value is None else int(value)
 
     async def last_keys(self, developer_id: str) -> dict[tuple[str, str], int]:
         key = self._keys.keys(developer_id)
-        stored = await self.redis.call("last_keys", lambda: self.redis.client.hgetall(key))
+        stored = await self.redis.execute("last_keys", "HGETALL", key)
         result: dict[tuple[str, str], int] = {}
-        for field, counter in stored.items():
+        for field, counter in _pairs(stored):
             uid, source = orjson.loads(field)
             result[(uid, source)] = int(counter)
         return result
@@ -279,7 +286,7 @@ class RedisStreamLog:
     async def trim(self, retention: Retention, now: datetime) -> int:
         if retention.unlimited:
             return 0
-        members = await self.redis.call("trim", lambda: self.redis.client.smembers(self._keys.logs))
+        members = await self.redis.execute("trim", "SMEMBERS", self._keys.logs)
         removed = 0
         for member in sorted(members):
             developer_id = member.decode()
@@ -293,47 +300,63 @@ class RedisStreamLog:
 
     async def _trim(self, developer_id: str, strategy: str, threshold: str) -> int:
         keys = [self._keys.log(developer_id), self._keys.meta(developer_id)]
-        script = self.redis.script(redis_scripts.TRIM)
-        return int(await self.redis.call("trim", lambda: script(keys=keys, args=[strategy, threshold])))
+        return int(await self.redis.run_script("trim", redis_scripts.TRIM, keys, [strategy, threshold]))
 
     async def _first_stored_since(self, developer_id: str, cutoff_ms: int) -> int:
         """The seq of the first payload stored at or after ``cutoff_ms`` (or one past the last)."""
         key, start = self._keys.log(developer_id), "-"
         while True:
-            page = await self.redis.call(
-                "trim", lambda: self.redis.client.xrange(key, start, "+", count=TRIM_PAGE)
-            )
+            page = await self.redis.execute("trim", "XRANGE", key, start, "+", "COUNT", TRIM_PAGE)
             for entry in page:
-                if int(entry.field_values[b"at"]) >= cutoff_ms:
+                if int(dict(_pairs(entry[1]))[b"at"]) >= cutoff_ms:
                     return _seq(entry)
             if len(page) < TRIM_PAGE:
                 return (_seq(page[-1]) if page else 0) + 1
-            start = f"({page[-1].identifier.decode()}"
+            start = f"({page[-1][0].decode()}"
 
     async def follow(
         self,
         positions: Callable[[], Mapping[str, int]],
         deliver: Callable[[list[Payload]], None],
     ) -> None:
+        """Told of every append on the ``appended`` channel, read only the logs that moved past
+        ``positions()``: appends the caller dispatched itself cost it nothing but the message.
+        After (re)subscribing, and every CATCH_UP_EVERY, every followed log is read anyway, so a
+        notification missed while the subscription was down delays a payload, never loses it."""
         backoff = Backoff(initial=0.05, maximum=2.0)
         while True:
-            wanted = positions()
-            if not wanted:
-                await trio.sleep(FOLLOW_BLOCK_MS / 1000)
-                continue
-            streams = {self._keys.log(dev): f"{seq}-0" for dev, seq in wanted.items()}
-            developer_of = {key.encode(): dev for dev, key in zip(wanted, streams)}
             try:
-                reply = await self.redis.client.xread(streams, count=FOLLOW_PAGE, block=FOLLOW_BLOCK_MS)
-            except _UNREACHABLE as error:
+                async with self.redis.client.subscription(self._keys.appended) as subscription:
+                    backoff.reset()
+                    while True:
+                        await self._catch_up(positions(), deliver)
+                        with trio.move_on_after(CATCH_UP_EVERY):
+                            while True:
+                                told = _appended(await subscription.message())
+                                wanted = positions()
+                                behind = {d: wanted[d] for d, seq in told if d in wanted and seq > wanted[d]}
+                                await self._catch_up(behind, deliver)
+            except (*_UNREACHABLE, ReplyError) as error:  # ReplyError: LOADING, after a restart
                 delay = backoff.next_delay()
                 log.warning("Redis unreachable while following logs (%s); retrying in %.2f s", error, delay)
                 await trio.sleep(delay)
-                continue
-            backoff.reset()
-            for key, entries in (reply or {}).items():
+
+    async def _catch_up(self, wanted: Mapping[str, int], deliver: Callable[[list[Payload]], None]) -> None:
+        """Deliver what the logs of ``wanted`` hold after its positions, a page at a time."""
+        while wanted:
+            streams = {self._keys.log(dev): f"{seq}-0" for dev, seq in wanted.items()}
+            developer_of = {key.encode(): dev for dev, key in zip(wanted, streams)}
+            reply = await self.redis.client.execute(
+                "XREAD", "COUNT", FOLLOW_PAGE, "STREAMS", *streams, *streams.values()
+            )
+            full: dict[str, int] = {}
+            for key, entries in reply or ():
                 developer_id = developer_of[key]
-                deliver([_payload(developer_id, entry) for entry in entries])
+                payloads = [_payload(developer_id, entry) for entry in entries]
+                deliver(payloads)
+                if len(entries) == FOLLOW_PAGE:
+                    full[developer_id] = payloads[-1].seq
+            wanted = full
 
     async def aclose(self) -> None:
         if self._owns_connection:
@@ -351,12 +374,27 @@ def _dumps(index: int, item: Payload | Submission) -> bytes:
         ) from None
 
 
+def _pairs(flat: list[Any]) -> Iterator[tuple[Any, Any]]:
+    """A RESP2 map (HGETALL, stream entry fields): a flat list of field, value, field, value…"""
+    items = iter(flat)
+    return zip(items, items)
+
+
+def _appended(message: bytes) -> list[tuple[str, int]]:
+    """An ``appended`` notification: one ``<seq> <developer id>`` line per developer."""
+    told = []
+    for line in message.split(b"\n"):
+        seq, _, developer_id = line.partition(b" ")
+        told.append((developer_id.decode(), int(seq)))
+    return told
+
+
 def _seq(entry: Any) -> int:
-    return int(entry.identifier.split(b"-", 1)[0])
+    return int(entry[0].split(b"-", 1)[0])
 
 
 def _payload(developer_id: str, entry: Any) -> Payload:
-    fields = entry.field_values
+    fields = dict(_pairs(entry[1]))
     source = fields.get(b"ks")
     key = None if source is None else SubmitKey(source.decode(), int(fields[b"kc"]))
     return Payload(
@@ -396,29 +434,25 @@ class RedisDeveloperStore:
         }
         args = [developer.id, *(item for pair in fields.items() for item in pair)]
         keys = [self._keys.developer(developer.id), self._keys.developers]
-        script = self.redis.script(redis_scripts.ADD_DEVELOPER)
-        added = await self.redis.call("add developer", lambda: script(keys=keys, args=args))
+        added = await self.redis.run_script("add developer", redis_scripts.ADD_DEVELOPER, keys, args)
         if not added and await self.get(developer.id) != developer:
             # (An equal developer already there is this same add, retried after a lost reply.)
             raise KeyError(f"developer {developer.id} already exists")
 
     async def get(self, developer_id: str) -> Developer | None:
         key = self._keys.developer(developer_id)
-        fields = await self.redis.call("get developer", lambda: self.redis.client.hgetall(key))
-        return _developer(fields) if fields else None
+        fields = await self.redis.execute("get developer", "HGETALL", key)
+        return _developer(dict(_pairs(fields))) if fields else None
 
     async def list(self) -> list[Developer]:
         """Every developer, oldest first (ties by id)."""
-        ids = await self.redis.call(
-            "list developers", lambda: self.redis.client.smembers(self._keys.developers)
-        )
+        ids = await self.redis.execute("list developers", "SMEMBERS", self._keys.developers)
         developers = [await self.get(member.decode()) for member in ids]
         return sorted((d for d in developers if d is not None), key=lambda d: (d.created_at, d.id))
 
     async def revoke(self, developer_id: str) -> bool:
-        script = self.redis.script(redis_scripts.REVOKE_DEVELOPER)
         keys = [self._keys.developer(developer_id)]
-        return bool(await self.redis.call("revoke", lambda: script(keys=keys, args=[])))
+        return bool(await self.redis.run_script("revoke", redis_scripts.REVOKE_DEVELOPER, keys, []))
 
     async def revoked_among(self, developer_ids: Collection[str]) -> set[str]:
         """One round trip (a script reading each developer's flag) however many ids."""
@@ -426,8 +460,7 @@ class RedisDeveloperStore:
         if not ids:
             return set()
         keys = [self._keys.developer(developer_id) for developer_id in ids]
-        script = self.redis.script(redis_scripts.REVOKED_AMONG)
-        flags = await self.redis.call("check revocations", lambda: script(keys=keys, args=[]))
+        flags = await self.redis.run_script("check revocations", redis_scripts.REVOKED_AMONG, keys, [])
         return {developer_id for developer_id, flag in zip(ids, flags) if int(flag)}
 
     async def aclose(self) -> None:
@@ -466,23 +499,21 @@ class RedisTokenStore:
         """Store a new token; raises KeyError when the value is taken (never overwrite a grant)."""
         key, value = self._keys.token(token.value), _token_json(token)
         forget_at = token.expires_at + PURGE_GRACE
-        stored = await self.redis.call(
-            "put token",
-            lambda: self.redis.client.set(key, value, condition=coredis.PureToken.NX, pxat=forget_at),
-        )
+        forget_ms = int(forget_at.timestamp() * 1000)
+        stored = await self.redis.execute("put token", "SET", key, value, "NX", "PXAT", forget_ms)
         if not stored:
-            existing = await self.redis.call("put token", lambda: self.redis.client.get(key))
+            existing = await self.redis.execute("put token", "GET", key)
             if existing != value:  # the same token is this put, retried after a lost reply
                 raise KeyError("a token with this value already exists")
 
     async def peek(self, value: str) -> Token | None:
         key = self._keys.token(value)
-        stored = await self.redis.call("peek token", lambda: self.redis.client.get(key))
+        stored = await self.redis.execute("peek token", "GET", key)
         return None if stored is None else _token(value, stored)
 
     async def take(self, value: str) -> Token | None:
         key = self._keys.token(value)
-        stored = await self.redis.call("take token", lambda: self.redis.client.getdel(key))
+        stored = await self.redis.execute("take token", "GETDEL", key)
         return None if stored is None else _token(value, stored)
 
     async def aclose(self) -> None:
@@ -531,21 +562,19 @@ class RedisConsumerLeases:
         return int(self.ttl.total_seconds() * 1000)
 
     async def acquire(self, developer_id: str, holder: str, cap: int) -> bool:
-        script = self.redis.script(redis_scripts.ACQUIRE_LEASE)
         keys, args = [self._keys.lease(developer_id)], [holder, cap, self.ttl_ms]
-        return bool(await self.redis.call("acquire lease", lambda: script(keys=keys, args=args)))
+        return bool(await self.redis.run_script("acquire lease", redis_scripts.ACQUIRE_LEASE, keys, args))
 
     async def renew(self, leases: Sequence[tuple[str, str]]) -> None:
         if not leases:
             return
         keys = [self._keys.lease(dev) for dev, _ in leases]
         args = [self.ttl_ms, *(holder for _, holder in leases)]
-        script = self.redis.script(redis_scripts.RENEW_LEASES)
-        await self.redis.call("renew leases", lambda: script(keys=keys, args=args))
+        await self.redis.run_script("renew leases", redis_scripts.RENEW_LEASES, keys, args)
 
     async def release(self, developer_id: str, holder: str) -> None:
         key = self._keys.lease(developer_id)
-        await self.redis.call("release lease", lambda: self.redis.client.zrem(key, [holder]))
+        await self.redis.execute("release lease", "ZREM", key, holder)
 
 
 # All of them -------------------------------------------------------------------------------
@@ -564,20 +593,18 @@ async def open_redis_stores(
     url: str, *, prefix: str = DEFAULT_PREFIX, lease_ttl: timedelta = LEASE_TTL
 ) -> AsyncIterator[RedisStores]:
     """Every store on one client of the Redis at ``url`` (``redis://HOST:PORT/DB``)."""
-    client: coredis.Redis[bytes] = coredis.Redis.from_url(url, decode_responses=False)
-    unreachable: Exception | None = None
-    async with client:
+    client = RespClient(url)
+    try:
         try:  # fail fast at start (a wrong URL, Redis not up); later outages are waited out
-            await client.ping()
+            await client.execute("PING")
         except _UNREACHABLE as error:
-            unreachable = error
-        else:
-            redis = RedisConnection(client, RedisKeys(prefix))
-            yield RedisStores(
-                RedisStreamLog(redis),
-                RedisDeveloperStore(redis),
-                RedisTokenStore(redis),
-                RedisConsumerLeases(redis, lease_ttl),
-            )
-    if unreachable is not None:  # raised out here, not from inside the client's task group
-        raise RedisUnreachable(f"cannot reach Redis at {url}: {unreachable}") from unreachable
+            raise RedisUnreachable(f"cannot reach Redis at {url}: {error}") from error
+        redis = RedisConnection(client, RedisKeys(prefix))
+        yield RedisStores(
+            RedisStreamLog(redis),
+            RedisDeveloperStore(redis),
+            RedisTokenStore(redis),
+            RedisConsumerLeases(redis, lease_ttl),
+        )
+    finally:
+        await client.aclose()

@@ -12,10 +12,12 @@ from __future__ import annotations
 APPEND = r"""
 -- KEYS: batch result, set of developers with logs, then per developer: log stream, meta hash,
 --       idempotency-key hash.
--- ARGV: result ttl ms, developer count, developer ids..., floors..., then 9 per payload:
---       developer index, seq ('' = allocate), uid, t, d, synthetic, key field, key source, counter.
+-- ARGV: result ttl ms, developer count, developer ids..., floors..., the channel to tell of the
+--       append, then 9 per payload: developer index, seq ('' = allocate), uid, t, d, synthetic,
+--       key field, key source, counter.
 -- Returns the seqs, in order; 0 for a resend that was not stored. Re-running the same batch id
 -- (a retry after a lost reply) returns the first run's answer and stores nothing again.
+-- Publishes on the channel one '<last seq> <developer id>' line per developer it stored for.
 local cached = redis.call('GET', KEYS[1])
 if cached then
   local seqs = {}
@@ -32,7 +34,8 @@ for i = 1, ndev do
   local stored = tonumber(redis.call('HGET', KEYS[3 * i + 1], 'last') or '0')
   last[i] = math.max(stored, tonumber(ARGV[2 + ndev + i]))
 end
-local base = 3 + 2 * ndev
+local channel = ARGV[3 + 2 * ndev]
+local base = 4 + 2 * ndev
 local count = (#ARGV - base + 1) / 9
 -- Explicit seqs are checked before anything is written: a bad batch is refused whole.
 local check = {}
@@ -82,10 +85,13 @@ for j = 0, count - 1 do
     seqs[#seqs + 1] = 0
   end
 end
+local told = {}
 for dev, _ in pairs(touched) do
   redis.call('HSET', KEYS[3 * dev + 1], 'last', string.format('%d', last[dev]))
   redis.call('SADD', KEYS[2], ARGV[2 + dev])
+  told[#told + 1] = string.format('%d', last[dev]) .. ' ' .. ARGV[2 + dev]
 end
+if #told > 0 then redis.call('PUBLISH', channel, table.concat(told, '\n')) end
 local text = {}
 for i, seq in ipairs(seqs) do text[i] = string.format('%d', seq) end
 redis.call('SET', KEYS[1], table.concat(text, ','), 'PX', ARGV[1])

@@ -55,6 +55,7 @@ DB_FILENAME = "wearstream.db"
 SCHEMA_VERSION = 2
 MIN_SQLITE_VERSION = (3, 35, 0)  # DELETE … RETURNING
 _INT64_MAX = 2**63 - 1
+COMMIT_WINDOW = 0.005  # seconds the hub may gather readings into one transaction
 
 _SCHEMA = (
     # One developer's log, clustered by (developer, seq) so a replay range is one index scan.
@@ -180,7 +181,12 @@ class SqliteStreamLog:
 
     Reads may go through a connection of their own (``reader``): in WAL mode they then never
     wait for an append, not even one waiting out another process's write lock, so replays and
-    catch-ups go on while storage cannot be written."""
+    catch-ups go on while storage cannot be written.
+
+    Group commit: a commit costs about 40 times a row (~155 µs against 3–4 µs), so the hub
+    gathers readings for up to ``commit_window`` and appends them in one transaction."""
+
+    commit_window = COMMIT_WINDOW
 
     def __init__(
         self,
