@@ -357,6 +357,7 @@ async def serve_broker(
     from ..adapters.http.metrics import BrokerMetrics, MeteredTokenStore, metered_log
     from ..adapters.http.overlay import Overlay
     from ..adapters.http.overlay_feed import LiveValues
+    from ..adapters.http.produce import ProducerPage
     from ..adapters.websocket.broker import Broker, BrokerConfig
     from ..adapters.websocket.listener import ListenerLimits
     from ..adapters.websocket.hub import Hub
@@ -408,7 +409,10 @@ async def serve_broker(
             minting,
             token_ttl=timedelta(seconds=settings.token_ttl),
             health=health,
-            routes=[*dashboard.routes(), *overlay.routes(), metrics.route(settings.metrics_token)],
+            routes=[
+                *dashboard.routes(), *overlay.routes(), *ProducerPage().routes(),
+                metrics.route(settings.metrics_token),
+            ],
             cors_origins=settings.cors_origin,
         )
         async with trio.open_nursery() as nursery:
