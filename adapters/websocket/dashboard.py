@@ -64,6 +64,8 @@ class DashboardQueue:
     """Frames owed to one dashboard; ``offer`` never blocks and drops what does not fit (at most
     ``max_pending`` frames and ``max_bytes`` bytes wait)."""
 
+    extensions = True  # a dashboard charts every data type, extensions included
+
     def __init__(
         self,
         developer_id: str,

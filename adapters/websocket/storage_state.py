@@ -14,17 +14,19 @@ from __future__ import annotations
 import logging
 import time
 from datetime import datetime, timezone
-from typing import Any, Iterator
+from typing import Any, Awaitable, Callable, Iterator, TypeVar
 
 import trio
 
 from ...domain.readings import format_timestamp
+from ...ports.storage import StorageUnavailable
 
 log = logging.getLogger("wearstream.broker")
 
 FIRST_RETRY = 0.05
 MAX_RETRY = 1.0  # so that the broker notices within a second that storage is back
 REMIND_EVERY = 60.0  # seconds between warnings while storage stays unavailable
+T = TypeVar("T")
 
 
 def retry_delays() -> Iterator[float]:
@@ -33,6 +35,24 @@ def retry_delays() -> Iterator[float]:
     while True:
         yield delay
         delay = min(delay * 2, MAX_RETRY)
+
+
+async def until_stored(
+    state: "StorageState", call: Callable[[], Awaitable[T]], *, recovers: bool = True
+) -> T:
+    """``call()``, retried while storage is unavailable (the batch waits, never dropped), each
+    failure told to ``state``; ``recovers``: its success shows that storage can be written again."""
+    delays = retry_delays()
+    while True:
+        try:
+            result = await call()
+        except StorageUnavailable as error:
+            state.failed(error)
+            await trio.sleep(next(delays))
+            continue
+        if recovers:
+            state.stored()
+        return result
 
 
 class StorageState:
