@@ -184,7 +184,7 @@ def _main(
         if args.repeat > 1:
             result["run"] = number
         results.append(result)
-    results += _scaleout(args, timing)
+    results += _scaleout(args, timing, systems)
     args.out.mkdir(parents=True, exist_ok=True)
     stem = args.out / f"relay-{started.strftime('%Y%m%d-%H%M%S')}"
     table = report.markdown(header, results)
@@ -207,19 +207,21 @@ def _this_commit() -> str:
     return commit + ("+" if dirty else "")
 
 
-def _scaleout(args: argparse.Namespace, timing: Timing) -> list[dict[str, Any]]:
-    """The scaleout scenario, once per node count, when asked for."""
+def _scaleout(args: argparse.Namespace, timing: Timing, systems: list[System]) -> list[dict[str, Any]]:
+    """The scaleout scenario, once per node count (and revision, ABBA), when asked for."""
     if not scaleout.wanted(args.scenarios.split(","))[1]:
         return []
     nodes = [int(n) for n in args.nodes.split(",") if n]
+    clusters = scaleout.systems(systems)
     results = []
-    for count, scenario in scaleout.scenarios(nodes, producers=args.producers, rate=args.rate):
-        print(f"[{time.strftime('%H:%M:%S')}] {scenario.name}: {scenario.title}", flush=True)
-        try:
-            results.append(scaleout.run(count, scenario, timing))
-        except Exception as error:  # reported in the table, like any failed run
-            traceback.print_exc()
-            results.append(_failed(scenario, scaleout.SYSTEM, error))
+    for turn, (count, scenario) in enumerate(scaleout.scenarios(nodes, producers=args.producers, rate=args.rate)):
+        for system in clusters if turn % 2 == 0 else clusters[::-1]:
+            print(f"[{time.strftime('%H:%M:%S')}] {scenario.name} on {system.name}: {scenario.title}", flush=True)
+            try:
+                results.append(scaleout.run(count, scenario, timing, system))
+            except Exception as error:  # reported in the table, like any failed run
+                traceback.print_exc()
+                results.append(_failed(scenario, system, error))
     return results
 
 

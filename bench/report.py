@@ -17,6 +17,13 @@ CPU_COUNT = os.cpu_count() or 1
 OWN_PROCESSES = 2  # the broker and a busy load generator add this much to the load average
 
 
+def _each(values: list[float | None] | None) -> str | None:
+    """Per-node figures in one cell, node 1 first."""
+    if not values or None in values:
+        return None
+    return " / ".join(f"{v:.1f}" for v in values if v is not None)
+
+
 def _latency(name: str) -> Callable[[dict[str, Any]], float | None]:
     return lambda r: r["latency_ms"][name] if r.get("latency_ms") else None
 
@@ -45,6 +52,8 @@ SCALEOUT_FIGURES: list[Figure] = [
     ("broker CPU µs/sample, all nodes", lambda r: r["broker_cpu_us_per_sample"], "{:.1f}"),
     ("broker CPU %, all nodes", lambda r: r["broker_cpu_pct"], "{:.0f}"),
     ("Redis CPU %", lambda r: r["redis_cpu_pct"], "{:.0f}"),
+    ("broker CPU µs/reading, each node", lambda r: _each(r.get("node_cpu_us_per_reading")), "{}"),
+    ("Redis CPU µs/reading", lambda r: r.get("redis_cpu_us_per_reading"), "{:.1f}"),
     *FLOW_FIGURES[4:7],
     ("peak broker RSS MiB, all nodes", lambda r: r["peak_rss_kib"] / 1024, "{:.1f}"),
     *FLOW_FIGURES[8:],
@@ -69,9 +78,9 @@ def _cell(value: float | None, fmt: str) -> str:
     return "—" if value is None else fmt.format(value)
 
 
-def _ratio(ours: float | None, theirs: float | None) -> str:
-    if ours is None or theirs is None:
-        return "—"
+def _ratio(ours: float | str | None, theirs: float | str | None) -> str:
+    if not isinstance(ours, (int, float)) or not isinstance(theirs, (int, float)):
+        return "—"  # missing, or a cell of several figures (one per node)
     if theirs == 0:
         return "—" if ours == 0 else "∞"
     return f"{ours / theirs:.2f}"

@@ -7,7 +7,11 @@ the setting docs/deployment.md recommends), developers made by `wearstream devel
 --backend`, and that many `wearstream broker --backend` processes. The harness's load generators
 then drive them: one producer process per node (producer i on node i % nodes, so most readings
 cross nodes through Redis) and the consumer on node 1. The figures are the harness's own, with
-the broker's CPU and RSS summed over the nodes; Redis's CPU is reported beside them.
+the broker's CPU and RSS summed over the nodes; Redis's CPU is reported beside them, and both
+per reading: each node's CPU µs per delivered reading, and Redis's.
+
+``--systems wearstream@REV`` runs the same node counts with that git revision's brokers too
+(bench/revisions.py), in turn with this checkout's, so before and after share the run.
 
 Everything (Redis, nodes, load) shares this machine's cores, so on a small box more nodes mostly
 means more contention: read the numbers as a check that the cluster works and where it
@@ -21,14 +25,14 @@ import socket
 import subprocess
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import attrs
 
 from wearstream.testing.broker_process import BrokerProcess, clean_environment, wearstream_command
 from wearstream.testing.redis_server import RedisServer
 
-from . import procstat
+from . import procstat, revisions
 from .loadgen import WorkerConfig
 from .run import System, Timing, figures_of, lock_step
 from .scenarios import Scenario
@@ -38,6 +42,23 @@ SYSTEM = System("wearstream-redis", "wearstream+Redis", "wearstream")
 BASE = Scenario(NAME, "", producers=10, rate=100)
 START_TIMEOUT = 30.0
 STOP_TIMEOUT = 60.0
+
+
+def systems(chosen: Sequence[System]) -> list[System]:
+    """The Redis cluster at each revision among the wearstream systems of ``--systems`` (this
+    checkout's when none names a revision)."""
+    found: list[System] = []
+    seen: set[str] = set()
+    for system in chosen:
+        if system.kind != "wearstream" or system.sqlite or system.revision in seen:
+            continue
+        seen.add(system.revision)
+        short = system.revision[:7]
+        found.append(SYSTEM if not system.revision else attrs.evolve(
+            SYSTEM, name=f"{SYSTEM.name}@{short}", label=f"{SYSTEM.label}@{short}",
+            revision=system.revision, code=system.code,
+        ))
+    return found or [SYSTEM]
 
 
 def wanted(names: list[str]) -> tuple[list[str], bool]:
@@ -108,7 +129,8 @@ def redis_everysec(redis: RedisServer) -> None:
         raise RuntimeError(f"redis refused appendfsync everysec: {reply!r}")
 
 
-def start_cluster(workdir: Path, count: int, scenario: Scenario) -> Cluster:
+def start_cluster(workdir: Path, count: int, scenario: Scenario, code: Path | None = None) -> Cluster:
+    """Redis and ``count`` nodes, running the code exported at ``code`` (None: this checkout's)."""
     redis = RedisServer(workdir / "redis", appendonly=True).start()
     cluster = Cluster(redis, [], [])
     try:
@@ -120,7 +142,8 @@ def start_cluster(workdir: Path, count: int, scenario: Scenario) -> Cluster:
                 None, log_dir=workdir / f"node{i + 1}", heartbeat_interval=scenario.heartbeat_ms, extra=extra
             )
             cluster.nodes.append(node)
-            node.start(timeout=START_TIMEOUT)
+            with revisions.on_path(code):
+                node.start(timeout=START_TIMEOUT)
         return cluster
     except BaseException:
         cluster.stop()
@@ -143,13 +166,13 @@ def worker_configs(scenario: Scenario, cluster: Cluster) -> list[WorkerConfig]:
     return configs
 
 
-def run(count: int, scenario: Scenario, timing: Timing) -> dict[str, Any]:
+def run(count: int, scenario: Scenario, timing: Timing, system: System = SYSTEM) -> dict[str, Any]:
     """One node count: start the cluster, drive it, measure, stop it."""
     with tempfile.TemporaryDirectory(prefix=f"bench-scaleout-{count}-") as tmp:
-        cluster = start_cluster(Path(tmp), count, scenario)
+        cluster = start_cluster(Path(tmp), count, scenario, system.code)
         try:
             baseline = sum(procstat.rss_kib(pid) for pid in cluster.node_pids)
-            result = _drive(scenario, timing, cluster)
+            result = _drive(scenario, timing, cluster, system)
             result["rss_baseline_kib"] = baseline
             result["peak_rss_kib"] = sum(procstat.peak_rss_kib(pid) for pid in cluster.node_pids)
             return result
@@ -157,14 +180,17 @@ def run(count: int, scenario: Scenario, timing: Timing) -> dict[str, Any]:
             cluster.stop()
 
 
-def _drive(scenario: Scenario, timing: Timing, cluster: Cluster) -> dict[str, Any]:
+def _drive(scenario: Scenario, timing: Timing, cluster: Cluster, system: System) -> dict[str, Any]:
     """run's lock step, with CPU read from every node and from Redis."""
     nodes = cluster.node_pids
     step = lock_step(scenario, timing, worker_configs(scenario, cluster), nodes, (cluster.redis_pid,))
     per_node, redis_cpu, loadgen = step.cpu[: len(nodes)], step.cpu[len(nodes)], step.cpu[len(nodes) + 1 :]
-    figures = figures_of(scenario, SYSTEM, step, [sum(per_node), *loadgen])
+    figures = figures_of(scenario, system, step, [sum(per_node), *loadgen])
+    readings = figures.get("delivered_per_s") or 0
     figures.update(
         nodes=len(nodes), node_cpu_pct=[100 * c for c in per_node], redis_cpu_pct=100 * redis_cpu,
+        node_cpu_us_per_reading=[1e6 * c / readings if readings else None for c in per_node],
+        redis_cpu_us_per_reading=1e6 * redis_cpu / readings if readings else None,
         load_average_1m=step.load,
     )
     return figures

@@ -25,7 +25,10 @@ def test_scaleout_writes_one_row_group_per_node_count(tmp_path: Path) -> None:
     )
     assert "| **n1** scale-out: 1 node on one Redis" in table
     assert "| **n2** scale-out: 2 nodes on one Redis" in table
-    for figure in ("delivered samples/s", "broker CPU µs/sample, all nodes", "Redis CPU %", "latency p99 ms"):
+    for figure in (
+        "delivered samples/s", "broker CPU µs/sample, all nodes", "Redis CPU %", "latency p99 ms",
+        "broker CPU µs/reading, each node", "Redis CPU µs/reading",
+    ):
         assert figure in table
 
     runs = {r["scenario"]: r for r in data["results"]}
@@ -34,6 +37,8 @@ def test_scaleout_writes_one_row_group_per_node_count(tmp_path: Path) -> None:
         assert run["system"] == "wearstream-redis"
         assert run["nodes"] == int(name[1:])
         assert len(run["node_cpu_pct"]) == run["nodes"]
+        assert len(run["node_cpu_us_per_reading"]) == run["nodes"]
+        assert run["redis_cpu_us_per_reading"] is not None
         assert run["sent"] > 0
         assert run["losses"] == 0
         assert run["received"] == run["sent"]
