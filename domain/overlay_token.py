@@ -17,16 +17,12 @@ Pure: no clock, no I/O; the caller passes ``now`` and the developer's key hash.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
-import hmac
-import json
 from datetime import datetime, timezone
 
 import attrs
 
 from .errors import CredentialsError
+from .signed_claims import seal, unverified_claims, verified
 
 PREFIX = "ov1"
 # A key per purpose: the same stored hash must never sign anything but overlay claims.
@@ -43,22 +39,6 @@ class OverlayClaims:
     expires_at: datetime
 
 
-def _key(key_hash: str) -> bytes:
-    return hmac.new(key_hash.encode(), _CONTEXT, hashlib.sha256).digest()
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
-def _signature(key_hash: str, signed: str) -> str:
-    return _b64(hmac.new(_key(key_hash), signed.encode(), hashlib.sha256).digest())
-
-
 def mint_overlay_token(claims: OverlayClaims, key_hash: str) -> str:
     """The token stating ``claims``, signed for the developer whose API-key hash is ``key_hash``."""
     body = {
@@ -66,22 +46,20 @@ def mint_overlay_token(claims: OverlayClaims, key_hash: str) -> str:
         "uid": claims.user_id,
         "exp": int(claims.expires_at.timestamp()),
     }
-    signed = f"{PREFIX}.{_b64(json.dumps(body, separators=(',', ':')).encode())}"
-    return f"{signed}.{_signature(key_hash, signed)}"
+    return seal(PREFIX, _CONTEXT, key_hash, body)
 
 
 def read_overlay_claims(token: str) -> OverlayClaims:
     """The claims a token states, NOT yet checked (the caller needs the developer id to find the
     key); a CredentialsError (403) for anything that is not an overlay token."""
-    parts = token.split(".") if len(token) <= MAX_TOKEN_LENGTH else []
-    if len(parts) != 3 or parts[0] != PREFIX:
+    body = unverified_claims(token, PREFIX, MAX_TOKEN_LENGTH)
+    if body is None:
         raise CredentialsError(INVALID)
     try:
-        body = json.loads(_unb64(parts[1]))
         claims = OverlayClaims(
             str(body["dev"]), str(body["uid"]), datetime.fromtimestamp(int(body["exp"]), timezone.utc)
         )
-    except (binascii.Error, ValueError, TypeError, KeyError, OverflowError, OSError):
+    except (ValueError, TypeError, KeyError, OverflowError, OSError):
         raise CredentialsError(INVALID) from None
     return claims
 
@@ -90,8 +68,7 @@ def check_overlay_token(token: str, key_hash: str, user_id: str, now: datetime) 
     """The token's claims if its signature matches ``key_hash``, it names ``user_id`` and it has
     not expired; else a CredentialsError whose reason a streamer can act on."""
     claims = read_overlay_claims(token)
-    signed, _, signature = token.rpartition(".")
-    if not hmac.compare_digest(_signature(key_hash, signed), signature):
+    if not verified(token, _CONTEXT, key_hash):
         raise CredentialsError(INVALID)
     if claims.user_id != user_id:
         raise CredentialsError(f"this overlay token is for another user, not {user_id!r}: {HOW_TO_RENEW}")

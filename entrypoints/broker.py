@@ -64,6 +64,9 @@ class BrokerSettings:
     presence_interval: float = _LIMITS.presence_interval
     send_timeout: float = _LIMITS.send_timeout
     max_overlay_streams: int = 32
+    producer_link_ttl: float = 900.0
+    producer_session_ttl: float = 12 * 3600.0
+    public_url: str | None = None
 
 
 @attrs.frozen
@@ -184,8 +187,34 @@ def register(commands: Commands) -> None:
         help="(user, data type) pairs shown by one developer's OBS overlays at once on this node; "
         "the next overlay is told to wait (%(default)s)",
     )
+    _add_producer_links(parser, d)
     add_logging_options(parser, level="info", log_format="auto")
     parser.set_defaults(func=run)
+
+
+def _add_producer_links(parser: OptionParser, d: BrokerSettings) -> None:
+    """Producer links: a browser tab streams for one user without the API key (docs/web-producer.md)."""
+    parser.add_argument(
+        "--producer-link-ttl", type=seconds(DAY_S), default=d.producer_link_ttl, metavar="S",
+        help="a producer link (wearstream producer-link) can be opened once, within this many "
+        "seconds (%(default)s)",
+    )
+    parser.add_argument(
+        "--producer-session-ttl", type=seconds(30 * DAY_S), default=d.producer_session_ttl, metavar="S",
+        help="a browser tab that opened a producer link mints producer tokens for this long "
+        "(%(default)s s); revoking the developer ends it at once",
+    )
+    parser.add_argument(
+        "--public-url", type=_public_url, default=None, metavar="URL",
+        help="the broker's address as phones reach it (https://broker.example), used in producer "
+        "links (default: the address each request came to)",
+    )
+
+
+def _public_url(value: str) -> str:
+    if not value.startswith(("http://", "https://")) or "#" in value or "?" in value:
+        raise argparse.ArgumentTypeError(f"give http:// or https:// and a host, without ? or #; got {value!r}")
+    return value.rstrip("/")
 
 
 def _grace(value: str) -> float:
@@ -358,6 +387,7 @@ async def serve_broker(
     from ..adapters.http.overlay import Overlay
     from ..adapters.http.overlay_feed import LiveValues
     from ..adapters.http.produce import ProducerPage
+    from ..adapters.http.producer_links import ProducerLinks
     from ..adapters.websocket.broker import Broker, BrokerConfig
     from ..adapters.websocket.listener import ListenerLimits
     from ..adapters.websocket.hub import Hub
@@ -391,6 +421,13 @@ async def serve_broker(
         dashboard = Dashboard(stores.developers, minting, SystemClock())
         live_values = LiveValues(hub, settings.max_overlay_streams)
         overlay = Overlay(stores.developers, live_values, SystemClock())
+        producer_links = ProducerLinks(
+            stores.developers, stores.links, minting, SystemClock(),
+            token_ttl=timedelta(seconds=settings.token_ttl),
+            link_ttl=timedelta(seconds=settings.producer_link_ttl),
+            session_ttl=timedelta(seconds=settings.producer_session_ttl),
+            public_url=settings.public_url,
+        )
 
         def health() -> dict[str, Any]:
             return {
@@ -410,7 +447,7 @@ async def serve_broker(
             token_ttl=timedelta(seconds=settings.token_ttl),
             health=health,
             routes=[
-                *dashboard.routes(), *overlay.routes(), *ProducerPage().routes(),
+                *dashboard.routes(), *overlay.routes(), *ProducerPage().routes(), *producer_links.routes(),
                 metrics.route(settings.metrics_token),
             ],
             cors_origins=settings.cors_origin,
@@ -422,7 +459,9 @@ async def serve_broker(
             if settings.retention is not None:
                 retention = parse_retention(settings.retention)
                 nursery.start_soon(_apply_retention, stores.log, retention, settings.retention_interval)
-            running = await nursery.start(_serve_ports, settings, broker, app, dashboard, hub, stores)
+            running = await nursery.start(
+                _serve_ports, settings, broker, app, dashboard, producer_links, hub, stores
+            )
             task_status.started(running)
 
 
@@ -431,6 +470,7 @@ async def _serve_ports(
     broker: "Broker",
     app: Any,
     dashboard: Any,
+    producer_links: Any,
     hub: "Hub",
     stores: "Stores",
     *,
@@ -479,7 +519,7 @@ async def _serve_ports(
         port = await nursery.start(serve, settings.host, settings.port)
         host = url_host(settings.host)
         secure = "s" if tls is not None else ""
-        dashboard.secure = tls is not None
+        dashboard.secure = producer_links.secure = tls is not None
         dashboard.ws_port = port
         api = f"http{secure}://{host}:{http_port or port}"
         log.info("listening on %s (WebSocket /connect and the HTTP API)", f"{host}:{port}")

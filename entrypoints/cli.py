@@ -25,6 +25,7 @@ COMMANDS = (
     "developers",
     "token",
     "overlay_url",  # `overlay-url`
+    "producer_link",  # `producer-link`
     "scan",
     "listing",  # `transports` and `sinks`
 )

@@ -1,4 +1,5 @@
-"""The broker's state: where the stream log, developers and tokens live, and making developers.
+"""The broker's state: where the stream log, developers, tokens and producer links live, and
+making developers.
 
 ``open_stores`` is the one place that decides between a shared Redis (``--backend
 redis://HOST:PORT/DB``, for several broker nodes), SQLite files under ``--data-dir`` and memory,
@@ -17,7 +18,14 @@ from typing import AsyncIterator, Callable
 import attrs
 
 from ..domain.identity import Developer, cli_safe_secret, hash_api_key
-from ..ports.storage import ConsumerLeases, DeveloperStore, Retention, StreamLog, TokenStore
+from ..ports.storage import (
+    ConsumerLeases,
+    DeveloperStore,
+    LinkCodeStore,
+    Retention,
+    StreamLog,
+    TokenStore,
+)
 
 DEV_ID_PREFIX = "dev_"
 DEV_ID_BYTES = 8
@@ -34,6 +42,14 @@ class Stores:
     persistent: bool
     leases: ConsumerLeases | None = None
     """Consumer leases shared by the broker nodes of one backend; None for an embedded one."""
+    links: LinkCodeStore = attrs.field(factory=lambda: _memory_links())
+    """Producer links (``wearstream producer-link``); in memory unless the backend keeps them."""
+
+
+def _memory_links() -> LinkCodeStore:
+    from ..adapters.storage.memory import MemoryLinkCodeStore
+
+    return MemoryLinkCodeStore()
 
 
 BACKEND_SCHEMES = ("redis://", "rediss://", "unix://")
@@ -78,10 +94,15 @@ async def _memory_stores() -> AsyncIterator[Stores]:
 @asynccontextmanager
 async def _sqlite_stores(path: Path, busy_timeout: float | None) -> AsyncIterator[Stores]:
     from ..adapters.storage import sqlite
+    from ..adapters.storage.sqlite_links import SqliteLinkCodeStore
 
     options = {} if busy_timeout is None else {"busy_timeout": busy_timeout}
     async with sqlite.open_sqlite_stores(path, **options) as (log, developers, tokens):
-        yield Stores(log, developers, tokens, persistent=True)
+        links = await SqliteLinkCodeStore.open(sqlite.database_path(path), **options)
+        try:
+            yield Stores(log, developers, tokens, persistent=True, links=links)
+        finally:
+            await links.aclose()
 
 
 def check_backend(url: str) -> str:
@@ -94,9 +115,13 @@ def check_backend(url: str) -> str:
 @asynccontextmanager
 async def _redis_stores(url: str, lease_ttl: timedelta) -> AsyncIterator[Stores]:
     from ..adapters.storage import redis
+    from ..adapters.storage.redis_links import RedisLinkCodeStore
 
     async with redis.open_redis_stores(url, lease_ttl=lease_ttl) as stores:
-        yield Stores(stores.log, stores.developers, stores.tokens, persistent=True, leases=stores.leases)
+        links = RedisLinkCodeStore(stores.tokens.redis)  # the same client as the other stores
+        yield Stores(
+            stores.log, stores.developers, stores.tokens, persistent=True, leases=stores.leases, links=links
+        )
 
 
 _AGE = re.compile(r"^(\d+)([smhdw])$")

@@ -1,4 +1,5 @@
-"""Broker-side storage ports: the replayable stream log, developers and single-use tokens.
+"""Broker-side storage ports: the replayable stream log, developers, single-use tokens and
+producer links.
 
 Every adapter of a port here passes the same contract suite (wearstream.testing.contracts).
 
@@ -18,6 +19,7 @@ from typing import Any, Callable, Collection, Mapping, Protocol, Sequence, runti
 import attrs
 
 from ..domain.identity import Developer, Token
+from ..domain.producer_links import LinkCode
 from ..domain.stream import Payload, ReplayRange, SubmitKey
 
 
@@ -195,4 +197,18 @@ class TokenStore(Protocol):
 
     async def take(self, value: str) -> Token | None:
         """Remove and return the token: whoever takes it first gets it, nobody gets it twice."""
+        ...
+
+
+class LinkCodeStore(Protocol):
+    """Producer links (domain/producer_links.py): stored when minted, spent when redeemed."""
+
+    async def put(self, link: LinkCode) -> None:
+        """Store a new link; raises KeyError when the code exists (a grant is never replaced)."""
+        ...
+
+    async def redeem(self, code: str) -> LinkCode | None:
+        """Remove and return the link: whoever redeems it first gets it, nobody gets it twice.
+        An expired link is still handed out (``LinkCode.check`` refuses it) until the store
+        forgets it, some grace time after it expired."""
         ...

@@ -90,6 +90,19 @@ async def mint_overlay_token(
     return await _mint(api_url, "/auth/overlay", params, dev_id, api_key, None, timeout)
 
 
+async def mint_producer_link(
+    api_url: str, dev_id: str, api_key: str, user_id: str, *, timeout: float = DEFAULT_TIMEOUT
+) -> dict[str, Any]:
+    """A producer link for ``user_id`` (``POST /auth/producer-link?id=``): the broker's answer,
+    ``{"status", "user_id", "url", "link", "expires_in"}``."""
+    path, params = "/auth/producer-link", {"id": user_id}
+    response, url = await _post(api_url, path, params, dev_id, api_key, None, timeout)
+    body = _answer(response, url)
+    if not isinstance(body.get("url"), str) or not isinstance(body.get("expires_in"), int):
+        raise _mint_error(Fault(FaultKind.NO_TOKEN, url))
+    return body
+
+
 async def _mint(
     api_url: str,
     path: str,
@@ -99,6 +112,22 @@ async def _mint(
     client: httpx.AsyncClient | None,
     timeout: float,
 ) -> str:
+    response, url = await _post(api_url, path, params, dev_id, api_key, client, timeout)
+    token = _answer(response, url).get("token")
+    if not isinstance(token, str) or not token:
+        raise _mint_error(Fault(FaultKind.NO_TOKEN, url))
+    return token
+
+
+async def _post(
+    api_url: str,
+    path: str,
+    params: dict[str, str] | None,
+    dev_id: str,
+    api_key: str,
+    client: httpx.AsyncClient | None,
+    timeout: float,
+) -> tuple[httpx.Response, str]:
     url = endpoint(api_url, path)
     headers = {"dev-id": dev_id, "x-api-key": api_key}
     try:
@@ -116,7 +145,7 @@ async def _mint(
         raise _mint_error(fault) from None
     except UnicodeError as error:  # httpx encodes header values as ASCII
         raise _mint_error(_bad(f"developer id and API key must be ASCII text: {error}")) from None
-    return _token_from(response, url)
+    return response, url
 
 
 def _bad(detail: str) -> Fault:
@@ -131,7 +160,8 @@ def endpoint(api_url: str, path: str) -> str:
     return api_url.rstrip("/") + path
 
 
-def _token_from(response: httpx.Response, url: str) -> str:
+def _answer(response: httpx.Response, url: str) -> dict[str, Any]:
+    """The JSON object of a 200 answer; a TokenMintError for any other status or body."""
     status = response.status_code
     if status != 200:
         raise _mint_error(Fault(FaultKind.TOKEN_API, url, _reason(response), status))
@@ -139,10 +169,9 @@ def _token_from(response: httpx.Response, url: str) -> str:
         body: Any = response.json()
     except ValueError:
         body = None
-    token = body.get("token") if isinstance(body, dict) else None
-    if not isinstance(token, str) or not token:
+    if not isinstance(body, dict):
         raise _mint_error(Fault(FaultKind.NO_TOKEN, url))
-    return token
+    return body
 
 
 def _reason(response: httpx.Response) -> str:

@@ -15,6 +15,7 @@ from typing import Collection, Sequence
 import attrs
 
 from ...domain.identity import Developer, Token
+from ...domain.producer_links import LinkCode
 from ...domain.stream import Payload, ReplayRange
 from ...ports.clock import Clock
 from ...ports.storage import Retention
@@ -172,3 +173,31 @@ class MemoryTokenStore:
     async def count(self) -> int:
         """How many tokens are stored (expired ones not yet purged included)."""
         return len(self._tokens)
+
+
+class MemoryLinkCodeStore:
+    """The LinkCodeStore port on a dict; ``redeem`` pops, so a link is spent at most once."""
+
+    def __init__(self, clock: Clock | None = None, *, purge_every: int = PURGE_EVERY) -> None:
+        self._links: dict[str, LinkCode] = {}
+        self._clock: Clock = clock or SystemClock()
+        self._purge_every = purge_every
+        self._puts = 0
+
+    async def put(self, link: LinkCode) -> None:
+        """Store a new link; raises KeyError when the code is taken (never overwrite a grant)."""
+        if link.code in self._links:
+            raise KeyError("a producer link with this code already exists")
+        self._links[link.code] = link
+        self._puts += 1
+        if self._puts % self._purge_every == 0:
+            cutoff = self._clock.now() - PURGE_GRACE
+            for code in [c for c, kept in self._links.items() if kept.expires_at < cutoff]:
+                del self._links[code]
+
+    async def redeem(self, code: str) -> LinkCode | None:
+        return self._links.pop(code, None)
+
+    async def count(self) -> int:
+        """How many links are stored (expired ones not yet purged included)."""
+        return len(self._links)

@@ -18,6 +18,7 @@ need pytest, pytest-trio (``trio_mode = true``) and hypothesis.
 
 from .developer_store import DeveloperStoreContract
 from .devices import DeviceSessionContract
+from .link_code_store import LinkCodeStoreContract
 from .outbox import OutboxContract
 from .shared_log import ConsumerLeasesContract, SharedStreamLogContract, SharedTokenStoreContract
 from .sinks import SinkContract
@@ -28,6 +29,7 @@ __all__ = [
     "ConsumerLeasesContract",
     "DeveloperStoreContract",
     "DeviceSessionContract",
+    "LinkCodeStoreContract",
     "OutboxContract",
     "SharedStreamLogContract",
     "SharedTokenStoreContract",
