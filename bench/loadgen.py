@@ -30,7 +30,7 @@ from .reading import submit_frame
 from .recorder import Recorder, Window
 
 GOLDEN = 0.6180339887498949  # spreads producers' first sends evenly over one interval
-Send = Callable[[str], Awaitable[None]]
+Send = Callable[[list[str]], Awaitable[None]]  # readings, written at once
 
 
 @attrs.frozen
@@ -44,6 +44,7 @@ class WorkerConfig:
     producers: tuple[tuple[int, int], ...] = ()  # (producer index, developer index)
     consumers: tuple[int, ...] = ()  # developer indices
     rate: float = 0.0  # readings/s per producer; 0 = as fast as the broker takes them
+    batch: int = 1  # readings per write at maximum rate
     idle: bool = False  # producers only heartbeat
     keepalive: int = 40  # MQTT keepalive, s (wearstream clients use HELLO's interval)
     concurrency: int = 64  # connections being set up at once
@@ -107,10 +108,10 @@ class Worker:
         if self.config.system == "wearstream":
             developer = ws_clients.Developer(*self.config.developers[dev])
             token = await ws_clients.mint(http, developer, f"user{index}")
-            ws, schedule = await ws_clients.open_session(nursery, self.config.ws_url, token, ws_clients.PRODUCER)
+            ws, schedule = await ws_clients.open_session(self.config.ws_url, token, ws_clients.PRODUCER)
             nursery.start_soon(ws_clients.heartbeat, ws, schedule)
             nursery.start_soon(ws_clients.drain, ws, self._closed)
-            self.senders[index] = ws.send_message
+            self.senders[index] = ws.send_messages
         else:
             connection = await self._mqtt_connect(nursery, f"p{index}")
             nursery.start_soon(mqtt_clients.drain, connection, self._closed)
@@ -122,7 +123,7 @@ class Worker:
         if self.config.system == "wearstream":
             developer = ws_clients.Developer(*self.config.developers[dev])
             token = await ws_clients.mint(http, developer, None)
-            ws, schedule = await ws_clients.open_session(nursery, self.config.ws_url, token, ws_clients.CONSUMER)
+            ws, schedule = await ws_clients.open_session(self.config.ws_url, token, ws_clients.CONSUMER)
             nursery.start_soon(ws_clients.heartbeat, ws, schedule)
             nursery.start_soon(ws_clients.consume, ws, recorder, time.time)
         else:
@@ -141,8 +142,10 @@ class Worker:
         topic_bytes = mqtt_clients.encoded_topic(dev)
         qos = self.config.qos
 
-        async def send(frame: str) -> None:
-            await connection.send(mqtt_clients.publish_packet(connection, topic_bytes, qos, frame.encode()))
+        async def send(frames: list[str]) -> None:
+            await connection.send(
+                b"".join(mqtt_clients.publish_packet(connection, topic_bytes, qos, f.encode()) for f in frames)
+            )
 
         return send
 
@@ -157,21 +160,21 @@ class Worker:
                 nursery.start_soon(self._send_loop, index, send, plan)
 
     async def _send_loop(self, index: int, send: Send, plan: dict[str, Any]) -> None:
-        clock, stop, rate = time.time, plan["stop"], self.config.rate
+        clock, stop, rate, batch = time.time, plan["stop"], self.config.rate, self.config.batch
         counter = 0
         try:
             if rate <= 0:
                 await trio.sleep_until(self.trio_time(plan["start"]))
                 while (now := clock()) < stop:
-                    await send(submit_frame(index, counter, now))
-                    counter += 1
+                    await send([submit_frame(index, counter + i, now) for i in range(batch)])
+                    counter += batch
                     self.sent[index] = counter
                 return
             interval = 1.0 / rate
             due = plan["start"] + interval * ((index * GOLDEN) % 1.0)
             while due < stop:
                 await trio.sleep_until(self.trio_time(due))
-                await send(submit_frame(index, counter, clock()))
+                await send([submit_frame(index, counter, clock())])
                 counter += 1
                 self.sent[index] = counter
                 due += interval

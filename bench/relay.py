@@ -1,6 +1,6 @@
 """Relay benchmark: wearstream and Mosquitto side by side, N producers x R readings/s -> M consumers.
 
-    python -m bench.relay [--scenarios a,b,c,d,e,sweep,scaleout,abuse] [--duration 10] [--warmup 2]
+    python -m bench.relay [--scenarios a,b,c,d,e,f,g,sweep,scaleout,abuse] [--duration 10] [--warmup 2]
                           [--systems wearstream,wearstream@REV,wearstream-sqlite,mosquitto-qos0,…]
                           [--repeat N]
                           [--sqlite-scenarios c] [--producers N] [--rate R] [--idle-connections N]
@@ -43,7 +43,7 @@ DEFAULT_OUT = ROOT / "bench" / "results"
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.relay", description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--scenarios", default="a,b,c,d,e,sweep", help="comma-separated: a-e, sweep, scaleout, abuse"
+        "--scenarios", default="a,b,c,d,e,sweep", help="comma-separated: a-g, sweep, scaleout, abuse (a,b,c,d,e,sweep)"
     )
     parser.add_argument("--nodes", default="1,2,3", help="node counts of the scaleout scenario")
     parser.add_argument(

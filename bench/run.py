@@ -129,7 +129,9 @@ def _worker_configs(scenario: Scenario, base: WorkerConfig) -> list[WorkerConfig
     for k in range(parts):
         share = tuple(producers[k::parts])
         if share:
-            configs.append(attrs.evolve(base, producers=share, rate=scenario.rate, idle=scenario.idle))
+            configs.append(attrs.evolve(
+                base, producers=share, rate=scenario.rate, idle=scenario.idle, batch=scenario.batch
+            ))
     if scenario.abusers:
         abusers = abuse.plan(scenario.abusers, scenario.developers, scenario.behaviours)[0]
         configs.append(attrs.evolve(base, abusers=tuple(abusers)))

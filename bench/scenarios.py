@@ -7,8 +7,14 @@ import attrs
 
 from .abuse import BEHAVIOURS
 
-IDLE_HEARTBEAT_MS = 10_000
-ABUSERS_PER_BEHAVIOUR = 5  # (e): every connection heartbeats about once in a 10 s window
+IDLE_HEARTBEAT_MS = 10_000  # (e): every connection heartbeats about once in a 10 s window
+# (f): a load generator holds its 5,000 connections in several processes, so no one of them is
+# what limits a 1 Hz run on this machine (each process also keeps its share of heartbeats).
+PRODUCER_PROCESSES_5K = 3
+# (g): the throughput scenario: a producer writing one reading per send spends ~25 µs of its own
+# CPU per reading, so it cannot offer 50,000/s; batches let the broker show what it can take.
+THROUGHPUT_BATCH = 32
+ABUSERS_PER_BEHAVIOUR = 5
 
 
 @attrs.frozen
@@ -21,6 +27,7 @@ class Scenario:
     idle: bool = False  # producers only heartbeat, nobody consumes
     heartbeat_ms: int = 40_000
     producer_processes: int = 1
+    batch: int = 1  # readings per write at maximum rate (one reading per write otherwise)
     abusers: int = 0  # hostile clients of each behaviour of bench/abuse.py, in their own process
     behaviours: tuple[str, ...] = BEHAVIOURS  # which behaviours the abusers have
 
@@ -44,6 +51,13 @@ SCENARIOS = {
     "e": Scenario(
         "e", "idle producers holding connections, heartbeating", 10_000, 0, idle=True,
         heartbeat_ms=IDLE_HEARTBEAT_MS, producer_processes=2,
+    ),
+    "f": Scenario(
+        "f", "5,000 producers at 1 Hz -> 1 consumer", 5000, 1, producer_processes=PRODUCER_PROCESSES_5K,
+    ),
+    "g": Scenario(
+        "g", f"1 producer -> 1 consumer, maximum rate, {THROUGHPUT_BATCH} readings per write", 1, 0,
+        batch=THROUGHPUT_BATCH,
     ),
     "abuse": Scenario(
         "abuse", "1,000 producers at 1 Hz -> 1 consumer (as b) while hostile clients attack",
