@@ -1,0 +1,311 @@
+"""The /produce page in a real browser with an emulated strap: Debian's headless Chromium (driven by
+Playwright, never `playwright install`), its DevTools `BluetoothEmulation` domain at the browser
+target as the central and a peripheral with the Heart Rate and Battery services, and the device
+chooser answered through `DeviceAccess`. A real `wearstream broker` (SQLite data dir) is SIGKILLed
+while the strap keeps sending and started again on the same port; a plain consumer must receive
+every reading the page decoded, in order, once.
+
+Pushing a notification. Chromium 156's BluetoothEmulation has no command that sends an unsolicited
+notification (its characteristic operations are read, write, subscribe and unsubscribe, each
+answered by `simulateCharacteristicOperationResponse`). A value still reaches the page the way a
+notification does: the test reads the characteristic from inside the page (through
+`navigator.bluetooth.getDevices()`, the same characteristic object the page holds) and answers the
+read with the value's bytes; Blink fires `characteristicvaluechanged` on that object, the event the
+page listens to for notifications. The page itself subscribed with `startNotifications()` (answered
+over the protocol), as on a real strap. The emulated Heart Rate Measurement is therefore readable,
+which a real strap's is not; the page never reads it.
+
+Saves a screenshot to tests/artifacts/web-producer.png, and to docs/web-producer.png when that is
+missing or WEARSTREAM_UPDATE_SCREENSHOTS=1.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import attrs
+import httpx
+import orjson
+import pytest
+import trio
+from trio_websocket import ConnectionClosed, HandshakeError, open_websocket_url
+
+from wearstream.adapters.storage.sqlite import SqliteStreamLog, database_path
+from wearstream.domain.stream import ReplayRange
+from wearstream.testing.bluez_payloads import encode_heart_rate
+from wearstream.testing.broker_process import BrokerProcess, DeveloperCredentials, create_developer
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--enable-features=WebBluetooth", "--enable-experimental-web-platform-features",
+]
+ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOT = ROOT / "tests" / "artifacts" / "web-producer.png"
+DOCS_SCREENSHOT = ROOT / "docs" / "web-producer.png"
+USER = "phone-runner"
+ADDRESS = "0A:0B:0C:0D:0E:0F"
+STRAP_NAME = "HRM-Dual:042"
+BATTERY_LEVEL = 87
+PER_PHASE = 15  # notifications before the kill, while the broker is down, after the restart
+WAIT_MS = 60_000
+PORT = re.compile(r":(\d+)")
+
+
+def uuid16(short: int) -> str:
+    return f"0000{short:04x}-0000-1000-8000-00805f9b34fb"
+
+
+HEART_RATE, BATTERY = uuid16(0x180D), uuid16(0x180F)
+CCCD = uuid16(0x2902)  # Client Characteristic Configuration: what startNotifications() writes
+
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.skipif(
+        not os.access(CHROMIUM, os.X_OK), reason=f"no Chromium at {CHROMIUM} (apt-get install chromium)"
+    ),
+]
+
+
+def notification(i: int) -> bytes:
+    """The i-th Heart Rate Measurement: a bpm and one RR interval, both telling i apart."""
+    return encode_heart_rate(60 + i, contact=True, rr_1024=[700 + i])
+
+
+class EmulatedStrap:
+    """A powered central and a heart-rate strap with a battery, over the browser target's
+    BluetoothEmulation domain; answers every GATT operation the page makes."""
+
+    def __init__(self, browser: Any) -> None:
+        self.cdp = browser.new_browser_cdp_session()
+        self.pending: list[bytes] = []  # values for the next reads of the HR characteristic
+        self.subscribed: set[str] = set()
+        self.cdp.on("BluetoothEmulation.gattOperationReceived", self._gatt)
+        self.cdp.on("BluetoothEmulation.characteristicOperationReceived", self._characteristic)
+        self.cdp.send("BluetoothEmulation.enable", {"state": "powered-on", "leSupported": True})
+        self.cdp.send("BluetoothEmulation.simulatePreconnectedPeripheral", {
+            "address": ADDRESS, "name": STRAP_NAME, "manufacturerData": [],
+            "knownServiceUuids": [HEART_RATE, BATTERY],
+        })
+        self.heart_rate = self._characteristic_of(HEART_RATE, uuid16(0x2A37))
+        self.battery = self._characteristic_of(BATTERY, uuid16(0x2A19))
+
+    def _characteristic_of(self, service_uuid: str, uuid: str) -> str:
+        service = self.cdp.send("BluetoothEmulation.addService", {"address": ADDRESS, "serviceUuid": service_uuid})
+        properties = {"notify": True, "read": True}
+        characteristic = self.cdp.send("BluetoothEmulation.addCharacteristic", {
+            "serviceId": service["serviceId"], "characteristicUuid": uuid, "properties": properties,
+        })["characteristicId"]
+        self.cdp.send("BluetoothEmulation.addDescriptor", {"characteristicId": characteristic, "descriptorUuid": CCCD})
+        return characteristic
+
+    def _gatt(self, event: dict[str, Any]) -> None:  # connection, discovery: both succeed
+        self.cdp.send("BluetoothEmulation.simulateGATTOperationResponse",
+                      {"address": event["address"], "type": event["type"], "code": 0})
+
+    def _characteristic(self, event: dict[str, Any]) -> None:
+        answer: dict[str, Any] = {"characteristicId": event["characteristicId"], "type": event["type"], "code": 0}
+        if event["type"] == "subscribe-to-notifications":
+            self.subscribed.add(event["characteristicId"])
+        elif event["type"] == "read":
+            value = bytes([BATTERY_LEVEL]) if event["characteristicId"] == self.battery else self.pending.pop(0)
+            answer["data"] = base64.b64encode(value).decode()
+        self.cdp.send("BluetoothEmulation.simulateCharacteristicOperationResponse", answer)
+
+
+# Reads the strap's heart rate characteristic through the page's own objects (see the docstring).
+DELIVER = """async (count) => {
+  const [device] = await navigator.bluetooth.getDevices();
+  const service = await device.gatt.getPrimaryService('heart_rate');
+  const characteristic = await service.getCharacteristic('heart_rate_measurement');
+  for (let i = 0; i < count; i += 1) {
+    await characteristic.readValue();
+    await new Promise((resolve) => setTimeout(resolve, 40));
+  }
+}"""
+
+
+def answer_chooser(page: Any) -> None:
+    """Pick the strap in the device chooser, once per prompt (Chromium re-announces a prompt as
+    its device list fills; a second answer to one prompt is a fatal error in the browser)."""
+    session = page.context.new_cdp_session(page)
+    answered: set[str] = set()
+
+    def prompted(event: dict[str, Any]) -> None:
+        devices = [d for d in event["devices"] if d["id"] == ADDRESS]
+        if devices and event["id"] not in answered:
+            answered.add(event["id"])
+            session.send("DeviceAccess.selectPrompt", {"id": event["id"], "deviceId": ADDRESS})
+
+    session.on("DeviceAccess.deviceRequestPrompted", prompted)
+    session.send("DeviceAccess.enable")
+
+
+def drive(url: str, first: BrokerProcess, second: BrokerProcess) -> dict[str, Any]:
+    """Open the link, choose the strap, stream three phases around a broker kill and restart."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            strap = EmulatedStrap(browser)
+            page = browser.new_page(viewport={"width": 420, "height": 760})
+            page.set_default_timeout(WAIT_MS)
+            errors: list[str] = []
+            page.on("pageerror", lambda error: errors.append(str(error)))
+            answer_chooser(page)
+            page.goto(url)
+            page.wait_for_selector("#choose:not([disabled])")
+            address_bar = page.url
+            page.click("#choose")
+            page.wait_for_function("() => /heart rate/.test(document.getElementById('device').textContent)")
+            page.wait_for_function("() => document.getElementById('link').textContent === 'live'")
+            sent = 0
+            for phase in ("before", "down", "after"):
+                if phase == "down":
+                    first.kill()  # SIGKILL: what it stored but had not acknowledged is sent again
+                if phase == "after":
+                    second.start()
+                strap.pending.extend(notification(sent + i) for i in range(PER_PHASE))
+                page.evaluate(DELIVER, PER_PHASE)
+                sent += PER_PHASE
+                if phase == "down":
+                    page.wait_for_function(
+                        f"() => Number(document.getElementById('queued').textContent) >= {PER_PHASE}"
+                    )
+                    queued_while_down = page.text_content("#queued")
+                    link_while_down = page.text_content("#link")
+            page.wait_for_function(
+                "() => document.getElementById('queued').textContent === '0'"
+                " && document.getElementById('link').textContent === 'live'"
+            )
+            SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(SCREENSHOT), full_page=True)
+            seen = {
+                "errors": errors, "address_bar": address_bar, "sent": sent,
+                "subscribed": strap.subscribed == {strap.heart_rate, strap.battery},
+                "queued_while_down": queued_while_down, "link_while_down": link_while_down,
+                "battery": page.text_content("#battery"), "value": page.text_content("#value"),
+                "user": page.text_content("#user"), "delivered": page.text_content("#delivered"),
+                "stored": page.evaluate("() => [localStorage.length, sessionStorage.length, document.cookie]"),
+            }
+            page.reload()  # the credential is kept: the page goes live again without a link
+            page.wait_for_function("() => document.getElementById('link').textContent === 'live'")
+            seen["reloaded_user"] = page.text_content("#user")
+            spent = browser.new_page()  # another browser profile: no credential, the code is spent
+            spent.goto(url)
+            spent.wait_for_function("() => /ask for a new one/.test(document.getElementById('message').textContent)")
+            seen["spent"] = [spent.url, spent.text_content("#message"), spent.is_disabled("#choose")]
+            return seen
+        finally:
+            browser.close()
+
+
+@attrs.define
+class Collector:
+    """A Terra consumer (opted in to extension types: BATTERY) that reconnects and asks for
+    REPLAY after the last seq it has."""
+
+    dev: DeveloperCredentials
+    ws_url: str = ""
+    api_url: str = ""
+    payloads: dict[int, dict[str, Any]] = attrs.field(factory=dict)
+
+    async def run(self) -> None:
+        while True:
+            try:
+                await self._session()
+            except (HandshakeError, ConnectionClosed, httpx.HTTPError, OSError):
+                pass
+            await trio.sleep(0.1)
+
+    async def _session(self) -> None:
+        async with httpx.AsyncClient(timeout=5) as http:
+            response = await http.post(self.api_url + "/auth/developer", headers=self.dev.headers())
+            response.raise_for_status()
+            token = response.json()["token"]
+        async with open_websocket_url(self.ws_url) as ws:
+            await ws.get_message()  # HELLO
+            identify = {"op": 3, "d": {"token": token, "type": 1, "extensions": True}}
+            await ws.send_message(orjson.dumps(identify).decode())
+            assert orjson.loads(await ws.get_message())["op"] == 4
+            if self.payloads:
+                replay = {"op": 7, "d": {"after": max(self.payloads), "before": 2**53}}
+                await ws.send_message(orjson.dumps(replay).decode())
+            while True:
+                frame = orjson.loads(await ws.get_message())
+                if frame["op"] == 5:
+                    seen = self.payloads.setdefault(frame["seq"], frame)
+                    assert seen == frame, f"seq {frame['seq']} came back different"
+
+    def of_type(self, t: str) -> list[dict[str, Any]]:
+        return [self.payloads[seq]["d"] for seq in sorted(self.payloads) if self.payloads[seq]["t"] == t]
+
+    async def wait_for(self, count: int, timeout: float) -> None:
+        with trio.fail_after(timeout):
+            while len(self.payloads) < count:
+                await trio.sleep(0.05)
+
+
+async def producer_link(broker: BrokerProcess, dev: DeveloperCredentials, user: str) -> str:
+    async with httpx.AsyncClient(timeout=10) as http:
+        response = await http.post(f"{broker.http_url}/auth/producer-link", params={"id": user}, headers=dev.headers())
+    assert response.status_code == 200, response.text
+    return str(response.json()["url"])
+
+
+async def test_a_browser_tab_streams_an_emulated_strap_through_a_broker_restart(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    dev = await trio.to_thread.run_sync(create_developer, data, "web")
+    first = await BrokerProcess.create(data, log_dir=tmp_path / "broker-1").start_async()
+    ports = ["--port", PORT.findall(first.ws_url)[-1], "--http-port", PORT.findall(first.http_url)[-1]]
+    second = BrokerProcess.create(data, log_dir=tmp_path / "broker-2", extra=ports)
+    collector = Collector(dev, first.ws_url, first.http_url)
+    url = await producer_link(first, dev, USER)
+    expected = 3 * PER_PHASE * 2 + 1  # a heart rate and an RR interval per notification, a battery level
+    try:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(collector.run)
+            seen = await trio.to_thread.run_sync(drive, url, first, second)
+            await collector.wait_for(expected, timeout=30)
+            nursery.cancel_scope.cancel()
+    finally:
+        first.kill()
+        if second.running:
+            assert second.stop() == 0, second.output()
+
+    assert seen["errors"] == [], seen["errors"]
+    assert "#link" not in seen["address_bar"] and seen["user"] == seen["reloaded_user"] == USER
+    assert seen["subscribed"]  # the page subscribed to notifications of both characteristics
+    assert int(seen["queued_while_down"]) >= PER_PHASE and seen["link_while_down"] != "live"
+    assert seen["battery"] == f"{BATTERY_LEVEL} %" and seen["value"] == str(60 + seen["sent"] - 1)
+    assert seen["stored"] == [0, 0, ""] and int(seen["delivered"]) == expected
+    spent_url, spent_message, spent_button_disabled = seen["spent"]
+    assert "#link" not in spent_url and "already used" in spent_message and spent_button_disabled
+    # Every reading once, in the strap's order, decoded as the Python producer decodes it.
+    hr = collector.of_type("HEART_RATE")
+    rr = collector.of_type("RR_INTERVAL")
+    assert [d["val"] for d in hr] == [60 + i for i in range(seen["sent"])]
+    assert [d["val"] for d in rr] == [(700 + i) / 1024 * 1000 for i in range(seen["sent"])]
+    assert [d["val"] for d in collector.of_type("BATTERY")] == [BATTERY_LEVEL]
+    assert len(collector.payloads) == expected
+    stamp = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z")
+    assert all(stamp.fullmatch(d["ts"]) for d in hr + rr)
+    assert [d["ts"] for d in hr] == sorted(d["ts"] for d in hr)
+    # In the broker's log: the page's SUBMIT ids, consecutive from 1, from one source, once each.
+    log = await SqliteStreamLog.open(database_path(data))
+    try:
+        stored = await log.read_range(dev.dev_id, ReplayRange(0, 2**53), 10**6)
+    finally:
+        await log.aclose()
+    keys = [p.key for p in stored]
+    assert all(k is not None for k in keys) and len({k.source for k in keys}) == 1  # type: ignore[union-attr]
+    assert [k.counter for k in keys] == list(range(1, expected + 1))  # type: ignore[union-attr]
+    assert SCREENSHOT.stat().st_size > 5_000
+    if os.environ.get("WEARSTREAM_UPDATE_SCREENSHOTS") == "1" or not DOCS_SCREENSHOT.exists():
+        DOCS_SCREENSHOT.write_bytes(SCREENSHOT.read_bytes())
