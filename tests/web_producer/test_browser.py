@@ -2,8 +2,11 @@
 Playwright, never `playwright install`), its DevTools `BluetoothEmulation` domain at the browser
 target as the central and a peripheral with the Heart Rate and Battery services, and the device
 chooser answered through `DeviceAccess`. A real `wearstream broker` (SQLite data dir) is SIGKILLed
-while the strap keeps sending and started again on the same port; a plain consumer must receive
-every reading the page decoded, in order, once.
+while the strap keeps sending and started again on the same port; then the strap drops its
+connection (`simulateGATTDisconnection`) and the page connects it again. A plain consumer must
+receive every reading the page decoded, in order, once. (After a simulated disconnection Chromium
+has forgotten the peripheral's services, as after a real one: the emulated strap adds them again
+before it answers the next discovery.)
 
 Pushing a notification. Chromium 156's BluetoothEmulation has no command that sends an unsolicited
 notification (its characteristic operations are read, write, subscribe and unsubscribe, each
@@ -52,7 +55,10 @@ USER = "phone-runner"
 ADDRESS = "0A:0B:0C:0D:0E:0F"
 STRAP_NAME = "HRM-Dual:042"
 BATTERY_LEVEL = 87
-PER_PHASE = 15  # notifications before the kill, while the broker is down, after the restart
+# Notifications are sent in phases: before the kill, while the broker is down, after the restart,
+# and after the strap dropped its connection and the page connected it again.
+PHASES = ("before", "down", "after", "strap dropped")
+PER_PHASE = 15
 WAIT_MS = 60_000
 PORT = re.compile(r":(\d+)")
 
@@ -84,7 +90,8 @@ class EmulatedStrap:
     def __init__(self, browser: Any) -> None:
         self.cdp = browser.new_browser_cdp_session()
         self.pending: list[bytes] = []  # values for the next reads of the HR characteristic
-        self.subscribed: set[str] = set()
+        self.subscribed: list[str] = []  # "heart rate" or "battery", once per subscription
+        self.dropped = False
         self.cdp.on("BluetoothEmulation.gattOperationReceived", self._gatt)
         self.cdp.on("BluetoothEmulation.characteristicOperationReceived", self._characteristic)
         self.cdp.send("BluetoothEmulation.enable", {"state": "powered-on", "leSupported": True})
@@ -92,8 +99,16 @@ class EmulatedStrap:
             "address": ADDRESS, "name": STRAP_NAME, "manufacturerData": [],
             "knownServiceUuids": [HEART_RATE, BATTERY],
         })
+        self._add_services()
+
+    def _add_services(self) -> None:
         self.heart_rate = self._characteristic_of(HEART_RATE, uuid16(0x2A37))
         self.battery = self._characteristic_of(BATTERY, uuid16(0x2A19))
+
+    def drop(self) -> None:
+        """The strap disconnects; its services are discovered again on the next connection."""
+        self.cdp.send("BluetoothEmulation.simulateGATTDisconnection", {"address": ADDRESS})
+        self.dropped = True
 
     def _characteristic_of(self, service_uuid: str, uuid: str) -> str:
         service = self.cdp.send("BluetoothEmulation.addService", {"address": ADDRESS, "serviceUuid": service_uuid})
@@ -104,14 +119,25 @@ class EmulatedStrap:
         self.cdp.send("BluetoothEmulation.addDescriptor", {"characteristicId": characteristic, "descriptorUuid": CCCD})
         return characteristic
 
+    def wait_subscribed(self, count: int, page: Any) -> None:
+        """Let the page run until it has made ``count`` subscriptions in all."""
+        for _ in range(WAIT_MS // 50):
+            if len(self.subscribed) >= count:
+                return
+            page.wait_for_timeout(50)
+        raise AssertionError(f"the page subscribed {len(self.subscribed)} times, not {count}")
+
     def _gatt(self, event: dict[str, Any]) -> None:  # connection, discovery: both succeed
+        if event["type"] == "discovery" and self.dropped:  # a disconnection forgets the services
+            self._add_services()
+            self.dropped = False
         self.cdp.send("BluetoothEmulation.simulateGATTOperationResponse",
                       {"address": event["address"], "type": event["type"], "code": 0})
 
     def _characteristic(self, event: dict[str, Any]) -> None:
         answer: dict[str, Any] = {"characteristicId": event["characteristicId"], "type": event["type"], "code": 0}
         if event["type"] == "subscribe-to-notifications":
-            self.subscribed.add(event["characteristicId"])
+            self.subscribed.append("heart rate" if event["characteristicId"] == self.heart_rate else "battery")
         elif event["type"] == "read":
             value = bytes([BATTERY_LEVEL]) if event["characteristicId"] == self.battery else self.pending.pop(0)
             answer["data"] = base64.b64encode(value).decode()
@@ -166,11 +192,15 @@ def drive(url: str, first: BrokerProcess, second: BrokerProcess) -> dict[str, An
             page.wait_for_function("() => /heart rate/.test(document.getElementById('device').textContent)")
             page.wait_for_function("() => document.getElementById('link').textContent === 'live'")
             sent = 0
-            for phase in ("before", "down", "after"):
+            for phase in PHASES:
                 if phase == "down":
                     first.kill()  # SIGKILL: what it stored but had not acknowledged is sent again
                 if phase == "after":
                     second.start()
+                if phase == "strap dropped":  # the strap goes out of range and comes back
+                    strap.drop()
+                    strap.wait_subscribed(4, page)
+                    page.wait_for_function("() => /heart rate/.test(document.getElementById('device').textContent)")
                 strap.pending.extend(notification(sent + i) for i in range(PER_PHASE))
                 page.evaluate(DELIVER, PER_PHASE)
                 sent += PER_PHASE
@@ -188,7 +218,7 @@ def drive(url: str, first: BrokerProcess, second: BrokerProcess) -> dict[str, An
             page.screenshot(path=str(SCREENSHOT), full_page=True)
             seen = {
                 "errors": errors, "address_bar": address_bar, "sent": sent,
-                "subscribed": strap.subscribed == {strap.heart_rate, strap.battery},
+                "subscribed": sorted(strap.subscribed),
                 "queued_while_down": queued_while_down, "link_while_down": link_while_down,
                 "battery": page.text_content("#battery"), "value": page.text_content("#value"),
                 "user": page.text_content("#user"), "delivered": page.text_content("#delivered"),
@@ -267,7 +297,8 @@ async def test_a_browser_tab_streams_an_emulated_strap_through_a_broker_restart(
     second = BrokerProcess.create(data, log_dir=tmp_path / "broker-2", extra=ports)
     collector = Collector(dev, first.ws_url, first.http_url)
     url = await producer_link(first, dev, USER)
-    expected = 3 * PER_PHASE * 2 + 1  # a heart rate and an RR interval per notification, a battery level
+    # a heart rate and an RR interval per notification, a battery level per connection to the strap
+    expected = len(PHASES) * PER_PHASE * 2 + 2
     try:
         async with trio.open_nursery() as nursery:
             nursery.start_soon(collector.run)
@@ -281,7 +312,8 @@ async def test_a_browser_tab_streams_an_emulated_strap_through_a_broker_restart(
 
     assert seen["errors"] == [], seen["errors"]
     assert "#link" not in seen["address_bar"] and seen["user"] == seen["reloaded_user"] == USER
-    assert seen["subscribed"]  # the page subscribed to notifications of both characteristics
+    # to notifications of both characteristics, and again after the strap came back
+    assert seen["subscribed"] == ["battery", "battery", "heart rate", "heart rate"]
     assert int(seen["queued_while_down"]) >= PER_PHASE and seen["link_while_down"] != "live"
     assert seen["battery"] == f"{BATTERY_LEVEL} %" and seen["value"] == str(60 + seen["sent"] - 1)
     assert seen["stored"] == [0, 0, ""] and int(seen["delivered"]) == expected
@@ -292,7 +324,7 @@ async def test_a_browser_tab_streams_an_emulated_strap_through_a_broker_restart(
     rr = collector.of_type("RR_INTERVAL")
     assert [d["val"] for d in hr] == [60 + i for i in range(seen["sent"])]
     assert [d["val"] for d in rr] == [(700 + i) / 1024 * 1000 for i in range(seen["sent"])]
-    assert [d["val"] for d in collector.of_type("BATTERY")] == [BATTERY_LEVEL]
+    assert [d["val"] for d in collector.of_type("BATTERY")] == [BATTERY_LEVEL] * 2
     assert len(collector.payloads) == expected
     stamp = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z")
     assert all(stamp.fullmatch(d["ts"]) for d in hr + rr)

@@ -189,7 +189,7 @@
     return credential;
   }
 
-  async function mintToken(credential) {
+  async function mintToken(store, credential) {
     let response;
     try {
       response = await fetch('/produce/token', {
@@ -199,6 +199,7 @@
       throw new Error(`the broker cannot be reached (${error.message})`);
     }
     if (response.status === 403) {
+      await store.remove('credential'); // a reload must not try it again
       throw new Stop('This producer session has ended (expired or revoked): open a new link.');
     }
     if (response.status === 408 || response.status === 429 || response.status >= 500) {
@@ -295,7 +296,7 @@
             beat = setTimeout(() => { tick(); beat = setInterval(tick, interval); }, Math.random() * interval);
             let token;
             try {
-              token = await mintToken(this.credential); // only now: IDENTIFY spends it
+              token = await mintToken(this.store, this.credential); // only now: IDENTIFY spends it
             } catch (error) {
               failure = error;
               ws.close(1000);
