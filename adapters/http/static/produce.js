@@ -561,6 +561,12 @@
       say('This page needs HTTPS (or localhost): browsers allow Bluetooth only in a secure context.', true);
       return;
     }
+    if (!navigator.bluetooth) {
+      // Said before the link is redeemed: the code stays unspent, to be opened in a browser that can.
+      say('This browser has no Web Bluetooth: open this link in Chrome or Edge on Android, ChromeOS, '
+        + 'Windows or macOS (on Linux, with chrome://flags/#enable-experimental-web-platform-features).', true);
+      return;
+    }
     const store = await Store.open();
     let credential;
     try {
@@ -580,10 +586,6 @@
     ui.refreshQueue(store);
     const link = new BrokerLink(store, credential, ui);
     link.run();
-    if (!navigator.bluetooth) {
-      say('This browser has no Web Bluetooth: use Chrome or Edge on Android, ChromeOS, Windows, macOS or Linux.', true);
-      return;
-    }
     const strap = new Strap(store, link, ui);
     const choose = $('choose');
     choose.disabled = false;
