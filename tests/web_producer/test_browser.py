@@ -6,7 +6,9 @@ while the strap keeps sending and started again on the same port; then the strap
 connection (`simulateGATTDisconnection`) and the page connects it again. A plain consumer must
 receive every reading the page decoded, in order, once. (After a simulated disconnection Chromium
 has forgotten the peripheral's services, as after a real one: the emulated strap adds them again
-before it answers the next discovery.)
+before it answers the next discovery.) Around that: the link opened first in a Chromium without
+Web Bluetooth is refused there and stays usable; a reload goes live again without a link; the
+spent link is refused in another profile; revoking the developer stops the page with the reason.
 
 Pushing a notification. Chromium 156's BluetoothEmulation has no command that sends an unsolicited
 notification (its characteristic operations are read, write, subscribe and unsubscribe, each
@@ -27,8 +29,9 @@ from __future__ import annotations
 import base64
 import os
 import re
+import subprocess
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import attrs
 import httpx
@@ -40,7 +43,13 @@ from trio_websocket import ConnectionClosed, HandshakeError, open_websocket_url
 from wearstream.adapters.storage.sqlite import SqliteStreamLog, database_path
 from wearstream.domain.stream import ReplayRange
 from wearstream.testing.bluez_payloads import encode_heart_rate
-from wearstream.testing.broker_process import BrokerProcess, DeveloperCredentials, create_developer
+from wearstream.testing.broker_process import (
+    BrokerProcess,
+    DeveloperCredentials,
+    clean_environment,
+    create_developer,
+    wearstream_command,
+)
 
 CHROMIUM = "/usr/bin/chromium"
 PLAIN_ARGS = [
@@ -186,7 +195,7 @@ def without_web_bluetooth(playwright: Any, url: str) -> list[Any]:
         browser.close()
 
 
-def drive(url: str, first: BrokerProcess, second: BrokerProcess) -> dict[str, Any]:
+def drive(url: str, first: BrokerProcess, second: BrokerProcess, revoke: Callable[[], None]) -> dict[str, Any]:
     """Open the link, choose the strap, stream the phases around a broker kill and restart and
     a strap that drops out."""
     from playwright.sync_api import sync_playwright
@@ -247,6 +256,9 @@ def drive(url: str, first: BrokerProcess, second: BrokerProcess) -> dict[str, An
             spent.goto(url)
             spent.wait_for_function("() => /ask for a new one/.test(document.getElementById('message').textContent)")
             seen["spent"] = [spent.url, spent.text_content("#message"), spent.is_disabled("#choose")]
+            revoke()  # the broker closes the page with 4009: it stops and says why
+            page.wait_for_function("() => document.getElementById('link').className === 'stopped'")
+            seen["revoked"] = page.text_content("#message")
             return seen
         finally:
             browser.close()
@@ -298,6 +310,11 @@ class Collector:
                 await trio.sleep(0.05)
 
 
+def revoke(data: Path, dev: DeveloperCredentials) -> None:
+    command = [*wearstream_command(), "developers", "revoke", dev.dev_id, "--data-dir", str(data)]
+    subprocess.run(command, check=True, capture_output=True, timeout=60, env=clean_environment())
+
+
 async def producer_link(broker: BrokerProcess, dev: DeveloperCredentials, user: str) -> str:
     async with httpx.AsyncClient(timeout=10) as http:
         response = await http.post(f"{broker.http_url}/auth/producer-link", params={"id": user}, headers=dev.headers())
@@ -318,8 +335,12 @@ async def test_a_browser_tab_streams_an_emulated_strap_through_a_broker_restart(
     try:
         async with trio.open_nursery() as nursery:
             nursery.start_soon(collector.run)
-            seen = await trio.to_thread.run_sync(drive, url, first, second)
-            await collector.wait_for(expected, timeout=30)
+
+            def revoke_when_all_arrived() -> None:  # revoking closes the consumer too
+                trio.from_thread.run(collector.wait_for, expected, 30)
+                revoke(data, dev)
+
+            seen = await trio.to_thread.run_sync(drive, url, first, second, revoke_when_all_arrived)
             nursery.cancel_scope.cancel()
     finally:
         first.kill()
@@ -336,6 +357,7 @@ async def test_a_browser_tab_streams_an_emulated_strap_through_a_broker_restart(
     assert seen["stored"] == [0, 0, ""] and int(seen["delivered"]) == expected
     spent_url, spent_message, spent_button_disabled = seen["spent"]
     assert "#link" not in spent_url and "already used" in spent_message and spent_button_disabled
+    assert "developer was revoked" in seen["revoked"]
     # Every reading once, in the strap's order, decoded as the Python producer decodes it.
     hr = collector.of_type("HEART_RATE")
     rr = collector.of_type("RR_INTERVAL")
