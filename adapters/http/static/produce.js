@@ -170,13 +170,19 @@
   async function redeemLink(store) {
     const match = /(?:^#|&)link=([^&]*)/.exec(window.location.hash);
     if (!match) return null;
-    // The code leaves the address bar (and this history entry) before anything else happens.
+    let response;
+    try {
+      response = await fetch('/produce/session', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ link: decodeURIComponent(match[1]) }),
+      });
+    } catch (error) {
+      // Unanswered: the code is unspent and stays in the address for a reload.
+      throw new Stop(`The broker cannot be reached (${error.message}): reload this page to try again.`);
+    }
+    // Answered: the code leaves the address bar and this history entry, spent or refused.
     window.history.replaceState(null, '', window.location.pathname + window.location.search);
-    const response = await fetch('/produce/session', {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ link: decodeURIComponent(match[1]) }),
-    });
     if (response.status === 403) {
       throw new Stop('This link is unknown, already used or expired: ask for a new one.');
     }
