@@ -21,6 +21,7 @@
   const PEEK = 500; // outbox entries read at a time
   const BACKOFF = { initial: 0.5, maximum: 30, factor: 2 }; // seconds, domain/backoff.py
   const MAX_REFUSED_TOKENS = 3; // fresh tokens refused in a row: not the same broker
+  const READY_TIMEOUT_S = 30; // from opening the socket to READY (the Python producer: 10 s a step)
   const SERVICES = ['heart_rate', 'cycling_power', 'running_speed_and_cadence', 'cycling_speed_and_cadence'];
   // Close codes after which reconnecting cannot help (domain/closecodes.py).
   const STOP = {
@@ -261,12 +262,12 @@
         const delay = backoffDelay(attempt);
         attempt += 1;
         this.ui.link(`reconnecting in ${delay.toFixed(1)} s (${outcome.reason})`, 'down');
-        await Promise.race([sleep(delay * 1000), this.online()]);
+        const online = new AbortController();
+        await Promise.race([sleep(delay * 1000), new Promise((resolve) => {
+          window.addEventListener('online', resolve, { once: true, signal: online.signal });
+        })]);
+        online.abort();
       }
-    }
-
-    online() {
-      return new Promise((resolve) => { window.addEventListener('online', resolve, { once: true }); });
     }
 
     /* One connection, until it closes: {worked, reason}; throws Stop when retrying cannot help. */
@@ -282,6 +283,8 @@
           failure = reason;
           ws.close(1000);
         };
+        // A tunnel can swallow a connection attempt without an answer: give up on it in time.
+        const deadline = setTimeout(() => close(`no READY within ${READY_TIMEOUT_S} s`), READY_TIMEOUT_S * 1000);
         ws.onmessage = async (event) => {
           let frame;
           try {
@@ -313,6 +316,7 @@
               d: { token, type: 0, source: this.store.source, ack: true, extensions: true },
             }));
           } else if (frame.op === 4) { // READY
+            clearTimeout(deadline);
             worked = true;
             this.refusedTokens = 0;
             this.ws = ws;
@@ -330,6 +334,7 @@
           }
         };
         ws.onclose = (event) => {
+          clearTimeout(deadline);
           clearTimeout(beat);
           clearInterval(beat);
           if (this.ws === ws) this.ws = null;
