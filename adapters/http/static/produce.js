@@ -499,6 +499,9 @@
       this.store.add(decoded.submits, this.link.credential.user).then(() => {
         this.ui.refreshQueue(this.store);
         this.link.pump();
+      }, (error) => {
+        say(`This browser would not store a reading (${error && error.name}): free some storage; `
+          + 'readings are lost until then.', true);
       });
     }
   }
@@ -579,6 +582,8 @@
       return;
     }
     const store = await Store.open();
+    // Asks the browser not to evict the outbox under storage pressure (granted or not, silently).
+    if (navigator.storage && navigator.storage.persist) navigator.storage.persist().catch(() => {});
     let credential;
     try {
       credential = (await redeemLink(store)) || (await store.get('credential'));
