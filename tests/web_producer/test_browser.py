@@ -1,7 +1,7 @@
 """The /produce page in a real browser with an emulated strap: Debian's headless Chromium (driven by
 Playwright, never `playwright install`), its DevTools `BluetoothEmulation` domain at the browser
-target as the central and a peripheral with the Heart Rate and Battery services, and the device
-chooser answered through `DeviceAccess`. A real `wearstream broker` (SQLite data dir) is SIGKILLed
+target as the central and a peripheral with the Heart Rate, Battery and Cycling Power services,
+and the device chooser answered through `DeviceAccess`. A real `wearstream broker` (SQLite data dir) is SIGKILLed
 while the strap keeps sending and started again on the same port; then the strap drops its
 connection (`simulateGATTDisconnection`) and the page connects it again. A plain consumer must
 receive every reading the page decoded, in order, once. (After a simulated disconnection Chromium
@@ -69,6 +69,7 @@ BATTERY_LEVEL = 87
 # and after the strap dropped its connection and the page connected it again.
 PHASES = ("before", "down", "after", "strap dropped")
 PER_PHASE = 15
+POWER_VALUES = 3
 WAIT_MS = 60_000
 PORT = re.compile(r":(\d+)")
 
@@ -77,7 +78,12 @@ def uuid16(short: int) -> str:
     return f"0000{short:04x}-0000-1000-8000-00805f9b34fb"
 
 
-HEART_RATE, BATTERY = uuid16(0x180D), uuid16(0x180F)
+# The emulated sensor's services, each with the one characteristic the page follows in it.
+SERVICES = {
+    "heart rate": (uuid16(0x180D), uuid16(0x2A37)),
+    "battery": (uuid16(0x180F), uuid16(0x2A19)),
+    "cycling power": (uuid16(0x1818), uuid16(0x2A63)),
+}
 CCCD = uuid16(0x2902)  # Client Characteristic Configuration: what startNotifications() writes
 
 pytestmark = [
@@ -92,37 +98,39 @@ pytestmark = [
 MALFORMED = bytes([0x01, 0x48])
 
 
+def power(i: int) -> bytes:
+    """The i-th Cycling Power Measurement: flags 0 and the instantaneous power, 200 + i W."""
+    return bytes([0, 0]) + (200 + i).to_bytes(2, "little", signed=True)
+
+
 def notification(i: int) -> bytes:
     """The i-th Heart Rate Measurement: a bpm and one RR interval, both telling i apart."""
     return encode_heart_rate(60 + i, contact=True, rr_1024=[700 + i])
 
 
 class EmulatedStrap:
-    """A powered central and a heart-rate strap with a battery, over the browser target's
-    BluetoothEmulation domain; answers every GATT operation the page makes."""
+    """A powered central and a strap with heart rate, battery and cycling power (a sensor that
+    offers more than heart rate), over the browser target's BluetoothEmulation domain; answers
+    every GATT operation the page makes. A read answers the next value pushed for that
+    characteristic (the battery: its level)."""
 
     def __init__(self, browser: Any) -> None:
         self.cdp = browser.new_browser_cdp_session()
-        self.pending: list[bytes] = []  # values for the next reads of the HR characteristic
-        self.subscribed: list[str] = []  # "heart rate" or "battery", once per subscription
+        self.pending: dict[str, list[bytes]] = {name: [] for name in SERVICES}
+        self.subscribed: list[str] = []  # the service's name, once per subscription
+        self.ids: dict[str, str] = {}  # characteristic id -> service name
         self.dropped = False
         self.cdp.on("BluetoothEmulation.gattOperationReceived", self._gatt)
         self.cdp.on("BluetoothEmulation.characteristicOperationReceived", self._characteristic)
         self.cdp.send("BluetoothEmulation.enable", {"state": "powered-on", "leSupported": True})
         self.cdp.send("BluetoothEmulation.simulatePreconnectedPeripheral", {
             "address": ADDRESS, "name": STRAP_NAME, "manufacturerData": [],
-            "knownServiceUuids": [HEART_RATE, BATTERY],
+            "knownServiceUuids": [service for service, _ in SERVICES.values()],
         })
         self._add_services()
 
     def _add_services(self) -> None:
-        self.heart_rate = self._characteristic_of(HEART_RATE, uuid16(0x2A37))
-        self.battery = self._characteristic_of(BATTERY, uuid16(0x2A19))
-
-    def drop(self) -> None:
-        """The strap disconnects; its services are discovered again on the next connection."""
-        self.cdp.send("BluetoothEmulation.simulateGATTDisconnection", {"address": ADDRESS})
-        self.dropped = True
+        self.ids = {self._characteristic_of(*uuids): name for name, uuids in SERVICES.items()}
 
     def _characteristic_of(self, service_uuid: str, uuid: str) -> str:
         service = self.cdp.send("BluetoothEmulation.addService", {"address": ADDRESS, "serviceUuid": service_uuid})
@@ -131,7 +139,12 @@ class EmulatedStrap:
             "serviceId": service["serviceId"], "characteristicUuid": uuid, "properties": properties,
         })["characteristicId"]
         self.cdp.send("BluetoothEmulation.addDescriptor", {"characteristicId": characteristic, "descriptorUuid": CCCD})
-        return characteristic
+        return str(characteristic)
+
+    def drop(self) -> None:
+        """The strap disconnects; its services are discovered again on the next connection."""
+        self.cdp.send("BluetoothEmulation.simulateGATTDisconnection", {"address": ADDRESS})
+        self.dropped = True
 
     def wait_subscribed(self, count: int, page: Any) -> None:
         """Let the page run until it has made ``count`` subscriptions in all."""
@@ -150,24 +163,32 @@ class EmulatedStrap:
 
     def _characteristic(self, event: dict[str, Any]) -> None:
         answer: dict[str, Any] = {"characteristicId": event["characteristicId"], "type": event["type"], "code": 0}
+        name = self.ids[event["characteristicId"]]
         if event["type"] == "subscribe-to-notifications":
-            self.subscribed.append("heart rate" if event["characteristicId"] == self.heart_rate else "battery")
+            self.subscribed.append(name)
         elif event["type"] == "read":
-            value = bytes([BATTERY_LEVEL]) if event["characteristicId"] == self.battery else self.pending.pop(0)
+            value = bytes([BATTERY_LEVEL]) if name == "battery" else self.pending[name].pop(0)
             answer["data"] = base64.b64encode(value).decode()
         self.cdp.send("BluetoothEmulation.simulateCharacteristicOperationResponse", answer)
 
 
-# Reads the strap's heart rate characteristic through the page's own objects (see the docstring).
-DELIVER = """async (count) => {
+# Reads one of the strap's characteristics through the page's own objects (see the docstring).
+DELIVER = """async ([service, name, count]) => {
   const [device] = await navigator.bluetooth.getDevices();
-  const service = await device.gatt.getPrimaryService('heart_rate');
-  const characteristic = await service.getCharacteristic('heart_rate_measurement');
+  const characteristic = await (await device.gatt.getPrimaryService(service)).getCharacteristic(name);
   for (let i = 0; i < count; i += 1) {
     await characteristic.readValue();
     await new Promise((resolve) => setTimeout(resolve, 40));
   }
 }"""
+
+
+def push(page: Any, strap: EmulatedStrap, service: str, values: list[bytes]) -> None:
+    """Values of one characteristic, one after the other, as notifications reach the page."""
+    strap.pending[service].extend(values)
+    where = {"heart rate": ("heart_rate", "heart_rate_measurement"),
+             "cycling power": ("cycling_power", "cycling_power_measurement")}[service]
+    page.evaluate(DELIVER, [*where, len(values)])
 
 
 def answer_chooser(page: Any) -> None:
@@ -220,7 +241,7 @@ def drive(url: str, first: BrokerProcess, second: BrokerProcess, revoke: Callabl
             page.wait_for_selector("#choose:not([disabled])")
             address_bar = page.url
             page.click("#choose")
-            page.wait_for_function("() => /heart rate/.test(document.getElementById('device').textContent)")
+            page.wait_for_function("() => /heart rate.*cycling power/.test(document.getElementById('device').textContent)")
             page.wait_for_function("() => document.getElementById('link').textContent === 'live'")
             sent = 0
             for phase in PHASES:
@@ -230,13 +251,13 @@ def drive(url: str, first: BrokerProcess, second: BrokerProcess, revoke: Callabl
                     second.start()
                 if phase == "strap dropped":  # the strap goes out of range and comes back
                     strap.drop()
-                    strap.wait_subscribed(4, page)
+                    strap.wait_subscribed(2 * len(SERVICES), page)
                     page.wait_for_function("() => /heart rate/.test(document.getElementById('device').textContent)")
+                if phase == "before":  # power from the same sensor, between heart rates
+                    push(page, strap, "cycling power", [power(i) for i in range(POWER_VALUES)])
                 if phase == "after":  # a value cut short: skipped, as the Python producer skips it
-                    strap.pending.append(MALFORMED)
-                    page.evaluate(DELIVER, 1)
-                strap.pending.extend(notification(sent + i) for i in range(PER_PHASE))
-                page.evaluate(DELIVER, PER_PHASE)
+                    push(page, strap, "heart rate", [MALFORMED])
+                push(page, strap, "heart rate", [notification(sent + i) for i in range(PER_PHASE)])
                 sent += PER_PHASE
                 if phase == "down":
                     page.wait_for_function(
@@ -339,8 +360,9 @@ async def test_a_browser_tab_streams_an_emulated_strap_through_a_broker_restart(
     second = BrokerProcess.create(data, log_dir=tmp_path / "broker-2", extra=ports)
     collector = Collector(dev, first.ws_url, first.http_url)
     url = await producer_link(first, dev, USER)
-    # a heart rate and an RR interval per notification, a battery level per connection to the strap
-    expected = len(PHASES) * PER_PHASE * 2 + 2
+    # a heart rate and an RR interval per notification, the power values, a battery level per
+    # connection to the strap
+    expected = len(PHASES) * PER_PHASE * 2 + POWER_VALUES + 2
     try:
         async with trio.open_nursery() as nursery:
             nursery.start_soon(collector.run)
@@ -364,7 +386,7 @@ async def test_a_browser_tab_streams_an_emulated_strap_through_a_broker_restart(
     assert seen["no_bluetooth"] == [True, True]  # said so, kept the link, which then worked here
     assert "#link" not in seen["address_bar"] and seen["user"] == seen["reloaded_user"] == USER
     # to notifications of both characteristics, and again after the strap came back
-    assert seen["subscribed"] == ["battery", "battery", "heart rate", "heart rate"]
+    assert seen["subscribed"] == sorted(list(SERVICES) * 2)
     assert int(seen["queued_while_down"]) >= PER_PHASE and seen["link_while_down"] != "live"
     assert seen["battery"] == f"{BATTERY_LEVEL} %" and seen["value"] == str(60 + seen["sent"] - 1)
     assert seen["stored"] == [0, 0, ""] and int(seen["delivered"]) == expected
@@ -377,6 +399,7 @@ async def test_a_browser_tab_streams_an_emulated_strap_through_a_broker_restart(
     assert [d["val"] for d in hr] == [60 + i for i in range(seen["sent"])]
     assert [d["val"] for d in rr] == [(700 + i) / 1024 * 1000 for i in range(seen["sent"])]
     assert [d["val"] for d in collector.of_type("BATTERY")] == [BATTERY_LEVEL] * 2
+    assert [d["val"] for d in collector.of_type("POWER")] == [200 + i for i in range(POWER_VALUES)]
     assert len(collector.payloads) == expected
     stamp = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z")
     assert all(stamp.fullmatch(d["ts"]) for d in hr + rr)
