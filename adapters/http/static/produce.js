@@ -239,6 +239,7 @@
       this.sent = 0; // highest id sent on this connection
       this.ws = null;
       this.pumping = false;
+      this.again = false; // more to send arrived while pump() was busy
       this.refusedTokens = 0;
       this.device = null; // {id, connected, reason} for STATUS
       this.deleting = Promise.resolve();
@@ -362,10 +363,12 @@
       const before = this.inflight.length;
       this.inflight = this.inflight.filter((id) => id > upto);
       this.ui.countDelivered(before - this.inflight.length);
-      // Deletes run one after another; a later ack covers an earlier one.
-      this.deleting = this.deleting.then(() => this.store.ack(upto)).then(() => {
-        this.ui.refreshQueue(this.store);
-      });
+      // Deletes run one after another; a later ack covers an earlier one. A delete that fails
+      // leaves entries the broker will take as resends: logged, not fatal.
+      this.deleting = this.deleting.then(() => this.store.ack(upto)).then(
+        () => this.ui.refreshQueue(this.store),
+        (error) => console.warn(`could not forget acknowledged readings: ${error}`),
+      );
       this.pump();
     }
 
@@ -386,7 +389,7 @@
             const entries = await this.store.peek(Math.max(this.sent, this.acked), Math.min(room, PEEK));
             if (!entries.length || ws !== this.ws) break;
             for (const entry of entries) {
-              if (entry.user !== this.credential.user) continue; // dropped as soon as it is seen
+              if (entry.user !== this.credential.user) continue; // another user's: dropOthers removes it
               ws.send(JSON.stringify({ op: 6, t: entry.t, d: entry.d, id: entry.id }));
               this.inflight.push(entry.id);
             }
