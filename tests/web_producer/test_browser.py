@@ -71,6 +71,7 @@ PHASES = ("before", "down", "after", "strap dropped")
 PER_PHASE = 15
 POWER_VALUES = 3
 WAIT_MS = 60_000
+HEARTBEAT_MS = 1000
 PORT = re.compile(r":(\d+)")
 
 
@@ -308,8 +309,8 @@ class Collector:
         while True:
             try:
                 await self._session()
-            except (HandshakeError, ConnectionClosed, httpx.HTTPError, OSError):
-                pass
+            except* (HandshakeError, ConnectionClosed, httpx.HTTPError, OSError):
+                pass  # the broker is being restarted, or revoked the developer: try again
             await trio.sleep(0.1)
 
     async def _session(self) -> None:
@@ -325,11 +326,18 @@ class Collector:
             if self.payloads:
                 replay = {"op": 7, "d": {"after": max(self.payloads), "before": 2**53}}
                 await ws.send_message(orjson.dumps(replay).decode())
-            while True:
-                frame = orjson.loads(await ws.get_message())
-                if frame["op"] == 5:
-                    seen = self.payloads.setdefault(frame["seq"], frame)
-                    assert seen == frame, f"seq {frame['seq']} came back different"
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(self._heartbeat, ws)
+                while True:
+                    frame = orjson.loads(await ws.get_message())
+                    if frame["op"] == 5:
+                        seen = self.payloads.setdefault(frame["seq"], frame)
+                        assert seen == frame, f"seq {frame['seq']} came back different"
+
+    async def _heartbeat(self, ws: Any) -> None:
+        while True:
+            await trio.sleep(HEARTBEAT_MS / 1000 / 2)
+            await ws.send_message('{"op": 0}')
 
     def of_type(self, t: str) -> list[dict[str, Any]]:
         return [self.payloads[seq]["d"] for seq in sorted(self.payloads) if self.payloads[seq]["t"] == t]
@@ -355,9 +363,11 @@ async def producer_link(broker: BrokerProcess, dev: DeveloperCredentials, user: 
 async def test_a_browser_tab_streams_an_emulated_strap_through_a_broker_restart(tmp_path: Path) -> None:
     data = tmp_path / "data"
     dev = await trio.to_thread.run_sync(create_developer, data, "web")
-    first = await BrokerProcess.create(data, log_dir=tmp_path / "broker-1").start_async()
+    # A heartbeat every second (Terra's 40 s would never come up in this test): the page must keep it.
+    beats = {"heartbeat_interval": HEARTBEAT_MS}
+    first = await BrokerProcess.create(data, log_dir=tmp_path / "broker-1", **beats).start_async()
     ports = ["--port", PORT.findall(first.ws_url)[-1], "--http-port", PORT.findall(first.http_url)[-1]]
-    second = BrokerProcess.create(data, log_dir=tmp_path / "broker-2", extra=ports)
+    second = BrokerProcess.create(data, log_dir=tmp_path / "broker-2", extra=ports, **beats)
     collector = Collector(dev, first.ws_url, first.http_url)
     url = await producer_link(first, dev, USER)
     # a heart rate and an RR interval per notification, the power values, a battery level per
@@ -413,6 +423,10 @@ async def test_a_browser_tab_streams_an_emulated_strap_through_a_broker_restart(
     keys = [p.key for p in stored]
     assert all(k is not None for k in keys) and len({k.source for k in keys}) == 1  # type: ignore[union-attr]
     assert [k.counter for k in keys] == list(range(1, expected + 1))  # type: ignore[union-attr]
+    # The page kept the heartbeat (a second here): no connection of it was closed for missing one.
+    closes = [line for b in (first, second) for line in b.output().splitlines() if '"event":"close"' in line]
+    assert any(f'"user":"{USER}"' in line for line in closes)
+    assert not [line for line in closes if '"code":4005' in line]
     assert SCREENSHOT.stat().st_size > 5_000
     if os.environ.get("WEARSTREAM_UPDATE_SCREENSHOTS") == "1" or not DOCS_SCREENSHOT.exists():
         DOCS_SCREENSHOT.write_bytes(SCREENSHOT.read_bytes())
