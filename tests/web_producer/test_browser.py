@@ -43,6 +43,7 @@ from trio_websocket import ConnectionClosed, HandshakeError, open_websocket_url
 from wearstream.adapters.storage.sqlite import SqliteStreamLog, database_path
 from wearstream.domain.stream import ReplayRange
 from wearstream.testing.bluez_payloads import encode_heart_rate
+from wearstream.testing.fixtures import start_broker
 from wearstream.testing.broker_process import (
     BrokerProcess,
     DeveloperCredentials,
@@ -430,3 +431,30 @@ async def test_a_browser_tab_streams_an_emulated_strap_through_a_broker_restart(
     assert SCREENSHOT.stat().st_size > 5_000
     if os.environ.get("WEARSTREAM_UPDATE_SCREENSHOTS") == "1" or not DOCS_SCREENSHOT.exists():
         DOCS_SCREENSHOT.write_bytes(SCREENSHOT.read_bytes())
+
+
+def open_until_live(url: str) -> str:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            page = browser.new_page()
+            page.goto(url)
+            page.wait_for_function("() => document.getElementById('link').textContent === 'live'", timeout=WAIT_MS)
+            return str(page.url)
+        finally:
+            browser.close()
+
+
+async def test_a_page_served_from_the_http_api_port_finds_connect(nursery: trio.Nursery) -> None:
+    """With --http-port the API has a port of its own, without /connect: a link minted there opens
+    the page there, and the page finds the WebSocket port the broker names."""
+    broker = await start_broker(nursery, "produce-http-port", http_port=0)
+    assert PORT.findall(broker.api_url)[-1] != PORT.findall(broker.ws_url)[-1]
+    dev = DeveloperCredentials(broker.dev_id, broker.api_key)
+    async with httpx.AsyncClient(timeout=10) as http:
+        response = await http.post(f"{broker.api_url}/auth/producer-link", params={"id": USER}, headers=dev.headers())
+    url = response.json()["url"]
+    assert url.startswith(broker.api_url + "/produce#link=")
+    assert (await trio.to_thread.run_sync(open_until_live, url)) == broker.api_url + "/produce"

@@ -216,15 +216,22 @@
     return (await response.json()).token;
   }
 
-  async function brokerUrl() {
+  /* Where /connect may be: this page's own origin first (one port, or a proxy in front of it),
+   * then the address the broker gives for its WebSocket port (the page was loaded from
+   * --http-port's own port). */
+  async function brokerUrls() {
+    const scheme = window.location.protocol === 'https:' ? 'wss:' : 'ws:';
+    const urls = [`${scheme}//${window.location.host}/connect`];
     try {
       const response = await fetch('/dashboard/config');
-      if (response.ok) return (await response.json()).ws_url;
+      if (response.ok) {
+        const { ws_url: given } = await response.json();
+        if (given && !urls.includes(given)) urls.push(given);
+      }
     } catch (error) {
-      // the same origin then
+      // the own origin only
     }
-    const scheme = window.location.protocol === 'https:' ? 'wss:' : 'ws:';
-    return `${scheme}//${window.location.host}/connect`;
+    return urls;
   }
 
   // The broker link -----------------------------------------------------------------------------
@@ -243,6 +250,8 @@
       this.refusedTokens = 0;
       this.device = null; // {id, connected, reason} for STATUS
       this.deleting = Promise.resolve();
+      this.urls = null; // where /connect may be (brokerUrls), and which one is tried
+      this.urlIndex = 0;
     }
 
     async run() {
@@ -271,10 +280,17 @@
       }
     }
 
+    async nextUrl() {
+      if (!this.urls) this.urls = await brokerUrls();
+      return this.urls[this.urlIndex % this.urls.length];
+    }
+
     /* One connection, until it closes: {worked, reason}; throws Stop when retrying cannot help. */
     session() {
-      return brokerUrl().then((url) => new Promise((resolve, reject) => {
+      return this.nextUrl().then((url) => new Promise((resolve, reject) => {
         const ws = new WebSocket(url);
+        let opened = false;
+        ws.onopen = () => { opened = true; };
         let worked = false;
         let beat = null;
         let beatAcked = true;
@@ -335,6 +351,7 @@
           }
         };
         ws.onclose = (event) => {
+          if (!opened) this.urlIndex += 1; // no WebSocket there: the next address next time
           clearTimeout(deadline);
           clearTimeout(beat);
           clearInterval(beat);
