@@ -204,9 +204,8 @@
       const previous = this.previous;
       this.previous = event;
       if (previous === null) return null;
-      const range = 2 ** event.counter_bits;
-      this.total += modulo(event.revolutions - previous.revolutions, range);
-      const revs = modulo(event.revolutions - previous.revolutions, range);
+      const revs = modulo(event.revolutions - previous.revolutions, 2 ** event.counter_bits);
+      this.total += revs;
       const ticks = modulo(event.event_time - previous.event_time, EVENT_TIME_RANGE);
       if (ticks === 0) return null;
       return (revs * event.ticks_per_s) / ticks;
