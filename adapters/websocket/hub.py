@@ -11,9 +11,10 @@ the HTTP side and the entry point see:
 - presence.py: which producers are connected and what their devices report (for dashboards);
 - memory_release.py: giving memory back after a connection that held much of it.
 
-With a shared log (Redis: several broker nodes on one backend) every node dispatches from one
-ordered source: a follower task tails the log for the developers that have watchers on this node,
-so a payload reaches them the same way whichever node stored it.
+With a shared log (Redis: several broker nodes on one backend) every node dispatches in the one
+order the log gives: what a node appended right after its dispatched position it dispatches from
+the log's answer (writer.py); a follower task reads, for the developers that have watchers on this
+node, what other nodes appended, so a payload reaches them in seq order whichever node stored it.
 
 Consumers never slow anyone down: each has its own bounded queue, and a consumer that falls
 behind catches up from the log (consumer_queue.py). Nothing a client does makes the hub hold more

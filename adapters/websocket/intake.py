@@ -82,9 +82,12 @@ class Intake:
                 self.bytes -= reading.size
                 raise StorageUnavailable(self.storage.error)
 
-    async def batch(self) -> list[Reading]:
-        """Whatever has queued up (at least one, at most ``max_batch``), in order."""
+    async def batch(self, window: float = 0.0) -> list[Reading]:
+        """Whatever has queued up (at least one, at most ``max_batch``), in order; with a
+        ``window`` (seconds), what queues up within it after the first (the log's group commit)."""
         batch = [await self._receive.receive()]
+        if window > 0 and self.max_batch > 1:
+            await trio.sleep(window)
         while len(batch) < self.max_batch:
             try:
                 batch.append(self._receive.receive_nowait())

@@ -116,6 +116,21 @@ class SharedStreamLogContract(abc.ABC):
                 nursery.cancel_scope.cancel()
         assert [(p.seq, p.d["val"]) for p in seen] == [(n + 1, n) for n in range(1, 31)]
 
+    async def test_follow_delivers_what_was_stored_before_it_started(self, nodes: Any) -> None:
+        """Nothing is appended while it follows: what it must deliver is already there (a
+        notifying log must still read once on start, and after losing its notifications)."""
+        a, b = nodes
+        for n in range(5):
+            await a.append_new([submission(n=n)], {})
+        seen: list[Payload] = []
+        with trio.fail_after(20):
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(b.follow, lambda: {"dev_a": 2}, seen.extend)
+                while len(seen) < 3:
+                    await trio.sleep(0.01)
+                nursery.cancel_scope.cancel()
+        assert [p.seq for p in seen[:3]] == [3, 4, 5]
+
     async def test_follow_with_nothing_to_follow_waits(self, nodes: Any) -> None:
         _, b = nodes
         with trio.move_on_after(0.3):

@@ -63,6 +63,11 @@ class StreamLogContract(abc.ABC):
         await log.append([])
         assert await log.last_seq("dev_a") == 0
 
+    async def test_its_commit_window_is_a_few_milliseconds_at_most(self, log: StreamLog) -> None:
+        """The hub waits this long for more readings before an append (group commit): it is the
+        latency a reading may gain, so it stays within the issue's bound of 10 ms."""
+        assert 0.0 <= log.commit_window <= 0.010
+
     # Append and read back ------------------------------------------------------------------
 
     async def test_payloads_read_back_exactly(self, log: StreamLog) -> None:
