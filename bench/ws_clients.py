@@ -71,9 +71,13 @@ class WebSocket:
         protocol.send_request(protocol.connect())
         ws = cls(stream, protocol)
         await ws.flush()
-        while protocol.handshake_exc is None and not ws.opened:
-            await ws.receive_more()
-        if protocol.handshake_exc is not None:
+        try:
+            while protocol.handshake_exc is None and not ws.opened:
+                await ws.receive_more()
+        except ConnectionClosed:
+            if protocol.handshake_exc is None:
+                raise
+        if protocol.handshake_exc is not None:  # e.g. 503 from a broker at --max-connections
             raise SetupError(f"WebSocket handshake failed: {protocol.handshake_exc}")
         return ws
 
