@@ -8,7 +8,6 @@ and a missing optional library only affects the command that needs it.
 
 from __future__ import annotations
 
-import argparse
 import importlib
 import os
 import sys

@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from typing import Any, AsyncIterator, Awaitable, Callable, Collection, Iterator, Mapping, Sequence, TypeVar
 

@@ -43,7 +43,6 @@ from . import codec
 from .dashboard import DashboardQueue
 from .consumer_queue import ConsumerQueue, TooManyReplays
 from .framing import FrameError
-from .handshake import PATH
 from .hub import Hub
 from .listener import HttpHandler, Listener, ListenerLimits, bound_port, open_listeners
 from .server_socket import CLOSE_TIMEOUT, ConnectionClosed, ServerSocket

@@ -18,7 +18,6 @@ import trio
 
 from .framing import (
     CLOSE,
-    NO_STATUS,
     PING,
     Control,
     FrameError,
