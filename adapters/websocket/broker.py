@@ -44,6 +44,7 @@ from .dashboard import DashboardQueue
 from .consumer_queue import ConsumerQueue, TooManyReplays
 from .framing import FrameError
 from .hub import Hub
+from .intake import Reading, reading_size
 from .listener import HttpHandler, Listener, ListenerLimits, bound_port, open_listeners
 from .server_socket import CLOSE_TIMEOUT, ConnectionClosed, ServerSocket
 
@@ -223,6 +224,9 @@ class Connection:
                 )
 
     async def _read(self) -> None:
+        """Feed each received message to the session. The readings of one receive go to the
+        hub together (one hand-over, not one per reading), before any close they precede."""
+        session = self.session
         while not self._closing:
             try:
                 messages = await self.ws.receive_messages()
@@ -231,15 +235,26 @@ class Connection:
             except FrameError as error:  # broken RFC 6455 framing: 1002, 1007 or 1009
                 await self.close(CloseCode(error.code), error.reason)
                 return
+            now = trio.current_time()
+            readings: list[Reading] = []
             for message in messages:
                 if self._closing:
                     return
                 try:
                     frame = codec.decode(message)
                 except ProtocolError as error:
-                    await self._perform(self.session.failed(error))
+                    actions = session.failed(error)
+                else:
+                    actions = session.received(frame, now)
+                if len(actions) == 1 and type(actions[0]) is Publish:
+                    readings.append(self._reading(actions[0], len(message)))
                     continue
-                await self._perform(self.session.received(frame, trio.current_time()))
+                if readings and any(isinstance(action, Close) for action in actions):
+                    await self._publish(readings)
+                    readings = []
+                await self._perform(actions)
+            if readings and not self._closing:
+                await self._publish(readings)
             self.reschedule()
 
     def reschedule(self) -> None:
@@ -271,7 +286,8 @@ class Connection:
                 else:
                     await self.ws.send_message(codec.encode(action.frame))
             elif isinstance(action, Publish):
-                await self._publish(action)
+                size = reading_size(action.user_id, action.t, action.d)
+                await self._publish([self._reading(action, size)])
             elif isinstance(action, StartReplay):
                 assert isinstance(self.queue, ConsumerQueue)
                 self.broker.replay_requests += 1
@@ -289,17 +305,23 @@ class Connection:
             elif isinstance(action, Close):
                 await self.close(action.code, action.reason)
 
-    async def _publish(self, action: Publish) -> None:
+    def _reading(self, action: Publish, size: int) -> Reading:
+        """A Reading for the hub; ``size``: its SUBMIT frame's, counted against the hub's bytes."""
         d = action.d
         if action.needs_timestamp:  # no ts, or "ts": null
             stamp = format_timestamp(self.broker.clock.now())
             d = {"ts": stamp, **{k: v for k, v in d.items() if k != "ts"}}
         ack = None
-        if self.session.wants_acks and action.key is not None:
+        key = action.key
+        if key is not None and self.session.wants_acks:
             ack = self
-            self._published_key = max(self._published_key, action.key.counter)
+            if key.counter > self._published_key:
+                self._published_key = key.counter
+        return Reading(action.developer_id, action.user_id, action.t, d, key, ack, size)
+
+    async def _publish(self, readings: list[Reading]) -> None:
         try:
-            await self.broker.hub.publish(action.developer_id, action.user_id, action.t, d, action.key, ack)
+            await self.broker.hub.publish_many(readings)
         except StorageUnavailable:
             await self.close(CloseCode.TRY_AGAIN_LATER, STORAGE_UNAVAILABLE)
 

@@ -42,7 +42,7 @@ from .presence import DeviceState, Presence
 from .storage_state import StorageState
 from .writer import Writer
 
-__all__ = ["AckTarget", "DeviceState", "Hub"]
+__all__ = ["AckTarget", "DeviceState", "Hub", "Reading"]
 
 
 class Hub:
@@ -112,10 +112,18 @@ class Hub:
         key: SubmitKey | None = None,
         ack: AckTarget | None = None,
     ) -> None:
-        """Queue a reading for numbering, storage and dispatch (waits when the log lags, or when
-        ``submit_queue_bytes`` of readings wait already). Raises StorageUnavailable while the
-        log cannot be written (storage_state.py)."""
-        await self.intake.put(Reading(developer_id, uid, t, d, key, ack, reading_size(uid, t, d)))
+        """Queue a reading for numbering, storage and dispatch (see publish_many)."""
+        await self.publish_many([Reading(developer_id, uid, t, d, key, ack, reading_size(uid, t, d))])
+
+    async def publish_many(self, readings: list[Reading]) -> None:
+        """Number, store and dispatch ``readings`` (of one developer, in order): inline when the
+        log is in memory and the writer has nothing in hand, else through the intake (waits when
+        the log lags, or when ``submit_queue_bytes`` of readings wait already). Raises
+        StorageUnavailable while the log cannot be written (storage_state.py)."""
+        if self.writer.can_inline(readings[0].developer_id):
+            await self.writer.write_inline(readings)
+        else:
+            await self.intake.put_many(readings)
 
     def update_presence(self, developer_id: str, uid: str, status: Status, link: int = 0) -> None:
         self.online.update(developer_id, uid, status, link)

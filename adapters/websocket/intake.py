@@ -4,11 +4,18 @@ Backpressure, not loss: a log that cannot keep up slows producers down. A produc
 ``queue_size`` readings or ``max_bytes`` of them wait already (big readings cannot pile up in
 memory), and is refused at once (StorageUnavailable) while storage cannot be written, or when
 storage fails while it waits.
+
+A producer connection hands over everything one receive brought in one ``put_many``: the queue
+is a deque and the writer is woken once per hand-over, not once per reading. ``pending`` counts
+what was handed over and is not yet written: while it is zero, the writer has nothing in hand and
+a memory log may be appended to inline, in the producer's own task (writer.py); ``inline_busy``
+marks such an append, and the writer takes no batch while one is under way (seq order).
 """
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+import collections
+from typing import Any, Iterable, Protocol
 
 import attrs
 import orjson
@@ -35,6 +42,7 @@ class Reading:
     ack: AckTarget | None
     size: int = 0  # bytes of the reading, as counted against max_bytes
     payload: Payload | None = None  # once numbered
+    numbered: bool = False  # numbering has seen it (payload None then means: a resend)
 
     def acknowledge(self) -> None:
         """Tell the producer its reading is stored (acks are cumulative: by submit id)."""
@@ -51,56 +59,101 @@ class Intake:
 
     def __init__(self, storage: StorageState, queue_size: int, max_bytes: int, max_batch: int) -> None:
         self.storage = storage
+        self.queue_size = queue_size
         self.max_bytes = max_bytes
         self.max_batch = max_batch
-        self._send, self._receive = trio.open_memory_channel[Reading](queue_size)
+        self._queue: collections.deque[Reading] = collections.deque()
         self.bytes = 0  # of the readings queued for the writer or being written
+        self.pending = 0  # readings queued for the writer or being written
+        self.inline_busy = False  # an inline append is under way (the writer waits)
+        self._arrived = trio.Event()
         self._room = trio.Event()
+        self._closed = False
+        self._waiters = 0  # producers waiting for room
 
     async def put(self, reading: Reading) -> None:
-        """Queue ``reading`` (waits for room; raises StorageUnavailable as said above).
+        """Queue ``reading`` (see put_many)."""
+        await self.put_many((reading,))
+
+    async def put_many(self, readings: Iterable[Reading]) -> None:
+        """Queue ``readings`` in order (waits for room; raises StorageUnavailable as said above).
         No checkpoint when there is room: the caller's read of the next frame is one."""
+        if self._closed:
+            raise trio.BrokenResourceError("the hub's writer has stopped")
         if not self.storage.ok:
             raise StorageUnavailable(self.storage.error)
-        if self.bytes and self.bytes + reading.size > self.max_bytes:
-            with self.storage.waiting() as wait:
-                while self.bytes and self.bytes + reading.size > self.max_bytes:
-                    await self._room.wait()
-            if wait.cancelled_caught:  # storage failed meanwhile: refused, not queued
-                raise StorageUnavailable(self.storage.error)
-        self.bytes += reading.size
+        queue = self._queue
+        for reading in readings:
+            size = reading.size
+            if len(queue) >= self.queue_size or (self.bytes and self.bytes + size > self.max_bytes):
+                self._arrived.set()  # what is queued already goes on meanwhile
+                await self._wait_for_room(size)
+            self.bytes += size
+            self.pending += 1
+            queue.append(reading)
+        self._arrived.set()
+
+    async def _wait_for_room(self, size: int) -> None:
+        self._waiters += 1
         try:
-            self._send.send_nowait(reading)
-        except trio.WouldBlock:
-            try:
-                with self.storage.waiting() as wait:
-                    await self._send.send(reading)
-            except BaseException:
-                self.bytes -= reading.size
-                raise
-            if wait.cancelled_caught:
-                self.bytes -= reading.size
-                raise StorageUnavailable(self.storage.error)
+            with self.storage.waiting() as wait:
+                while len(self._queue) >= self.queue_size or (
+                    self.bytes and self.bytes + size > self.max_bytes
+                ):
+                    if self._closed:
+                        raise trio.BrokenResourceError("the hub's writer has stopped")
+                    await self._room.wait()
+        finally:
+            self._waiters -= 1
+        if wait.cancelled_caught:  # storage failed meanwhile: refused, not queued
+            raise StorageUnavailable(self.storage.error)
+
+    def requeue(self, readings: list[Reading]) -> None:
+        """Put numbered ``readings`` whose inline append failed back at the head of the queue:
+        the writer stores them first, retrying (nothing before them is left unwritten)."""
+        self._queue.extendleft(reversed(readings))
+        self.pending += len(readings)
+        self.bytes += sum(reading.size for reading in readings)
+        self._arrived.set()
+
+    def inline_done(self) -> None:
+        self.inline_busy = False
+        if self._queue:
+            self._arrived.set()
 
     async def batch(self, window: float = 0.0) -> list[Reading]:
         """Whatever has queued up (at least one, at most ``max_batch``), in order; with a
         ``window`` (seconds), what queues up within it after the first (the log's group commit)."""
-        batch = [await self._receive.receive()]
-        if window > 0 and self.max_batch > 1:
+        while not self._queue or self.inline_busy:
+            self._arrived = trio.Event()
+            await self._arrived.wait()
+        if window > 0 and self.max_batch > 1 and len(self._queue) < self.max_batch:
             await trio.sleep(window)
-        while len(batch) < self.max_batch:
-            try:
-                batch.append(self._receive.receive_nowait())
-            except trio.WouldBlock:
-                break
+            while self.inline_busy:  # pragma: no cover - a windowed log is never appended inline
+                self._arrived = trio.Event()
+                await self._arrived.wait()
+        queue = self._queue
+        if len(queue) <= self.max_batch:
+            batch = list(queue)
+            queue.clear()
+        else:
+            batch = [queue.popleft() for _ in range(self.max_batch)]
+        self._wake_waiting()
         return batch
 
     def done(self, batch: list[Reading]) -> None:
         """``batch`` is written: its bytes make room for waiting producers."""
         self.bytes -= sum(reading.size for reading in batch)
+        self.pending -= len(batch)
+        self._wake_waiting()
+
+    def _wake_waiting(self) -> None:
+        if not self._waiters:
+            return
         self._room.set()
         self._room = trio.Event()
 
     def close(self) -> None:
         """The writer has stopped: producers still sending get trio.BrokenResourceError."""
-        self._receive.close()
+        self._closed = True
+        self._wake_waiting()

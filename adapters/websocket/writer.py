@@ -16,13 +16,20 @@ atomically across nodes, and the writer hands it unnumbered submissions. What th
 right after this node's dispatched position is dispatched here at once, from the log's answer;
 when another node's payloads came in between, the follower (the hub's) reads them and this
 node's, in seq order, as it reads everything other nodes append.
+
+Inline appends. A log in memory (no commit window, not shared) is appended to in the producer's
+own task (``write_inline``), when the writer has nothing in hand: numbering, append, dispatch and
+ack without a channel hop or a wake of the writer task per reading. Should such an append fail
+(or wait and be cancelled), the numbered batch goes back to the head of the intake and the
+writer retries it like any other, so nothing numbered is ever dropped.
 """
 
 from __future__ import annotations
 
 from functools import partial
 
-from ...ports.storage import SharedStreamLog, StreamLog, Submission
+from ...domain.stream import Payload
+from ...ports.storage import SharedStreamLog, StorageUnavailable, StreamLog, Submission
 from .fan_out import FanOut
 from .intake import Intake, Reading
 from .numbering import Numbering
@@ -43,6 +50,7 @@ class Writer:
         self.storage = storage
         self.payloads_in = 0
         self.window = log.commit_window
+        self.inline = self.shared is None and not self.window
 
     async def run(self) -> None:
         try:
@@ -59,25 +67,70 @@ class Writer:
         if last is not None:
             self.fan_out.start_at(developer_id, last)
 
+    def can_inline(self, developer_id: str) -> bool:
+        """Whether readings of ``developer_id`` may be written inline now (see write_inline)."""
+        intake = self.intake
+        return (
+            self.inline and not intake.pending and not intake.inline_busy and self.storage.ok
+            and self.numbering.knows(developer_id)
+        )
+
+    async def write_inline(self, batch: list[Reading]) -> None:
+        """Number, store, dispatch and acknowledge ``batch`` in the caller's task; call it only
+        right after can_inline() said yes (no checkpoint between). A failed append is handed to
+        the writer (the producer's ack waits until it is stored)."""
+        intake = self.intake
+        intake.inline_busy = True
+        try:
+            payloads = self._number(batch)
+            if payloads:
+                try:
+                    await self.log.append(payloads)
+                except StorageUnavailable as error:
+                    self.storage.failed(error)
+                    intake.requeue(batch)
+                    return
+                except BaseException:
+                    intake.requeue(batch)
+                    raise
+            self._deliver(batch)
+        finally:
+            intake.inline_done()
+
     async def write(self, batch: list[Reading]) -> None:
         if self.shared is not None:
             await self._write_shared(self.shared, batch)
             return
-        for developer_id in {r.developer_id for r in batch if not self.numbering.knows(r.developer_id)}:
+        knows = self.numbering.knows
+        for developer_id in {r.developer_id for r in batch if not r.numbered and not knows(r.developer_id)}:
             await until_stored(self.storage, partial(self.open_developer, developer_id), recovers=False)
-        payloads = []
-        for reading in batch:
-            reading.payload = self.numbering.number(
-                reading.developer_id, reading.uid, reading.t, reading.d, reading.key
-            )
-            if reading.payload is not None:
-                payloads.append(reading.payload)
-        self.payloads_in += len(payloads)
+        payloads = self._number(batch)
         if payloads:
             await until_stored(self.storage, partial(self.log.append, payloads))
+        self._deliver(batch)
+
+    def _number(self, batch: list[Reading]) -> list[Payload]:
+        """Number what is not numbered yet (a requeued batch is); the payloads to store."""
+        number = self.numbering.number
+        payloads = []
+        for reading in batch:
+            if not reading.numbered:
+                reading.numbered = True
+                reading.payload = number(
+                    reading.developer_id, reading.uid, reading.t, reading.d, reading.key
+                )
+                if reading.payload is not None:
+                    self.payloads_in += 1
+            if reading.payload is not None:
+                payloads.append(reading.payload)
+        return payloads
+
+    def _deliver(self, batch: list[Reading]) -> None:
+        """``batch`` is stored: dispatch it, and tell its producers."""
+        dispatch = self.fan_out.dispatch
         for reading in batch:
             if reading.payload is not None:
-                self.fan_out.dispatch(reading.payload)
+                dispatch(reading.payload)
             reading.acknowledge()
 
     async def _write_shared(self, log: SharedStreamLog, batch: list[Reading]) -> None:
