@@ -21,7 +21,7 @@ import trio
 
 from ...domain.closecodes import CloseCode
 from ...domain.errors import ProtocolError, TokenError
-from ...domain.frames import HeartbeatAck, SubmitAck
+from ...domain.frames import HeartbeatAck
 from ...domain.identity import Role
 from ...domain.readings import format_timestamp
 from ...domain.session import (
@@ -190,6 +190,8 @@ class Connection:
         self._dropped_key = -1  # a dropped SUBMIT's id, acknowledged once all before it are
         self.drops = 0
         self._ack_wanted = trio.Event()
+        self._ack_sent = -1
+        self._publishing = False  # the reader hands readings to the hub: it sends the ack itself
         self._nursery: trio.Nursery | None = None
         self._closing = False
         self._filed_at = math.inf  # the deadline the broker's heap holds for this session
@@ -320,10 +322,19 @@ class Connection:
         return Reading(action.developer_id, action.user_id, action.t, d, key, ack, size)
 
     async def _publish(self, readings: list[Reading]) -> None:
+        """Hand ``readings`` to the hub; what it stored meanwhile (all of them, with a memory
+        log) is acknowledged from here, without waking the ack sender."""
+        self._publishing = True
         try:
             await self.broker.hub.publish_many(readings)
         except StorageUnavailable:
             await self.close(CloseCode.TRY_AGAIN_LATER, STORAGE_UNAVAILABLE)
+            return
+        finally:
+            self._publishing = False
+        if self._acked_upto > self._ack_sent:
+            self._ack_sent = self._acked_upto
+            await self.ws.send_message(codec.submit_ack(self._ack_sent))
 
     def _dropped(self, action: Dropped) -> None:
         """Count a dropped frame and say why: the first drop of a connection at warning level,
@@ -464,17 +475,18 @@ class Connection:
     def stored(self, submit_id: int) -> None:
         if submit_id > self._acked_upto:
             self._acked_upto = submit_id
-            self._ack_wanted.set()
+            if not self._publishing:
+                self._ack_wanted.set()
             self._ack_dropped()
 
     async def _send_acks(self) -> None:
-        sent = -1
+        """Acks for what the hub's writer stored later (a durable log's, or after a wait)."""
         while True:
             await self._ack_wanted.wait()
             self._ack_wanted = trio.Event()
-            if self._acked_upto > sent:
-                sent = self._acked_upto
-                await self.ws.send_message(codec.encode(SubmitAck(sent)))
+            if self._acked_upto > self._ack_sent:
+                self._ack_sent = self._acked_upto
+                await self.ws.send_message(codec.submit_ack(self._ack_sent))
 
     # Closing ---------------------------------------------------------------------------------
 

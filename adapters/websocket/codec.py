@@ -247,6 +247,11 @@ def encode(frame: Frame) -> str:
     return orjson.dumps(body).decode()
 
 
+def submit_ack(upto: int) -> str:
+    """``encode(SubmitAck(upto))``, without the frame object (one per producer receive)."""
+    return f'{{"op":{int(Op.SUBMIT_ACK)},"d":{{"upto":{int(upto)}}}}}'
+
+
 def encode_reading(d: dict[str, Any]) -> str:
     return orjson.dumps(d).decode()
 
