@@ -19,6 +19,7 @@ import signal
 import trio
 
 from wearstream.entrypoints.broker import BrokerSettings, RunningBroker, serve_broker
+from wearstream.entrypoints import gc_tuning
 from wearstream.entrypoints.state import create_developer
 
 DEVELOPERS_PREFIX = '{"developers":'
@@ -35,6 +36,7 @@ async def main(args: argparse.Namespace) -> None:
             for i in range(args.developers)
         ]
         credentials = [{"dev_id": m.dev_id, "api_key": m.api_key} for m in made]
+        gc_tuning.tune()  # as `wearstream broker` does once started
         print(json.dumps({"developers": credentials}), flush=True)
         print(f"wearstream broker ready ws={running.ws_url} http={running.api_url}", flush=True)
         with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:

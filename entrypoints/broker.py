@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 import attrs
 
 from ..adapters.logging_json import add_logging_options, configure_logging
+from . import gc_tuning
 from .config import Commands, OptionParser
 from .values import DAY_S, PORT, byte_size, integer, seconds
 
@@ -358,6 +359,7 @@ async def _main(settings: BrokerSettings) -> None:
 
     async with trio.open_nursery() as nursery:
         running: RunningBroker = await nursery.start(serve_broker, settings)
+        gc_tuning.tune()
         print(f"wearstream broker ready ws={running.ws_url} http={running.api_url}", flush=True)
         with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
             async for signum in signals:
