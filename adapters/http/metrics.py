@@ -6,6 +6,8 @@ several brokers, as tests and the demo do, reports each on its own and nothing c
 Two kinds of numbers. Events that happen in passing (payloads stored and dispatched, log append
 times, token mints) are counted as they happen, through small hooks: the hub's ``on_dispatch``, a
 StreamLog wrapper and a TokenStore wrapper, so neither the hub nor the token API knows Prometheus.
+The per-payload counts go into plain dicts (a dict increment, not a locked Counter child per
+payload) that a collector reports when scraped.
 State that already lives in the broker (open connections by role, queue depths, close codes
 sent, replay requests) is read when scraped, so it can never drift from the truth.
 
@@ -63,24 +65,18 @@ class DeveloperLabels:
         return "other"
 
 
-MAX_CACHED_CHILDREN = 10_000
-
-
 class BrokerMetrics:
     """The registry of one broker and the hooks that feed it."""
 
     def __init__(self, *, max_developers: int = MAX_DEVELOPER_LABELS) -> None:
         self.registry = CollectorRegistry()
         self.developer = DeveloperLabels(max_developers)
-        self.payloads_in = Counter(
-            "wearstream_payloads_in", "Payloads stored in the log, by data type and developer",
-            ["type", "developer"], registry=self.registry,
-        )
-        self.payloads_out = Counter(
-            "wearstream_payloads_out",
-            "Live DISPATCH frames queued for consumers and dashboards, by data type",
-            ["type"], registry=self.registry,
-        )
+        # Counted on every append and dispatch: plain dicts by label values (both bounded),
+        # read when scraped (_Counted). A prometheus Counter child's inc() takes a lock, and
+        # its labels() lookup costs more than the count itself.
+        self.stored_counts: dict[tuple[str, str], int] = {}  # (type, developer) → payloads
+        self.dispatched_counts: dict[str, int] = {}  # type → frames queued
+        self.registry.register(_Counted(self))
         self.append_seconds = Histogram(
             "wearstream_log_append_seconds", "Time of one log append (one batch of payloads)",
             buckets=APPEND_BUCKETS, registry=self.registry,
@@ -89,10 +85,6 @@ class BrokerMetrics:
             "wearstream_tokens_minted", "Tokens minted over HTTP, by role and developer",
             ["role", "developer"], registry=self.registry,
         )
-        # The labelled children, looked up once per (wire label, developer id): the hooks run on
-        # every append and dispatch, and ``labels()`` with ``type_label`` is the costly part.
-        self._in: dict[tuple[str, str], Any] = {}
-        self._out: dict[str, Any] = {}
 
     def watch(self, broker: Any, hub: Any) -> None:
         """Report this broker's state and its hub's dispatches (the hub is built after its log,
@@ -101,20 +93,16 @@ class BrokerMetrics:
         hub.on_dispatch = self.dispatched
 
     def dispatched(self, payload: Payload, queues: int) -> None:
-        child = self._out.get(payload.t)
-        if child is None:
-            child = _remember(self._out, payload.t, self.payloads_out.labels(type_label(payload.t)))
-        child.inc(queues)
+        t = type_label(payload.t)
+        counts = self.dispatched_counts
+        counts[t] = counts.get(t, 0) + queues
 
     def stored(self, payloads: Sequence[Payload], seconds: float) -> None:
         self.append_seconds.observe(seconds)
-        counts = collections.Counter((p.t, p.developer_id) for p in payloads)
-        for key, n in counts.items():
-            child = self._in.get(key)
-            if child is None:
-                labels = (type_label(key[0]), self.developer(key[1]))
-                child = _remember(self._in, key, self.payloads_in.labels(*labels))
-            child.inc(n)
+        counts, developer = self.stored_counts, self.developer
+        for payload in payloads:
+            key = (type_label(payload.t), developer(payload.developer_id))
+            counts[key] = counts.get(key, 0) + 1
 
     def minted(self, token: Token) -> None:
         self.tokens_minted.labels(token.role.name.lower(), self.developer(token.developer_id)).inc()
@@ -143,13 +131,28 @@ class BrokerMetrics:
         return Route("/metrics", guarded, methods=["GET"])
 
 
-def _remember(cache: dict[Any, Any], key: Any, child: Any) -> Any:
-    """Keep ``child`` under ``key``; the cache is bounded (unknown labels are unbounded), and
-    forgetting only costs a lookup again."""
-    if len(cache) >= MAX_CACHED_CHILDREN:
-        cache.clear()
-    cache[key] = child
-    return child
+class _Counted:
+    """A collector of what BrokerMetrics counts in plain dicts (payloads stored, dispatched)."""
+
+    def __init__(self, metrics: BrokerMetrics) -> None:
+        self.metrics = metrics
+
+    def collect(self) -> Iterator[Metric]:
+        stored = CounterMetricFamily(
+            "wearstream_payloads_in", "Payloads stored in the log, by data type and developer",
+            labels=["type", "developer"],
+        )
+        for (t, developer), count in sorted(self.metrics.stored_counts.items()):
+            stored.add_metric([t, developer], count)
+        yield stored
+        dispatched = CounterMetricFamily(
+            "wearstream_payloads_out",
+            "Live DISPATCH frames queued for consumers and dashboards, by data type",
+            labels=["type"],
+        )
+        for t, count in sorted(self.metrics.dispatched_counts.items()):
+            dispatched.add_metric([t], count)
+        yield dispatched
 
 
 class _BrokerState:

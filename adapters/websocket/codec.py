@@ -76,7 +76,9 @@ def _explain(error: cattrs.BaseValidationError) -> str:
 
 def loads(message: str | bytes) -> dict[str, Any]:
     """Parse one frame's JSON object; MalformedFrame when it is not one."""
-    size = len(message) if isinstance(message, bytes) else len(message.encode())
+    size = len(message)
+    if not isinstance(message, bytes) and size * 4 > MAX_FRAME_BYTES:  # UTF-8: ≤4 bytes a char
+        size = len(message.encode())
     if size > MAX_FRAME_BYTES:
         raise MalformedFrame(f"frame larger than {MAX_FRAME_BYTES} bytes")
     try:
