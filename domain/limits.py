@@ -24,6 +24,7 @@ class HubLimits:
     max_devices: int = 32  # devices per user known from STATUS
     presence_interval: float = 0.25  # a dashboard gets a user's presence at most this often
     send_timeout: float = 30.0  # a write to a consumer or dashboard that takes longer closes it
+    coalesce: float = 0.002  # a consumer's frames that arrive densely wait this long to share a write
 
     @property
     def page_bytes(self) -> int:

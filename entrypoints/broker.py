@@ -14,7 +14,7 @@ import attrs
 from ..adapters.logging_json import add_logging_options, configure_logging
 from . import gc_tuning
 from .config import Commands, OptionParser
-from .values import DAY_S, PORT, byte_size, integer, seconds
+from .values import DAY_S, PORT, byte_size, duration, integer, seconds
 
 if TYPE_CHECKING:  # pragma: no cover
     import trio
@@ -64,6 +64,7 @@ class BrokerSettings:
     max_devices_per_user: int = _LIMITS.max_devices
     presence_interval: float = _LIMITS.presence_interval
     send_timeout: float = _LIMITS.send_timeout
+    coalesce: float = _LIMITS.coalesce
     max_overlay_streams: int = 32
     producer_link_ttl: float = 900.0
     producer_session_ttl: float = 12 * 3600.0
@@ -269,6 +270,11 @@ def _add_limits(parser: OptionParser, d: BrokerSettings) -> None:
         "--send-timeout", type=seconds(3600), default=d.send_timeout, metavar="S",
         help="a consumer or dashboard whose socket takes no frames this long is closed with 4006 "
         "(%(default)s s)",
+    )
+    parser.add_argument(
+        "--coalesce", type=duration(1.0), default=d.coalesce, metavar="S",
+        help="frames for a consumer that come densely wait up to this long to leave in one write; "
+        "one after a quiet spell leaves at once; 0 = every batch at once (default 2ms; s, ms or us)",
     )
 
 
@@ -538,6 +544,7 @@ def hub_limits(settings: BrokerSettings) -> HubLimits:
         max_devices=settings.max_devices_per_user,
         presence_interval=settings.presence_interval,
         send_timeout=settings.send_timeout,
+        coalesce=settings.coalesce,
     )
 
 

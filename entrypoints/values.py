@@ -85,3 +85,24 @@ def byte_size(low: int, high: int) -> Callable[[str], int]:
 
 
 PORT = integer(0, 65_535)
+
+
+def duration(high: float) -> Callable[[str], float]:
+    """A duration from 0 to ``high`` seconds, in seconds (``0.002``) or with a unit (``2ms``,
+    ``500us``, ``0.5s``)."""
+    scale = {"us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0}
+
+    def parse(text: str) -> float:
+        clean = str(text).strip().lower()
+        unit = next((u for u in scale if clean.endswith(u)), "")
+        try:
+            value = float(clean[: len(clean) - len(unit)]) * scale.get(unit, 1.0)
+        except ValueError:
+            value = math.nan
+        if not (math.isfinite(value) and 0 <= value <= high):
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is not a duration from 0 to {high:g} s (seconds, or a number with ms or us)"
+            )
+        return value
+
+    return parse

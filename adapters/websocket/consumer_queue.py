@@ -6,14 +6,19 @@ frames and its sender reads the missed payloads from the log, in order, in pages
 until it has caught up with the live stream, then goes live again. A slow consumer therefore gets
 everything, late, and costs the others nothing. Heartbeat acks ride with the next write, so the
 connection's reader never waits for a busy socket; a write that waits over ``send_timeout`` is
-reported (stall.py). REPLAY ranges wait in a bounded list: an identical one adds nothing, past
-``max_pending_replays`` distinct ones TooManyReplays closes the consumer.
+reported (stall.py). Live frames are coalesced (``--coalesce``, 2 ms): one that comes after a
+quiet spell leaves at once; ones that come densely (within the window of the last write) wait for
+the window to end and leave together, in one write: a write is a syscall and a wake-up of the
+consumer, and at 1,000 readings/s they were a quarter of the broker's time. REPLAY ranges wait
+in a bounded list: an identical one adds nothing, past ``max_pending_replays`` distinct ones
+TooManyReplays closes the consumer.
 """
 
 from __future__ import annotations
 
 import collections
 import logging
+import math
 from typing import TYPE_CHECKING, Awaitable, Callable
 
 import trio
@@ -34,10 +39,6 @@ REPLAY_PAGE = 500
 # Frames per write to one consumer: large enough that a lagging consumer's sender does far more
 # per turn than one producer's reader, small enough that the other tasks still get their turns.
 MAX_WRITE = 500
-# At most one write per consumer per this many seconds while frames keep coming (a write is a
-# syscall and a wake-up of the consumer; at 4,000/s they were a fifth of the broker's time).
-# A frame after a quiet spell leaves at once; under load one waits at most this long.
-WRITE_GAP = 0.001
 # A catch-up reads big pages: it runs when the consumer lags, when every turn must count.
 CATCH_UP_PAGE = 2000
 # Until a consumer's frames have been seen, a page of the log is this many payloads (payloads can
@@ -72,7 +73,9 @@ class ConsumerQueue:
         self._frame_bytes: int | None = None  # the largest frame of the last page read
         self._wake = trio.Event()
         self.sent = 0
-        self._last_write = -WRITE_GAP
+        self._last_write = -math.inf  # when the last write of live frames began
+        self._dense = False  # that write's frames came densely: more are likely within the window
+        self.writes = 0
         self._watch = WriteWatch(limits.send_timeout)
 
     @property
@@ -146,25 +149,40 @@ class ConsumerQueue:
                 nursery.start_soon(self._watch.watch, stalled)
             await self._send_forever(send)
 
+    def _owes(self) -> bool:
+        return bool(self._acks_owed or self._replays or self._pending) or self._catch_up_after is not None
+
     async def _send_forever(self, send: SendFrames) -> None:
         while True:
-            await self._wake.wait()
-            self._wake = trio.Event()
-            while self._acks_owed or self._replays or self._pending or self._catch_up_after is not None:
+            while self._owes():
                 if self._replays:
                     await self._replay(send, self._replays.pop(0))
                 elif self._pending:
-                    gap_ends = self._last_write + WRITE_GAP
-                    # Sleep only when the gap is still running: trio's sleep into the past is a
-                    # cancel scope and a Cancelled raised and caught, and send() checkpoints anyway.
-                    if len(self._pending) < MAX_WRITE and gap_ends > trio.current_time():
-                        await trio.sleep_until(gap_ends)
-                    self._last_write = trio.current_time()
-                    await self._write(send, self._take_pending())
+                    await self._write_live(send)
                 elif self._catch_up_after is not None:
                     await self._catch_up(send)
                 else:
                     await self._write(send, [])
+            if self._dense:
+                # Frames come densely: sleep one window and look again, rather than park and be
+                # woken by the next frame only to sleep out the window then (one wake, not two).
+                self._dense = False
+                await trio.sleep_until(self._last_write + self.limits.coalesce)
+                self._dense = bool(self._pending)  # still coming within the window
+            else:
+                self._wake = trio.Event()  # no await since _owes(): no frame can slip between
+                await self._wake.wait()
+
+    async def _write_live(self, send: SendFrames) -> None:
+        """The queued live frames in one write; within the coalescing window of the last write
+        (frames are coming densely) wait for the window to end first, so that they share it."""
+        window = self.limits.coalesce
+        due = self._last_write + window
+        if window > 0 and len(self._pending) < MAX_WRITE and due > trio.current_time():
+            self._dense = True
+            await trio.sleep_until(due)
+        self._last_write = trio.current_time()
+        await self._write(send, self._take_pending())
 
     def _take_pending(self) -> list[str]:
         pending, frames, size = self._pending, [], 0
@@ -182,6 +200,7 @@ class ConsumerQueue:
             self._acks_owed = 0
         await self._watch.write(send, frames)
         self.sent += len(frames)
+        self.writes += 1
 
     def _page_size(self, cap: int) -> int:
         """Payloads per read of the log: ``cap``, fewer when frames are big (a page holds about

@@ -55,3 +55,18 @@ def test_a_bad_bound_is_refused_naming_the_value(argv: list[str], capsys: pytest
 )
 def test_sizes(size: str, value: int) -> None:
     assert limits(["--consumer-queue-bytes", size]).consumer_queue_bytes == value
+
+
+@pytest.mark.parametrize(
+    ("text", "value"), [("2ms", 0.002), ("0", 0.0), ("0.005", 0.005), ("500us", 0.0005), ("0.5s", 0.5)]
+)
+def test_coalesce_takes_seconds_or_a_unit(text: str, value: float) -> None:
+    assert limits(["--coalesce", text]).coalesce == pytest.approx(value)
+
+
+@pytest.mark.parametrize("text", ["soon", "-0.5", "2", "nan", "3 minutes"])
+def test_a_bad_coalesce_is_refused_naming_the_value(text: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as stop:
+        limits(["--coalesce", text])
+    assert stop.value.code == 2
+    assert repr(text) in capsys.readouterr().err
