@@ -12,6 +12,11 @@ Two credentials, each for one step (docs/web-producer.md, "Producer links"):
   replicate across nodes, and since the broker looks the developer up on every mint, revoking the
   developer (or changing its key) ends every session at once.
 
+- A **link minter** credential: what the dashboard page gets at sign-in, beside its dashboard
+  token, so that its "Stream a phone" form can mint producer links after the API key is gone
+  from the page. A signed statement of the developer and an expiry, with its own key context, so
+  it mints links only (never tokens) and nothing else passes for it.
+
 Every wrong, unknown, spent, expired or revoked credential reads alike (``INVALID``): the page can
 only ask for a new link, and nobody learns which codes or developers exist.
 
@@ -37,6 +42,14 @@ MAX_SESSION_LENGTH = 1024
 INVALID = (
     "this producer link or session is not valid (unknown, already used, expired, or its "
     "developer was revoked): ask for a new producer link"
+)
+
+
+MINTER_PREFIX = "plm1"
+_MINTER_CONTEXT = b"wearstream producer-link minter v1"
+MINTER_INVALID = (
+    "this dashboard's sign-in no longer mints producer links (expired, or its developer was "
+    "revoked or given a new key): sign in again"
 )
 
 
@@ -99,3 +112,29 @@ def check_session(credential: str, key_hash: str, now: datetime) -> SessionClaim
     if not verified(credential, _CONTEXT, key_hash) or now >= claims.expires_at:
         raise CredentialsError(INVALID)
     return claims
+
+
+def mint_minter(developer_id: str, expires_at: datetime, key_hash: str) -> str:
+    """A link minter credential for the developer, signed for its API-key hash."""
+    return seal(MINTER_PREFIX, _MINTER_CONTEXT, key_hash, {"dev": developer_id, "exp": int(expires_at.timestamp())})
+
+
+def minter_developer(credential: str) -> str:
+    """The developer id a minter credential names, NOT yet checked; MINTER_INVALID for anything
+    that is not one."""
+    body = unverified_claims(credential, MINTER_PREFIX, MAX_SESSION_LENGTH)
+    if body is None or not isinstance(body.get("dev"), str):
+        raise CredentialsError(MINTER_INVALID)
+    return str(body["dev"])
+
+
+def check_minter(credential: str, key_hash: str, now: datetime) -> None:
+    """MINTER_INVALID unless ``key_hash`` signed the credential and it has not expired; whether
+    the developer is revoked is the caller's to check."""
+    body = unverified_claims(credential, MINTER_PREFIX, MAX_SESSION_LENGTH)
+    try:
+        expires = datetime.fromtimestamp(int(body["exp"]), timezone.utc) if body else None
+    except (ValueError, TypeError, KeyError, OverflowError, OSError):
+        expires = None
+    if expires is None or not verified(credential, _MINTER_CONTEXT, key_hash) or now >= expires:
+        raise CredentialsError(MINTER_INVALID)

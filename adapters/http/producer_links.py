@@ -8,8 +8,10 @@
 - ``POST /produce/token`` with ``Authorization: Bearer <session>``: a producer token for that
   user, as ``/auth/user`` would mint; the developer is looked up on every call, so revoking it
   ends every session at once.
-- ``POST /dashboard/producer-link?id=USER`` (developer credentials): the same link, plus a QR
-  code of it as an SVG data URI, for the dashboard page.
+- ``POST /dashboard/producer-link-minter`` (developer credentials): a *link minter* for the
+  dashboard page, valid ``session_ttl``, taken at sign-in so that the page keeps no API key.
+- ``POST /dashboard/producer-link?id=USER`` (``Authorization: Bearer <minter>``, or developer
+  credentials): the same link, plus a QR code of it as an SVG data URI, for the dashboard page.
 
 domain/producer_links.py says why a stored code and then a signed session. Every refusal of a
 link or session is one 403 with one text (``INVALID``), whatever was wrong.
@@ -31,11 +33,15 @@ from ...domain.identity import Developer, Role, cli_safe_secret, validate_user_i
 from ...domain.producer_links import (
     INVALID,
     LINK_CODE_BYTES,
+    MINTER_INVALID,
     LinkCode,
     SessionClaims,
     check_code_shape,
+    check_minter,
     check_session,
+    mint_minter,
     mint_session,
+    minter_developer,
     read_session_claims,
 )
 from ...ports.clock import Clock
@@ -86,6 +92,7 @@ class ProducerLinks:
     def routes(self) -> list[BaseRoute]:
         return [
             Route("/auth/producer-link", self.auth_producer_link, methods=["POST"]),
+            Route("/dashboard/producer-link-minter", self.dashboard_minter, methods=["POST"]),
             Route("/dashboard/producer-link", self.dashboard_producer_link, methods=["POST"]),
             Route("/produce/session", self.session, methods=["POST"]),
             Route("/produce/token", self.token, methods=["POST"]),
@@ -94,14 +101,28 @@ class ProducerLinks:
     async def auth_producer_link(self, request: Request) -> Response:
         """``POST /auth/producer-link?id=USER``: ``{"status", "user_id", "url", "link", "expires_in"}``."""
         try:
-            return JSONResponse(await self._mint_link(request), headers=NO_STORE)
+            developer = await authenticate(request.headers, self.developers)
+            return JSONResponse(await self._mint_link(request, developer), headers=NO_STORE)
         except CredentialsError as error:
             return refusal(request, error)
 
-    async def dashboard_producer_link(self, request: Request) -> Response:
-        """As ``/auth/producer-link``, plus ``qr_svg``: the URL as a QR code (an SVG data URI)."""
+    async def dashboard_minter(self, request: Request) -> Response:
+        """``POST /dashboard/producer-link-minter``: ``{"status", "minter", "expires_in"}``, what
+        the dashboard's form sends as its bearer (the page drops the key after sign-in)."""
         try:
-            body = await self._mint_link(request)
+            developer = await authenticate(request.headers, self.developers)
+        except CredentialsError as error:
+            return refusal(request, error)
+        minter = mint_minter(developer.id, self.clock.now() + self.session_ttl, developer.key_hash)
+        expires_in = int(self.session_ttl.total_seconds())
+        return JSONResponse({"status": "success", "minter": minter, "expires_in": expires_in}, headers=NO_STORE)
+
+    async def dashboard_producer_link(self, request: Request) -> Response:
+        """As ``/auth/producer-link``, plus ``qr_svg``: the URL as a QR code (an SVG data URI).
+        Authorised by the page's link minter, or by developer credentials (a script's)."""
+        try:
+            developer = await self._dashboard_developer(request)
+            body = await self._mint_link(request, developer)
         except CredentialsError as error:
             return refusal(request, error)
         return JSONResponse({**body, "qr_svg": svg_data_uri(body["url"])}, headers=NO_STORE)
@@ -143,8 +164,18 @@ class ProducerLinks:
             self.tokens, developer, Role.PRODUCER, claims.user_id, self.clock.now(), self.token_ttl, extra
         )
 
-    async def _mint_link(self, request: Request) -> dict[str, Any]:
-        developer = await authenticate(request.headers, self.developers)
+    async def _dashboard_developer(self, request: Request) -> Developer:
+        scheme, _, credential = request.headers.get("authorization", "").strip().partition(" ")
+        if scheme.lower() != "bearer":
+            return await authenticate(request.headers, self.developers)
+        credential = credential.strip()
+        developer = await self.developers.get(minter_developer(credential))
+        if developer is None or developer.revoked:
+            raise CredentialsError(MINTER_INVALID)
+        check_minter(credential, developer.key_hash, self.clock.now())
+        return developer
+
+    async def _mint_link(self, request: Request, developer: Developer) -> dict[str, Any]:
         user_id = validate_user_id(_one_user_id(request))
         for _ in range(_ATTEMPTS):
             link = LinkCode.mint(

@@ -1,6 +1,7 @@
 """The dashboard in a real browser: Debian's headless Chromium, driven by Playwright, against an
-in-process broker with simulated producers. Signs in, sees heart rates change, and saves a
-screenshot to tests/artifacts/dashboard.png.
+in-process broker with simulated producers. Signs in, sees heart rates change, makes a producer
+link with the "Stream a phone" form (a refused user id first: one line), and saves a screenshot
+to tests/artifacts/dashboard.png; the link the page shows then opens once.
 
 Playwright's sync API runs its own event loop, so the browser part runs in a worker thread
 (trio.to_thread) while the broker and the producers run in this test's trio nursery.
@@ -12,6 +13,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import trio
 
@@ -25,6 +27,8 @@ CHROMIUM_ARGS = [
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 USERS = {"alice": "sim:hr-strap?rate=5&seed=1", "bob": "sim:footpod?rate=5&seed=2"}
 WAIT_MS = 10_000
+PHONE_USER = "carol"
+TOO_LONG = "x" * 129  # user ids are 1-128 characters
 
 pytestmark = [
     pytest.mark.e2e,
@@ -64,6 +68,17 @@ def drive(url: str, dev_id: str, api_key: str, screenshot: Path) -> dict[str, An
             page.wait_for_function(
                 "() => document.getElementById('stat-rate-in').textContent !== '–'", timeout=WAIT_MS
             )
+            page.fill("#link-user", TOO_LONG)
+            page.click("#producer-link button[type=submit]")
+            page.wait_for_function("() => document.getElementById('link-error').textContent !== ''", timeout=WAIT_MS)
+            refused = page.text_content("#link-error")
+            page.fill("#link-user", PHONE_USER)
+            page.click("#producer-link button[type=submit]")
+            page.wait_for_function(
+                "() => document.getElementById('link-qr').complete"
+                " && document.getElementById('link-qr').naturalWidth > 0",
+                timeout=WAIT_MS,
+            )
             page.wait_for_timeout(1500)  # a little more chart for the screenshot
             screenshot.parent.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(screenshot), full_page=True)
@@ -78,6 +93,15 @@ def drive(url: str, dev_id: str, api_key: str, screenshot: Path) -> dict[str, An
                     " document.getElementById('api-key').value]"
                 ),
                 "errors": errors,
+                "refused": refused,
+                "link": page.evaluate(
+                    "() => ({url: document.getElementById('link-url').value,"
+                    " qr: document.getElementById('link-qr').getAttribute('src').slice(0, 26),"
+                    " size: document.getElementById('link-qr').naturalWidth,"
+                    " error: document.getElementById('link-error').textContent,"
+                    " shown: !document.getElementById('link').hidden,"
+                    " text: document.getElementById('link').innerText})"
+                ),
             }
         finally:
             browser.close()
@@ -96,3 +120,15 @@ async def test_the_dashboard_shows_live_heart_rates_in_chromium(
     assert seen["charts"] >= 2  # alice's heart rate and RR intervals at least, bob's footpod
     assert seen["stored"] == [0, 0, "", ""]  # the key is kept nowhere in the page
     assert screenshot.stat().st_size > 10_000
+
+    assert seen["refused"].startswith(f'no link for "{TOO_LONG}" (400): ') and "\n" not in seen["refused"]
+    link = seen["link"]
+    assert link["shown"] and link["error"] == "" and link["qr"] == "data:image/svg+xml;charset"
+    assert link["size"] > 100 and PHONE_USER in link["text"] and "15 min" in link["text"]
+    assert link["url"].startswith(f"{broker.api_url}/produce#link=")
+    code = link["url"].partition("#link=")[2]
+    async with httpx.AsyncClient() as client:
+        first = await client.post(broker.api_url + "/produce/session", json={"link": code})
+        again = await client.post(broker.api_url + "/produce/session", json={"link": code})
+    assert first.status_code == 200 and first.json()["user_id"] == PHONE_USER
+    assert again.status_code == 403

@@ -3,7 +3,9 @@
 // The API key is read from the form for the one request that mints a dashboard token and is
 // then cleared; nothing is written to localStorage or cookies. The token is redeemed by
 // IDENTIFY type 2 (a read-only dashboard session, see docs/protocol.md). Charts are drawn with
-// the Canvas API; no third-party code.
+// the Canvas API; no third-party code. At sign-in the key also buys a *link minter*, the only
+// credential the "Stream a phone" form sends; it is held in this script's memory while the
+// dashboard is live and can mint producer links only (docs/dashboard.md).
 "use strict";
 
 const OP = { HEARTBEAT: 0, HELLO: 2, IDENTIFY: 3, READY: 4, DISPATCH: 5, PRESENCE: 10 };
@@ -26,6 +28,7 @@ const $ = (id) => document.getElementById(id);
 const users = new Map(); // uid -> { tile, series: Map(type -> series) }
 let socket = null;
 let timers = [];
+let minter = null; // the link minter of this sign-in: mints producer links, nothing else
 
 // Signing in --------------------------------------------------------------------------------
 
@@ -37,6 +40,7 @@ $("sign-in").addEventListener("submit", async (event) => {
   $("sign-in-error").textContent = "";
   try {
     const token = await mintToken(devId, key);
+    minter = await mintMinter(devId, key);
     const config = await fetchJson("/dashboard/config");
     connect(config.ws_url, token);
   } catch (error) {
@@ -58,6 +62,18 @@ async function mintToken(devId, key) {
   return JSON.parse(text).token;
 }
 
+async function mintMinter(devId, key) {
+  const response = await fetch("/dashboard/producer-link-minter", {
+    method: "POST",
+    headers: { "dev-id": devId, "x-api-key": key },
+    cache: "no-store",
+    credentials: "omit",
+  });
+  const text = await response.text();
+  if (!response.ok) throw new Error(`sign-in refused (${response.status}): ${text}`);
+  return JSON.parse(text).minter;
+}
+
 async function fetchJson(path) {
   const response = await fetch(path, { cache: "no-store" });
   if (!response.ok) throw new Error(`${path}: HTTP ${response.status}`);
@@ -74,6 +90,8 @@ function connect(url, token) {
     timers.forEach(clearInterval);
     timers = [];
     socket = null;
+    minter = null;
+    hideLink();
     setState(`disconnected (${event.code}${event.reason ? ": " + event.reason : ""})`);
     $("sign-in").hidden = false;
     $("sign-out").hidden = true;
@@ -110,6 +128,75 @@ function startHeartbeat(intervalMs) {
 
 function setState(text) {
   $("state").textContent = text;
+}
+
+// Producer links: a phone streams as a user ------------------------------------------------
+
+$("producer-link").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const uid = $("link-user").value.trim();
+  hideLink();
+  try {
+    showLink(await mintLink(uid));
+  } catch (error) {
+    $("link-error").textContent = error.message;
+  }
+});
+
+$("link-copy").addEventListener("click", async () => {
+  $("link-url").select();
+  try {
+    await navigator.clipboard.writeText($("link-url").value);
+    $("link-copy").textContent = "Copied";
+  } catch {
+    $("link-copy").textContent = "Press Ctrl+C"; // selected: the clipboard API was refused
+  }
+});
+
+async function mintLink(uid) {
+  if (!minter) throw new Error("sign in again to make producer links");
+  const response = await fetch(`/dashboard/producer-link?id=${encodeURIComponent(uid)}`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${minter}` },
+    cache: "no-store",
+    credentials: "omit",
+  });
+  const text = await response.text();
+  if (!response.ok) throw new Error(`no link for ${JSON.stringify(uid)} (${response.status}): ${text.split("\n")[0]}`);
+  return JSON.parse(text);
+}
+
+function showLink(answer) {
+  const until = new Date(Date.now() + answer.expires_in * 1000);
+  $("link-qr").src = answer.qr_svg;
+  $("link-url").value = answer.url;
+  $("link-for").textContent = answer.user_id;
+  $("link-expiry").textContent = `${until.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })} (${Math.round(answer.expires_in / 60)} min)`;
+  $("link-hint").textContent = hint(new URL(answer.url));
+  $("link-copy").textContent = "Copy";
+  $("link").hidden = false;
+}
+
+// What the phone needs to open this link: browsers give Bluetooth to https:// pages and to
+// loopback hosts only, and a loopback host is the phone itself.
+function hint(url) {
+  if (["localhost", "127.0.0.1", "[::1]"].includes(url.hostname)) {
+    return `${url.host} is this computer: open the link here, or on an Android phone on USB after ` +
+      `"adb reverse tcp:${url.port || 80} tcp:${url.port || 80}"; for a phone on the network, give the broker ` +
+      "--public-url (docs/web-producer.md).";
+  }
+  if (url.protocol !== "https:") {
+    return "A phone gives an http:// page on another host no Bluetooth: serve the broker over HTTPS " +
+      "and give it --public-url https://… (docs/web-producer.md).";
+  }
+  return "The phone needs Chrome or Edge (Android, ChromeOS, Windows, macOS, Linux) for Web Bluetooth.";
+}
+
+function hideLink() {
+  $("link").hidden = true;
+  $("link-qr").removeAttribute("src");
+  $("link-url").value = "";
+  $("link-error").textContent = "";
 }
 
 // Users and their series --------------------------------------------------------------------
