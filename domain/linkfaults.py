@@ -117,12 +117,14 @@ def _token_api(fault: Fault, worked_before: bool) -> Decision:
     status, url, said = fault.status or 0, fault.url, _said(fault.detail)
     if status in _SERVER_BUSY or status >= 500:
         return Decision(Advice.RETRY, f"token API {url}: HTTP {status}{said}")
-    if status in (401, 403) or (status == 400 and fault.detail):
+    if status in (401, 403):
         return Decision(
             Advice.STOP,
             f"token API {url} refused the request (HTTP {status}{said}); check the developer id "
             "and API key (--dev-id, --api-key): the developer may have been revoked",
         )
+    if status == 400 and fault.detail:  # the broker's reason names what to fix (a user id, a header)
+        return Decision(Advice.STOP, f"token API {url} refused the request (HTTP 400{said})")
     not_the_api = (
         "this is not the broker's token API: give the API URL (--api-url) as its base, "
         "http://HOST:PORT, without /auth/…"

@@ -71,9 +71,8 @@ def run(args: argparse.Namespace) -> int:
         answer = trio.run(
             lambda: mint_producer_link(args.api_url, args.dev_id, args.api_key, args.user, timeout=args.timeout)
         )
-    except TokenMintError as error:
-        advice = "try again later" if error.retryable else "check the options"
-        return _fail(f"{error} ({advice})")
+    except TokenMintError as error:  # its one line says what to do
+        return _fail(f"{error} (try again later)" if error.retryable else str(error))
     if args.json:
         print(json.dumps(answer), flush=True)
         return 0
