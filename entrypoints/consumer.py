@@ -94,7 +94,7 @@ def register(commands: Commands) -> None:
         ),
     )
     required = {"required": True}
-    parser.add_argument("--api-url", **required, help="the broker's HTTP API, e.g. http://host:8766")
+    parser.add_argument("--api-url", **required, help="the broker's HTTP API, e.g. http://host:8765 (the broker's port)")
     parser.add_argument("--broker-url", **required, help="the WebSocket, e.g. ws://host:8765/connect")
     parser.add_argument("--dev-id", **required, help="developer id")
     parser.add_argument("--api-key", **required, help="the developer's API key")

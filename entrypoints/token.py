@@ -17,7 +17,7 @@ from .config import Commands
 from .values import seconds
 
 COMMAND = "token"
-DEFAULT_API_URL = "http://127.0.0.1:8766"
+DEFAULT_API_URL = "http://127.0.0.1:8765"  # the broker's one port serves the HTTP API too
 
 
 def register(commands: Commands) -> None:

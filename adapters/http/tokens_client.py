@@ -139,7 +139,10 @@ async def _post(
     except (httpx.InvalidURL, httpx.UnsupportedProtocol) as error:
         raise _mint_error(_bad(f"bad API URL {api_url!r}: {error}")) from None
     except httpx.TimeoutException:
-        raise _mint_error(Fault(FaultKind.TIMEOUT, url, f"no answer within {timeout:g} s")) from None
+        # https:// to a port without TLS waits for a TLS answer that never comes
+        tls = " (is the server speaking https there? a broker without --certfile speaks http://)"
+        detail = f"no answer within {timeout:g} s{tls if url.startswith('https://') else ''}"
+        raise _mint_error(Fault(FaultKind.TIMEOUT, url, detail)) from None
     except httpx.TransportError as error:
         fault = network_fault(error, url) or Fault(FaultKind.UNREACHABLE, url, _describe(error))
         raise _mint_error(fault) from None

@@ -107,3 +107,18 @@ async def test_a_link_is_printed_with_its_qr_code(broker: LiveBroker) -> None:
     *qr, url, note = out.splitlines()
     assert url.startswith(broker.api_url + "/produce#link=") and len(qr) > 10 and "█" in qr[0]
     assert note == "Open it on the phone within 15 min; it works once, for user 'alice'."
+
+
+async def test_https_to_a_broker_without_tls(broker: LiveBroker) -> None:
+    url = broker.api_url.replace("http://", "https://")
+    code, _, err = await run("alice", "--api-url", url, "--timeout", "1", env=creds(broker))
+    assert code == 1 and "a broker without --certfile speaks http://" in one_line(err)
+
+
+def test_the_default_api_url_is_the_broker_s_default_port() -> None:
+    import attrs
+
+    from wearstream.entrypoints.broker import BrokerSettings
+    from wearstream.entrypoints.token import DEFAULT_API_URL
+
+    assert DEFAULT_API_URL == f"http://127.0.0.1:{attrs.fields(BrokerSettings).port.default}"
