@@ -41,3 +41,34 @@ def test_every_docs_page_is_linked_from_somewhere() -> None:
     text = "\n".join(page.read_text() for page in PAGES)
     for page in PAGES[1:]:
         assert f"{page.name})" in text, f"no page links to docs/{page.name}"
+
+
+ANCHOR_LINK = re.compile(r"\]\(([^)#\s]*)#([^)\s]+)\)")
+
+
+def anchors(page: Path) -> set[str]:
+    """The anchors GitHub makes of a page's headings: lower case, punctuation dropped, spaces as
+    hyphens, a repeated heading numbered (-1, -2, …). Headings inside code blocks do not count."""
+    found: set[str] = set()
+    fenced = False
+    for line in page.read_text().splitlines():
+        if line.startswith("```"):
+            fenced = not fenced
+        heading = None if fenced else re.match(r"#{1,6} (.+)", line)
+        if heading:
+            slug = re.sub(r"[^\w\- ]", "", heading.group(1).strip().lower()).replace(" ", "-")
+            unique, n = slug, 0
+            while unique in found:
+                n += 1
+                unique = f"{slug}-{n}"
+            found.add(unique)
+    return found
+
+
+def test_every_link_to_a_section_finds_its_heading() -> None:
+    for page in PAGES:
+        for target, anchor in ANCHOR_LINK.findall(page.read_text()):
+            if re.match(r"^[a-z]+:", target) or not (target == "" or target.endswith(".md")):
+                continue
+            linked = page if target == "" else (page.parent / target).resolve()
+            assert anchor in anchors(linked), f"{page.name} links to a missing section: {target}#{anchor}"
