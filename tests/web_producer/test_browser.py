@@ -20,7 +20,8 @@ page listens to for notifications. The page itself subscribed with `startNotific
 over the protocol), as on a real strap. The emulated Heart Rate Measurement is therefore readable,
 which a real strap's is not; the page never reads it.
 
-Saves a screenshot to tests/artifacts/web-producer.png, and to docs/web-producer.png when that is
+The link comes from `wearstream producer-link`, as a developer mints it. Saves a screenshot to
+tests/artifacts/web-producer.png, and to docs/web-producer.png when that is
 missing or WEARSTREAM_UPDATE_SCREENSHOTS=1.
 """
 
@@ -355,10 +356,14 @@ def revoke(data: Path, dev: DeveloperCredentials) -> None:
 
 
 async def producer_link(broker: BrokerProcess, dev: DeveloperCredentials, user: str) -> str:
-    async with httpx.AsyncClient(timeout=10) as http:
-        response = await http.post(f"{broker.http_url}/auth/producer-link", params={"id": user}, headers=dev.headers())
-    assert response.status_code == 200, response.text
-    return str(response.json()["url"])
+    """The URL `wearstream producer-link USER` prints under its QR code, as a developer runs it."""
+    env = {**clean_environment(), "WEARSTREAM_DEV_ID": dev.dev_id, "WEARSTREAM_API_KEY": dev.api_key}
+    command = [*wearstream_command(), "producer-link", user, "--api-url", broker.http_url]
+    done = await trio.run_process(command, env=env, capture_stdout=True, capture_stderr=True, check=False)
+    assert done.returncode == 0, done.stderr.decode()
+    *qr, url, _ = done.stdout.decode().splitlines()
+    assert qr and url.startswith(f"{broker.http_url}/produce#link=")
+    return url
 
 
 async def test_a_browser_tab_streams_an_emulated_strap_through_a_broker_restart(tmp_path: Path) -> None:
