@@ -37,6 +37,7 @@ NO_STATUS = 1005  # a close frame without a code (never sent on the wire)
 _SENDABLE = frozenset((1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014))
 _PACK_16 = struct.Struct("!BBH").pack
 _PACK_64 = struct.Struct("!BBQ").pack
+_UTF8 = codecs.getincrementaldecoder("utf-8")
 
 
 class FrameError(Exception):
@@ -62,13 +63,17 @@ Message = Union[str, bytes]
 class FrameParser:
     """Client frames to messages (text as ``str``, binary as ``bytes``) and control frames."""
 
+    # One per connection, most of them idle: slots, and the state of a fragmented message made
+    # only when one comes (the buffer holds only an unfinished frame's bytes between reads).
+    __slots__ = ("max_message", "_buffer", "_parts", "_opcode", "_size", "_text", "closed")
+
     def __init__(self, max_message: int) -> None:
         self.max_message = max_message
         self._buffer = bytearray()
-        self._parts: list[bytes] = []  # fragments of the message in progress
+        self._parts: list[bytes] | None = None  # fragments of the message in progress
         self._opcode = 0  # TEXT or BINARY while a fragmented message is in progress, else 0
         self._size = 0
-        self._text = codecs.getincrementaldecoder("utf-8")()
+        self._text: codecs.IncrementalDecoder | None = None  # for fragmented text
         self.closed = False  # a close frame was parsed; nothing after it is read
 
     def feed(self, data: bytes) -> None:
@@ -153,25 +158,31 @@ class FrameParser:
             self._opcode = opcode
         if self._opcode == TEXT:
             payload = self._utf8(payload, fin)
+        parts = self._parts
         if not fin:
-            self._parts.append(payload)
+            if parts is None:
+                self._parts = parts = []
+            parts.append(payload)
             self._size += len(payload)
             return None
-        message = (self._parts[0][:0] if self._parts else payload[:0]).join([*self._parts, payload])
-        self._parts = []
+        message = payload[:0].join([*parts, payload]) if parts else payload
+        self._parts = None
         self._size = 0
         self._opcode = 0
         return message
 
     def _utf8(self, payload: bytes, final: int) -> str:  # type: ignore[return]
         """Decode a fragment as it arrives, so invalid text fails at once, not at the end."""
+        text = self._text
+        if text is None:
+            self._text = text = _UTF8()
         try:
-            return self._text.decode(payload, final=bool(final))
+            return text.decode(payload, final=bool(final))
         except UnicodeDecodeError:
             raise FrameError(CloseCode.INVALID_DATA, "text message is not valid UTF-8") from None
         finally:
             if final:
-                self._text.reset()
+                self._text = None
 
 
 def check_close_payload(payload: bytes) -> tuple[int, str]:

@@ -190,22 +190,12 @@ class Listener:
                 if self.ssl_context is not None:
                     stream = trio.SSLStream(raw, self.ssl_context, server_side=True, https_compatible=True)
                     await stream.do_handshake()
-                head, rest = await read_head(stream, self.limits.max_head_bytes)
-                if head is None:
-                    return  # closed before sending a request: nothing to say
-                websocket = is_websocket_request(head) or self.http is None
-                if websocket:
-                    answer = handshake.answer(head)
-                    await stream.send_all(answer.response)
-            if websocket:
-                if answer.accepted:
-                    ws = ServerSocket(stream, peer, buffered=rest, max_message=self.limits.max_message_bytes)
-                    await self.websocket(ws)
-                else:
-                    log.info("handshake from %s refused: %d", peer, answer.status)
-            else:
+                routed = await self._route(stream, peer)
+            if isinstance(routed, ServerSocket):
+                await self.websocket(routed)
+            elif routed is not None:
                 assert self.http is not None
-                await self.http(stream, head + rest, peer)
+                await self.http(stream, routed, peer)
         except trio.TooSlowError:
             log.info("connection from %s: no complete handshake within %g s; closed", peer,
                      self.limits.handshake_timeout)
@@ -219,6 +209,23 @@ class Listener:
         finally:
             self.active -= 1
             await trio.aclose_forcefully(stream)
+
+    async def _route(self, stream: trio.abc.Stream, peer: str) -> ServerSocket | bytes | None:
+        """Read the request head and answer a WebSocket handshake: the ServerSocket to run, or
+        for the HTTP handler the bytes read so far, or None (closed first, or refused). A
+        function of its own so that the head and the answer are not kept for as long as the
+        connection lasts (what an idle connection holds: docs/benchmarks.md, issue 14)."""
+        head, rest = await read_head(stream, self.limits.max_head_bytes)
+        if head is None:
+            return None  # closed before sending a request: nothing to say
+        if not is_websocket_request(head) and self.http is not None:
+            return head + rest
+        answer = handshake.answer(head)
+        await stream.send_all(answer.response)
+        if not answer.accepted:
+            log.info("handshake from %s refused: %d", peer, answer.status)
+            return None
+        return ServerSocket(stream, peer, buffered=rest, max_message=self.limits.max_message_bytes)
 
     def _log_once(self, kind: str, message: str, *args: object) -> None:
         """A warning at most every LOG_EVERY seconds per kind: a flood is one line, not many."""

@@ -8,10 +8,21 @@ The whole interface the broker's Connection has with its socket:
 There is no reader task: the connection's own task reads, parses (adapters/websocket/framing.py)
 and answers control frames inline, so a reading costs no task switch or channel hop between the
 socket and the session. Writers (the reader's replies, a consumer's sender, the ack sender, a
-close) share one lock, since a trio stream allows one writer at a time.
+close) take turns, since a trio stream allows one writer at a time.
+
+Most sockets are idle most of the time (a producer that heartbeats every 10 s), so what one holds
+while it waits is kept small (docs/benchmarks.md, "Idle connections (issue 14)"): on a plain TCP
+socket the wait is trio's ``wait_readable`` and the read a non-blocking ``os.readv`` into one
+receive buffer shared by the whole trio run (a few coroutine frames less than
+``SocketStream.receive_some``, and no 64 KiB ``bytes`` allocated and shrunk per read); what the
+parser keeps between reads is only the bytes of an unfinished frame. The writers' turn and the
+events of a close are made only when a second task needs them.
 """
 
 from __future__ import annotations
+
+import os
+from typing import Callable
 
 import attrs
 import trio
@@ -42,6 +53,21 @@ class CloseReason:
     reason: str
 
 
+_CLOSING = CloseReason(ABNORMAL, "closing")
+_LOST = CloseReason(ABNORMAL, "connection lost")
+# One receive buffer per trio run: a read copies what it got into its parser before it yields.
+_RECEIVE_BUFFER: trio.lowlevel.RunVar[bytearray] = trio.lowlevel.RunVar("wearstream_receive_buffer")
+
+
+def _receive_buffer() -> bytearray:
+    try:
+        return _RECEIVE_BUFFER.get()
+    except LookupError:
+        buffer = bytearray(RECEIVE_BYTES)
+        _RECEIVE_BUFFER.set(buffer)
+        return buffer
+
+
 class ConnectionClosed(Exception):
     """The WebSocket has ended (``reason``: its code and reason)."""
 
@@ -53,6 +79,11 @@ class ConnectionClosed(Exception):
 class ServerSocket:
     """A server-side WebSocket after its handshake. ``buffered``: bytes read past the head."""
 
+    __slots__ = (
+        "remote", "closed", "_stream", "_socket", "_parser", "_writing", "_turns",
+        "_close_sent", "_broken", "_reading", "_peer_done", "_change", "_our_close",
+    )
+
     def __init__(
         self,
         stream: trio.abc.Stream,
@@ -60,21 +91,22 @@ class ServerSocket:
         *,
         buffered: bytes = b"",
         max_message: int = 1024 * 1024,
-        receive_bytes: int = RECEIVE_BYTES,
     ) -> None:
         self.remote = remote
         self.closed: CloseReason | None = None
         self._stream = stream
+        # a plain TCP socket is read directly (see the module's docstring); TLS through its stream
+        self._socket = stream.socket if isinstance(stream, trio.SocketStream) else None
         self._parser = FrameParser(max_message)
         self._parser.feed(buffered)
-        self._receive_bytes = receive_bytes
-        self._send_lock = trio.Lock()
+        self._writing = False  # a task is writing to the stream (trio allows one at a time)
+        self._turns: trio.lowlevel.ParkingLot | None = None  # writers waiting for their turn
         self._close_sent = False
         self._broken = False  # the peer broke the protocol: don't wait for its close frame
-        self._reading = False  # a task is in receive_some (trio allows one at a time)
-        self._peer_closed = trio.Event()  # the peer's close frame (or EOF) has arrived
-        self._ended = trio.Event()
-        self._our_close = CloseReason(ABNORMAL, "closing")
+        self._reading = False  # a task is reading the stream (trio allows one at a time)
+        self._peer_done = False  # the peer's close frame (or EOF) has arrived
+        self._change: trio.Event | None = None  # set when _peer_done or closed change, if awaited
+        self._our_close = _CLOSING
 
     # Receiving -------------------------------------------------------------------------------
 
@@ -102,20 +134,45 @@ class ServerSocket:
 
     async def _receive(self) -> None:
         if self._reading:  # a closing task is reading the peer's last frames: it ends us
-            await self._ended.wait()
+            await self._until(self._has_ended)
             return
         self._reading = True
         try:
-            data = await self._stream.receive_some(self._receive_bytes)
-        except (trio.BrokenResourceError, trio.ClosedResourceError):
-            data = b""
+            more = await self._fill()
         finally:
             self._reading = False
-        if data:
+        if not more:  # the stream ended without (the rest of) a close handshake
+            self._peer_closed()
+            await self._end(_LOST)
+
+    async def _fill(self) -> bool:
+        """Wait for bytes and hand them to the parser; False once the stream has ended."""
+        sock = self._socket
+        if sock is None:
+            try:
+                data = await self._stream.receive_some(RECEIVE_BYTES)
+            except (trio.BrokenResourceError, trio.ClosedResourceError):
+                return False
             self._parser.feed(data)
-        else:  # the stream ended without (the rest of) a close handshake
-            self._peer_closed.set()
-            await self._end(CloseReason(ABNORMAL, "connection lost"))
+            return bool(data)
+        buffer = _receive_buffer()
+        while True:
+            try:
+                size = os.readv(sock.fileno(), (buffer,))
+                break
+            except BlockingIOError:
+                pass
+            except OSError:  # reset by the peer, or closed by another of the connection's tasks
+                return False
+            try:
+                await trio.lowlevel.wait_readable(sock)
+            except (trio.ClosedResourceError, OSError):
+                return False
+        if not size:
+            return False
+        self._parser.feed(memoryview(buffer)[:size])  # before anyone else may use the buffer
+        await trio.lowlevel.checkpoint()  # a peer that always has data must not hold the loop
+        return True
 
     async def _sort(self, items: list[Message | Control]) -> list[Message]:
         """The messages among ``items``; control frames are answered here."""
@@ -132,7 +189,7 @@ class ServerSocket:
     async def _peer_closing(self, payload: bytes) -> None:
         """The peer's close frame: answer it (unless it answers ours) and end the connection."""
         code, reason = check_close_payload(payload)
-        self._peer_closed.set()
+        self._peer_closed()
         if not self._close_sent:
             self._close_sent = True
             with trio.move_on_after(CLOSE_TIMEOUT):
@@ -154,22 +211,34 @@ class ServerSocket:
 
     async def _write(self, data: bytes) -> None:
         if self._close_sent or self.closed is not None:
-            raise ConnectionClosed(self.closed or CloseReason(ABNORMAL, "closing"))
+            raise ConnectionClosed(self.closed or _CLOSING)
         await self._write_control(data)
 
     async def _write_control(self, data: bytes) -> None:
-        lock = self._send_lock
-        try:  # uncontended (nearly always): no extra trip through the scheduler to take it
-            lock.acquire_nowait()
-        except trio.WouldBlock:
-            await lock.acquire()
+        await self._take_turn()
         try:
             await self._stream.send_all(data)
         except (trio.BrokenResourceError, trio.ClosedResourceError):
-            await self._end(CloseReason(ABNORMAL, "connection lost"))
+            await self._end(_LOST)
             raise ConnectionClosed(self.closed) from None  # type: ignore[arg-type]
         finally:
-            lock.release()
+            self._pass_turn()
+
+    async def _take_turn(self) -> None:
+        """Wait until no other task is writing (uncontended, nearly always: no scheduler trip).
+        A lock made of a flag and, only once a second writer comes, a parking lot."""
+        if not self._writing:
+            self._writing = True
+            return
+        if self._turns is None:
+            self._turns = trio.lowlevel.ParkingLot()
+        await self._turns.park()  # _pass_turn hands the turn over: _writing stays True
+
+    def _pass_turn(self) -> None:
+        if self._turns:
+            self._turns.unpark()
+        else:
+            self._writing = False
 
     # Closing ---------------------------------------------------------------------------------
 
@@ -182,8 +251,11 @@ class ServerSocket:
         self._our_close = CloseReason(code, reason)
         try:
             with trio.move_on_after(CLOSE_TIMEOUT):
-                async with self._send_lock:
+                await self._take_turn()
+                try:
                     await self._stream.send_all(close_frame(code, reason))
+                finally:
+                    self._pass_turn()
                 if not self._broken:
                     await self._await_peer_close()
         except (trio.BrokenResourceError, trio.ClosedResourceError, trio.BusyResourceError, FrameError):
@@ -193,23 +265,45 @@ class ServerSocket:
 
     async def _await_peer_close(self) -> None:
         if self._reading:  # the connection's reader is waiting for data: it will see the close
-            await self._peer_closed.wait()
+            await self._until(self._has_peer_closed)
             return
         self._reading = True
         try:
-            while not self._peer_closed.is_set() and not self._parser.closed:
+            while not self._peer_done and not self._parser.closed:
                 self._parser.parse()  # data that arrives now is dropped: we are closing
                 if self._parser.closed:
                     return
-                data = await self._stream.receive_some(self._receive_bytes)
-                if not data:
+                if not await self._fill():
                     return
-                self._parser.feed(data)
         finally:
             self._reading = False
 
     async def _end(self, reason: CloseReason) -> None:
         if self.closed is None:
             self.closed = reason
-        self._ended.set()
+        self._changed()
         await trio.aclose_forcefully(self._stream)
+
+    # Waiting for a close ---------------------------------------------------------------------
+
+    def _has_ended(self) -> bool:
+        return self.closed is not None
+
+    def _has_peer_closed(self) -> bool:
+        return self._peer_done
+
+    def _peer_closed(self) -> None:
+        self._peer_done = True
+        self._changed()
+
+    async def _until(self, done: Callable[[], bool]) -> None:
+        """Wait until ``done()``; the event is made only now (rare: a close meeting a read)."""
+        while not done():
+            if self._change is None:
+                self._change = trio.Event()
+            await self._change.wait()
+
+    def _changed(self) -> None:
+        change, self._change = self._change, None
+        if change is not None:
+            change.set()
