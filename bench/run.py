@@ -190,7 +190,7 @@ class Workers:
             pipe.close()
 
 
-def _profile(timing: Timing, scenario: Scenario, system: System, pid: int) -> subprocess.Popen[bytes] | None:
+def profile_broker(timing: Timing, scenario: Scenario, system: System, pid: int) -> subprocess.Popen[bytes] | None:
     """py-spy (collapsed stacks, non-blocking: the broker is never paused) over the window."""
     if timing.profile_dir is None or system.kind != "wearstream":
         return None
@@ -215,7 +215,7 @@ def _sleep_until(wall: float) -> None:
 def _drive(scenario: Scenario, system: System, timing: Timing, target: Any, base: WorkerConfig) -> dict[str, Any]:
     step = lock_step(
         scenario, timing, _worker_configs(scenario, base), [target.pid],
-        profile=lambda: _profile(timing, scenario, system, target.pid),
+        profile=lambda: profile_broker(timing, scenario, system, target.pid),
     )
     figures = figures_of(scenario, system, step, step.cpu)
     figures["load_average_1m"] = step.load

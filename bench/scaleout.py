@@ -34,7 +34,7 @@ from wearstream.testing.redis_server import RedisServer
 
 from . import procstat, revisions
 from .loadgen import WorkerConfig
-from .run import System, Timing, figures_of, lock_step
+from .run import System, Timing, profile_broker, figures_of, lock_step
 from .scenarios import Scenario
 
 NAME = "scaleout"
@@ -183,7 +183,10 @@ def run(count: int, scenario: Scenario, timing: Timing, system: System = SYSTEM)
 def _drive(scenario: Scenario, timing: Timing, cluster: Cluster, system: System) -> dict[str, Any]:
     """run's lock step, with CPU read from every node and from Redis."""
     nodes = cluster.node_pids
-    step = lock_step(scenario, timing, worker_configs(scenario, cluster), nodes, (cluster.redis_pid,))
+    step = lock_step(
+        scenario, timing, worker_configs(scenario, cluster), nodes, (cluster.redis_pid,),
+        profile=lambda: profile_broker(timing, scenario, system, nodes[0]),  # node 1: it has the consumer
+    )
     per_node, redis_cpu, loadgen = step.cpu[: len(nodes)], step.cpu[len(nodes)], step.cpu[len(nodes) + 1 :]
     figures = figures_of(scenario, system, step, [sum(per_node), *loadgen])
     readings = figures.get("delivered_per_s") or 0
