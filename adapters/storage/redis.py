@@ -162,7 +162,7 @@ class RedisConnection:
         snapshot with ``stop-writes-on-bgsave-error``, a read-only replica) raises the port's
         StorageUnavailable: that lasts until an operator acts, so the broker refuses new work
         and retries, rather than wait here with the caller's producers piling up."""
-        backoff = Backoff(initial=0.05, maximum=2.0)
+        backoff: Backoff | None = None  # made at the first failure: most calls never fail
         while True:
             try:
                 return await operation()
@@ -174,6 +174,8 @@ class RedisConnection:
                 problem: Exception = error
             except _UNREACHABLE as error:
                 problem = error
+            if backoff is None:
+                backoff = Backoff(initial=0.05, maximum=2.0)
             delay = backoff.next_delay()
             log_at = logging.WARNING if backoff.attempts in (1, 10) else logging.DEBUG
             log.log(log_at, "Redis unreachable during %s (%s); retrying in %.2f s", what, problem, delay)
@@ -192,6 +194,7 @@ class RedisStreamLog:
         self.redis = redis
         self._keys = redis.keys
         self._owns_connection = owns_connection
+        self._appending: set[trio.Event] = set()  # one per append_new under way (see follow)
 
     @classmethod
     async def open(cls, url: str, *, prefix: str = DEFAULT_PREFIX) -> "RedisStreamLog":
@@ -226,7 +229,13 @@ class RedisStreamLog:
             (s.developer_id, "", s.uid, s.t, _dumps(index, s), s.synthetic, s.key)
             for index, s in enumerate(submissions)
         ]
-        seqs = await self._run_append(developers, floors, entries)
+        done = trio.Event()
+        self._appending.add(done)
+        try:
+            seqs = await self._run_append(developers, floors, entries)
+        finally:
+            self._appending.discard(done)
+            done.set()
         return [
             None if seq == 0 else Payload(s.developer_id, int(seq), s.uid, s.t, s.d, s.synthetic, s.key)
             for s, seq in zip(submissions, seqs)
@@ -322,7 +331,13 @@ class RedisStreamLog:
         """Told of every append on the ``appended`` channel, read only the logs that moved past
         ``positions()``: appends the caller dispatched itself cost it nothing but the message.
         After (re)subscribing, and every CATCH_UP_EVERY, every followed log is read anyway, so a
-        notification missed while the subscription was down delays a payload, never loses it."""
+        notification missed while the subscription was down delays a payload, never loses it.
+
+        The notification of this node's own append may come in before ``append_new`` has
+        returned and its caller dispatched what it stored; so ``positions()`` is looked at only
+        once the appends under way when the message came have returned (the hub's writer
+        dispatches straight after, with no checkpoint between). Without that wait the follower
+        often read this node's appends back (measured: about a tenth of the client's CPU)."""
         backoff = Backoff(initial=0.05, maximum=2.0)
         while True:
             try:
@@ -333,6 +348,8 @@ class RedisStreamLog:
                         with trio.move_on_after(CATCH_UP_EVERY):
                             while True:
                                 told = _appended(await subscription.message())
+                                for appending in list(self._appending):
+                                    await appending.wait()
                                 wanted = positions()
                                 behind = {d: wanted[d] for d, seq in told if d in wanted and seq > wanted[d]}
                                 await self._catch_up(behind, deliver)
