@@ -13,11 +13,15 @@ APPEND = r"""
 -- KEYS: batch result, set of developers with logs, then per developer: log stream, meta hash,
 --       idempotency-key hash.
 -- ARGV: result ttl ms, developer count, developer ids..., floors..., the channel to tell of the
---       append, then 9 per payload: developer index, seq ('' = allocate), uid, t, d, synthetic,
---       key field, key source, counter.
+--       append, the most bytes of payloads to publish, then 10 per payload: developer index, seq
+--       ('' = allocate), uid, t, d (JSON), synthetic, key field, key source, counter, and the
+--       payload as published without its seq (the JSON of [uid, t, d, synthetic, key source,
+--       counter] after its '[', made by the client: cheaper there than in Lua).
 -- Returns the seqs, in order; 0 for a resend that was not stored. Re-running the same batch id
 -- (a retry after a lost reply) returns the first run's answer and stores nothing again.
--- Publishes on the channel one '<last seq> <developer id>' line per developer it stored for.
+-- Publishes on the channel, as JSON, one [developer id, last seq, payloads] per developer it
+-- stored for; payloads are [seq, uid, t, d, synthetic, key source, counter] each, or null for the
+-- developers past the byte limit (a follower reads those from the log).
 local cached = redis.call('GET', KEYS[1])
 if cached then
   local seqs = {}
@@ -35,13 +39,14 @@ for i = 1, ndev do
   last[i] = math.max(stored, tonumber(ARGV[2 + ndev + i]))
 end
 local channel = ARGV[3 + 2 * ndev]
-local base = 4 + 2 * ndev
-local count = (#ARGV - base + 1) / 9
+local room = tonumber(ARGV[4 + 2 * ndev])
+local base = 5 + 2 * ndev
+local count = (#ARGV - base + 1) / 10
 -- Explicit seqs are checked before anything is written: a bad batch is refused whole.
 local check = {}
 for i = 1, ndev do check[i] = last[i] end
 for j = 0, count - 1 do
-  local o = base + 9 * j
+  local o = base + 10 * j
   local dev = tonumber(ARGV[o])
   if ARGV[o + 1] ~= '' then
     local seq = tonumber(ARGV[o + 1])
@@ -57,8 +62,9 @@ local t = redis.call('TIME')
 local at = string.format('%d', t[1] * 1000 + math.floor(t[2] / 1000))
 local seqs = {}
 local touched = {}
+local published = {}
 for j = 0, count - 1 do
-  local o = base + 9 * j
+  local o = base + 10 * j
   local dev = tonumber(ARGV[o])
   local field, source, counter = ARGV[o + 6], ARGV[o + 7], ARGV[o + 8]
   local fresh = true
@@ -81,6 +87,12 @@ for j = 0, count - 1 do
     redis.call('XADD', KEYS[3 * dev + 0], string.format('%d-0', last[dev]), unpack(entry))
     seqs[#seqs + 1] = last[dev]
     touched[dev] = true
+    if published[dev] == nil then published[dev] = {} end
+    if published[dev] then
+      local item = '[' .. string.format('%d', last[dev]) .. ',' .. ARGV[o + 9]
+      room = room - #item
+      if room < 0 then published[dev] = false else table.insert(published[dev], item) end
+    end
   else
     seqs[#seqs + 1] = 0
   end
@@ -89,9 +101,11 @@ local told = {}
 for dev, _ in pairs(touched) do
   redis.call('HSET', KEYS[3 * dev + 1], 'last', string.format('%d', last[dev]))
   redis.call('SADD', KEYS[2], ARGV[2 + dev])
-  told[#told + 1] = string.format('%d', last[dev]) .. ' ' .. ARGV[2 + dev]
+  local items = 'null'
+  if published[dev] then items = '[' .. table.concat(published[dev], ',') .. ']' end
+  told[#told + 1] = '[' .. cjson.encode(ARGV[2 + dev]) .. ',' .. string.format('%d', last[dev]) .. ',' .. items .. ']'
 end
-if #told > 0 then redis.call('PUBLISH', channel, table.concat(told, '\n')) end
+if #told > 0 then redis.call('PUBLISH', channel, '[' .. table.concat(told, ',') .. ']') end
 local text = {}
 for i, seq in ipairs(seqs) do text[i] = string.format('%d', seq) end
 redis.call('SET', KEYS[1], table.concat(text, ','), 'PX', ARGV[1])
