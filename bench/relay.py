@@ -214,14 +214,22 @@ def _scaleout(args: argparse.Namespace, timing: Timing, systems: list[System]) -
     nodes = [int(n) for n in args.nodes.split(",") if n]
     clusters = scaleout.systems(systems)
     results = []
-    for turn, (count, scenario) in enumerate(scaleout.scenarios(nodes, producers=args.producers, rate=args.rate)):
-        for system in clusters if turn % 2 == 0 else clusters[::-1]:
-            print(f"[{time.strftime('%H:%M:%S')}] {scenario.name} on {system.name}: {scenario.title}", flush=True)
-            try:
-                results.append(scaleout.run(count, scenario, timing, system))
-            except Exception as error:  # reported in the table, like any failed run
-                traceback.print_exc()
-                results.append(_failed(scenario, system, error))
+    turn = 0
+    for count, scenario in scaleout.scenarios(nodes, producers=args.producers, rate=args.rate):
+        for number in range(1, args.repeat + 1):
+            again = f" (run {number})" if args.repeat > 1 else ""
+            for system in clusters if turn % 2 == 0 else clusters[::-1]:
+                print(f"[{time.strftime('%H:%M:%S')}] {scenario.name} on {system.name}{again}: {scenario.title}",
+                      flush=True)
+                try:
+                    result = scaleout.run(count, scenario, timing, system)
+                except Exception as error:  # reported in the table, like any failed run
+                    traceback.print_exc()
+                    result = _failed(scenario, system, error)
+                if args.repeat > 1:
+                    result["run"] = number
+                results.append(result)
+            turn += 1
     return results
 
 
