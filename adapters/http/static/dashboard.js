@@ -39,8 +39,8 @@ $("sign-in").addEventListener("submit", async (event) => {
   $("api-key").value = "";
   $("sign-in-error").textContent = "";
   try {
-    const token = await mintToken(devId, key);
-    minter = await mintMinter(devId, key);
+    const { token } = await signInPost("/auth/dashboard", devId, key);
+    ({ minter } = await signInPost("/dashboard/producer-link-minter", devId, key));
     const config = await fetchJson("/dashboard/config");
     connect(config.ws_url, token);
   } catch (error) {
@@ -50,8 +50,10 @@ $("sign-in").addEventListener("submit", async (event) => {
 
 $("sign-out").addEventListener("click", () => socket && socket.close(1000, "signed out"));
 
-async function mintToken(devId, key) {
-  const response = await fetch("/auth/dashboard", {
+// Sign-in's two mints with the developer's credentials: the dashboard token and the minter of
+// producer links (the key is forgotten right after).
+async function signInPost(path, devId, key) {
+  const response = await fetch(path, {
     method: "POST",
     headers: { "dev-id": devId, "x-api-key": key },
     cache: "no-store",
@@ -59,19 +61,7 @@ async function mintToken(devId, key) {
   });
   const text = await response.text();
   if (!response.ok) throw new Error(`sign-in refused (${response.status}): ${text}`);
-  return JSON.parse(text).token;
-}
-
-async function mintMinter(devId, key) {
-  const response = await fetch("/dashboard/producer-link-minter", {
-    method: "POST",
-    headers: { "dev-id": devId, "x-api-key": key },
-    cache: "no-store",
-    credentials: "omit",
-  });
-  const text = await response.text();
-  if (!response.ok) throw new Error(`sign-in refused (${response.status}): ${text}`);
-  return JSON.parse(text).minter;
+  return JSON.parse(text);
 }
 
 async function fetchJson(path) {
