@@ -25,7 +25,7 @@ from __future__ import annotations
 import collections
 import hmac
 import time
-from typing import Any, Iterator, Sequence
+from typing import Any, Iterator, Mapping, Sequence, TypeVar
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -37,6 +37,8 @@ from ...domain.datatypes import DataType
 from ...domain.identity import Role, Token
 from ...domain.stream import Payload
 from ...ports.storage import SharedStreamLog, StreamLog, Submission, TokenStore
+
+F = TypeVar("F", bound=Metric)
 
 MAX_DEVELOPER_LABELS = 100
 KNOWN_TYPES = frozenset(t.value for t in DataType)
@@ -138,21 +140,15 @@ class _Counted:
         self.metrics = metrics
 
     def collect(self) -> Iterator[Metric]:
-        stored = CounterMetricFamily(
+        yield _labelled(CounterMetricFamily(
             "wearstream_payloads_in", "Payloads stored in the log, by data type and developer",
             labels=["type", "developer"],
-        )
-        for (t, developer), count in sorted(self.metrics.stored_counts.items()):
-            stored.add_metric([t, developer], count)
-        yield stored
-        dispatched = CounterMetricFamily(
+        ), self.metrics.stored_counts)
+        yield _labelled(CounterMetricFamily(
             "wearstream_payloads_out",
             "Live DISPATCH frames queued for consumers and dashboards, by data type",
             labels=["type"],
-        )
-        for t, count in sorted(self.metrics.dispatched_counts.items()):
-            dispatched.add_metric([t], count)
-        yield dispatched
+        ), self.metrics.dispatched_counts)
 
 
 class _BrokerState:
@@ -176,39 +172,35 @@ class _BrokerState:
                 key = (role, self.developer(queue.developer_id))
                 depth[key] = max(depth.get(key, 0), queue.depth)
                 lagging += getattr(queue, "lagging", False)
-        yield _gauge("wearstream_connections", "Open WebSocket connections by role", "role", connections)
-        queue_depth = GaugeMetricFamily(
+        yield _labelled(GaugeMetricFamily(
+            "wearstream_connections", "Open WebSocket connections by role", labels=["role"]
+        ), connections)
+        yield _labelled(GaugeMetricFamily(
             "wearstream_queue_depth",
             "Frames waiting in the deepest consumer or dashboard queue, by role and developer",
             labels=["role", "developer"],
-        )
-        for (role, developer), value in sorted(depth.items()):
-            queue_depth.add_metric([role, developer], value)
-        yield queue_depth
+        ), depth)
         yield GaugeMetricFamily(
             "wearstream_consumers_lagging", "Consumers catching up from the log", value=lagging
         )
-        closes = CounterMetricFamily("wearstream_closes", "Connections closed by the broker, by close code", labels=["code"])
-        for code, count in sorted(self.broker.closes.items()):
-            closes.add_metric([str(code)], count)
-        yield closes
-        dropped = CounterMetricFamily(
+        yield _labelled(CounterMetricFamily(
+            "wearstream_closes", "Connections closed by the broker, by close code", labels=["code"]
+        ), self.broker.closes)
+        yield _labelled(CounterMetricFamily(
             "wearstream_frames_dropped",
             "Frames dropped without closing (a malformed SUBMIT, REPLAY or STATUS), by op",
             labels=["op"],
-        )
-        for op, count in sorted(self.broker.dropped.items()):
-            dropped.add_metric([op], count)
-        yield dropped
+        ), self.broker.dropped)
         yield CounterMetricFamily(
             "wearstream_replay_requests", "REPLAY requests from consumers", value=self.broker.replay_requests
         )
 
 
-def _gauge(name: str, doc: str, label: str, values: dict[str, int]) -> GaugeMetricFamily:
-    family = GaugeMetricFamily(name, doc, labels=[label])
+def _labelled(family: F, values: Mapping[Any, int]) -> F:
+    """``family`` with one sample per key of ``values`` (a label value, or a tuple of them), in
+    sorted order so that scrapes read alike."""
     for key, value in sorted(values.items()):
-        family.add_metric([key], value)
+        family.add_metric([str(k) for k in (key if isinstance(key, tuple) else (key,))], value)
     return family
 
 
