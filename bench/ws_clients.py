@@ -19,6 +19,7 @@ import httpx
 import orjson
 import trio
 from websockets.client import ClientProtocol
+from websockets.exceptions import InvalidState
 from websockets.frames import Frame, Opcode
 from websockets.http11 import Response
 from websockets.uri import parse_uri
@@ -91,13 +92,17 @@ class WebSocket:
                     raise ConnectionClosed(str(error)) from None
 
     async def send_message(self, text: str) -> None:
-        self.protocol.send_text(text.encode())
-        await self.flush()
+        await self.send_messages([text])
 
     async def send_messages(self, texts: list[str]) -> None:
-        """Several messages in one write (a maximum-rate producer's batch)."""
-        for text in texts:
-            self.protocol.send_text(text.encode())
+        """Several messages in one write (a maximum-rate producer's batch). A connection the
+        broker has begun to close (e.g. going away at the end of a run) is ConnectionClosed,
+        like one whose socket is gone."""
+        try:
+            for text in texts:
+                self.protocol.send_text(text.encode())
+        except InvalidState as error:
+            raise ConnectionClosed(str(error)) from None
         await self.flush()
 
     async def get_message(self) -> str | bytes:
