@@ -46,7 +46,8 @@ from .framing import FrameError
 from .hub import Hub
 from .intake import Reading, reading_size
 from .listener import HttpHandler, Listener, ListenerLimits, bound_port, open_listeners
-from .server_socket import CLOSE_TIMEOUT, ConnectionClosed, ServerSocket
+from .server_socket import CLOSE_TIMEOUT, ConnectionClosed, Message, ServerSocket
+from .shared_reader import SharedReader
 
 log = logging.getLogger("wearstream.broker")
 
@@ -112,6 +113,7 @@ class Broker:
         self.dropped: dict[str, int] = {}  # frames dropped without closing, by op name
         self.replay_requests = 0
         self.deadlines = Deadlines()
+        self.shared = SharedReader()
         self.listeners: list[Listener] = []
         self._ids = itertools.count(1)
 
@@ -131,6 +133,7 @@ class Broker:
         self.listeners.append(listener)
         async with trio.open_nursery() as nursery:
             nursery.start_soon(self.deadlines.run)
+            await nursery.start(self.shared.run)
             await nursery.start(listener.serve, listeners)
             task_status.started(bound_port(listeners))
 
@@ -196,6 +199,8 @@ class Connection:
         self._closing = False
         self._filed_at = math.inf  # the deadline the broker's heap holds for this session
         self.ended = False
+        # what the shared reader left for this task: messages, where to go on, readings, actions
+        self._resume: tuple[list[Message], int, list[Reading], list[Action] | None] | None = None
 
     @property
     def principal(self) -> Principal | None:
@@ -226,10 +231,20 @@ class Connection:
                 )
 
     async def _read(self) -> None:
-        """Feed each received message to the session. The readings of one receive go to the
-        hub together (one hand-over, not one per reading), before any close they precede."""
-        session = self.session
+        """Feed each received message to the session. Once identified, the connection's task
+        waits in the broker's shared reader, which hands plain readings to ``handle_shared``
+        and wakes this task for everything else (adapters/websocket/shared_reader.py)."""
+        shared = self.broker.shared
         while not self._closing:
+            if self.principal is not None and shared.available:
+                await shared.wait(self)
+                if self._closing:
+                    return
+                if self._resume is not None:
+                    messages, start, readings, actions = self._resume
+                    self._resume = None
+                    await self._handle(messages, trio.current_time(), start, readings, actions)
+                    continue
             try:
                 messages = await self.ws.receive_messages()
             except ConnectionClosed:
@@ -237,27 +252,93 @@ class Connection:
             except FrameError as error:  # broken RFC 6455 framing: 1002, 1007 or 1009
                 await self.close(CloseCode(error.code), error.reason)
                 return
-            now = trio.current_time()
-            readings: list[Reading] = []
-            for message in messages:
-                if self._closing:
-                    return
-                try:
-                    frame = codec.decode(message)
-                except ProtocolError as error:
-                    actions = session.failed(error)
-                else:
-                    actions = session.received(frame, now)
-                if len(actions) == 1 and type(actions[0]) is Publish:
-                    readings.append(self._reading(actions[0], len(message)))
-                    continue
+            await self._handle(messages, trio.current_time())
+
+    async def _handle(
+        self,
+        messages: list[Message],
+        now: float,
+        start: int = 0,
+        readings: list[Reading] | None = None,
+        actions: list[Action] | None = None,
+    ) -> None:
+        """Carry out ``messages[start:]``, after ``actions`` (of the message before ``start``)
+        with ``readings`` (of the ones before it) pending. The readings of one receive go to
+        the hub together (one hand-over, not one per reading), before any close they precede."""
+        readings = [] if readings is None else readings
+        while True:
+            if actions is not None:
                 if readings and any(isinstance(action, Close) for action in actions):
                     await self._publish(readings)
                     readings = []
                 await self._perform(actions)
-            if readings and not self._closing:
-                await self._publish(readings)
-            self.reschedule()
+                if self._closing:
+                    return
+            if start >= len(messages):
+                break
+            start, actions = self._digest(messages, start, now, readings)
+        if readings:
+            await self._publish(readings)
+        self.reschedule()
+
+    def _digest(
+        self, messages: list[Message], start: int, now: float, readings: list[Reading]
+    ) -> tuple[int, list[Action] | None]:
+        """Feed ``messages[start:]`` to the session, adding plain SUBMITs to ``readings``, up to
+        the first message with other actions: (the index after it, its actions), or
+        (len(messages), None) when every one was a plain reading."""
+        session = self.session
+        for index in range(start, len(messages)):
+            message = messages[index]
+            try:
+                frame = codec.decode(message)
+            except ProtocolError as error:
+                actions = session.failed(error)
+            else:
+                actions = session.received(frame, now)
+            if len(actions) == 1 and type(actions[0]) is Publish:
+                readings.append(self._reading(actions[0], len(message)))
+            else:
+                return index + 1, actions
+        return len(messages), None
+
+    async def handle_shared(self, messages: list[Message]) -> bool:
+        """In the shared reader's task: handle ``messages`` if they are plain readings that can
+        be stored now without waiting; else keep them (``_resume``) for this connection's task,
+        and say False to wake it."""
+        if self._closing:
+            return False
+        readings: list[Reading] = []
+        start, actions = self._digest(messages, 0, trio.current_time(), readings)
+        if actions is not None or not (readings and await self._publish_now(readings)):
+            self._resume = (messages, start, readings, actions)
+            return False
+        self.reschedule()
+        return True
+
+    async def _publish_now(self, readings: list[Reading]) -> bool:
+        """Hand ``readings`` to the hub if that needs no wait (an inline append to a memory
+        log, or room in the intake), and send the ack that is due if the socket takes it now
+        (else the ack sender does); False when this connection's task must do it."""
+        hub = self.broker.hub
+        if hub.writer.can_inline(readings[0].developer_id):
+            self._publishing = True
+            try:
+                await hub.writer.write_inline(readings)
+            finally:
+                self._publishing = False
+        elif not hub.intake.try_put_many(readings):
+            return False
+        if self._acked_upto > self._ack_sent:
+            sent = self.ws.send_now(codec.submit_ack(self._acked_upto))
+            if sent is False:
+                self._ack_wanted.set()
+                return True
+            self._ack_sent = self._acked_upto
+            if sent is not True:  # the kernel took part of it: the rest goes before anything else
+                assert self._nursery is not None and isinstance(sent, bytes)
+                self._nursery.start_soon(self.ws.finish_send, sent)
+        return True
 
     def reschedule(self) -> None:
         """File the session's deadline with the broker if it is now earlier than the one filed

@@ -93,6 +93,22 @@ class Intake:
             queue.append(reading)
         self._arrived.set()
 
+    def try_put_many(self, readings: list[Reading]) -> bool:
+        """Queue ``readings`` if that needs no wait (room for all of them, storage writable);
+        else queue nothing and say False (the caller's put_many waits, or is refused)."""
+        if self._closed or not self.storage.ok or self._waiters:
+            return False
+        size = sum(reading.size for reading in readings)
+        if len(self._queue) + len(readings) > self.queue_size or (
+            self.bytes and self.bytes + size > self.max_bytes
+        ):
+            return False
+        self.bytes += size
+        self.pending += len(readings)
+        self._queue.extend(readings)
+        self._arrived.set()
+        return True
+
     async def _wait_for_room(self, size: int) -> None:
         self._waiters += 1
         try:

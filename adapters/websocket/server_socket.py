@@ -81,7 +81,8 @@ class ServerSocket:
 
     __slots__ = (
         "remote", "closed", "_stream", "_socket", "_parser", "_writing", "_turns",
-        "_close_sent", "_broken", "_reading", "_peer_done", "_change", "_our_close",
+        "_close_sent", "_broken", "_reading", "_peer_done", "_change", "_our_close", "_held",
+        "_lost",
     )
 
     def __init__(
@@ -107,6 +108,8 @@ class ServerSocket:
         self._peer_done = False  # the peer's close frame (or EOF) has arrived
         self._change: trio.Event | None = None  # set when _peer_done or closed change, if awaited
         self._our_close = _CLOSING
+        self._held: list[Message | Control] | FrameError | None = None  # see poll_messages
+        self._lost = False  # poll_messages met the end of the stream
 
     # Receiving -------------------------------------------------------------------------------
 
@@ -118,7 +121,7 @@ class ServerSocket:
             if self.closed is not None:
                 raise ConnectionClosed(self.closed)
             try:
-                items = self._parser.parse()
+                items = self._take_held() or self._parser.parse()
             except FrameError:
                 self._broken = True
                 raise
@@ -131,6 +134,75 @@ class ServerSocket:
             if self._parser.closed:  # the peer has closed: nothing more comes
                 raise ConnectionClosed(self.closed or self._our_close)
             await self._receive()
+
+    def _take_held(self) -> list[Message | Control]:
+        held, self._held = self._held, None
+        if isinstance(held, FrameError):
+            raise held
+        return held or []
+
+    # Receiving from a task that reads many sockets -------------------------------------------
+
+    def fileno(self) -> int:
+        """The socket's descriptor while it is open and read directly, else -1 (TLS, closed)."""
+        return self._socket.fileno() if self._socket is not None and self.closed is None else -1
+
+    def poll_messages(self) -> list[Message] | None:
+        """Without waiting: the complete messages the socket has brought (maybe none), for a
+        task that serves many sockets (adapters/websocket/shared_reader.py) and has seen this
+        one readable. None when the connection's own task must go on with receive_messages():
+        a control frame came, the peer broke the protocol, the stream ended, or a close is
+        under way (what was read is kept for it)."""
+        if self._reading or self._close_sent or self.closed is not None or self._parser.closed:
+            return None
+        buffer = _receive_buffer()
+        try:
+            size = os.readv(self._socket.fileno(), (buffer,))  # type: ignore[union-attr]
+        except BlockingIOError:
+            size = -1
+        except OSError:
+            size = 0
+        if not size:
+            self._lost = True
+            return None
+        if size > 0:
+            self._parser.feed(memoryview(buffer)[:size])
+        try:
+            items = self._parser.parse()
+        except FrameError as error:
+            self._held = error
+            return None
+        for item in items:
+            if type(item) is Control:
+                self._held = items
+                return None
+        return items  # type: ignore[return-value]
+
+    def send_now(self, message: str) -> bool | bytes:
+        """Write one text message without waiting, for the task that serves many sockets:
+        True when the kernel took it whole; False when nothing was written (the socket is
+        busy, closing or full: send it the usual way); else the unwritten rest, which must go
+        out with ``finish_send`` before anything else (the writers' turn stays taken)."""
+        if self._writing or self._close_sent or self.closed is not None or self._socket is None:
+            return False
+        data = frame(TEXT, message.encode())
+        try:
+            sent = os.write(self._socket.fileno(), data)
+        except OSError:  # full (BlockingIOError) or broken: the usual way finds out which
+            return False
+        if sent == len(data):
+            return True
+        self._writing = True
+        return data[sent:]
+
+    async def finish_send(self, rest: bytes) -> None:
+        """Write what ``send_now`` left over, then pass the writers' turn on."""
+        try:
+            await self._stream.send_all(rest)
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            await self._end(_LOST)
+        finally:
+            self._pass_turn()
 
     async def _receive(self) -> None:
         if self._reading:  # a closing task is reading the peer's last frames: it ends us
@@ -147,6 +219,8 @@ class ServerSocket:
 
     async def _fill(self) -> bool:
         """Wait for bytes and hand them to the parser; False once the stream has ended."""
+        if self._lost:
+            return False
         sock = self._socket
         if sock is None:
             try:
@@ -267,6 +341,8 @@ class ServerSocket:
         if self._reading:  # the connection's reader is waiting for data: it will see the close
             await self._until(self._has_peer_closed)
             return
+        if isinstance(self._held, list) and any(type(i) is Control and i.opcode == CLOSE for i in self._held):
+            return  # poll_messages read the peer's close already
         self._reading = True
         try:
             while not self._peer_done and not self._parser.closed:

@@ -1,0 +1,209 @@
+"""The shared reader: one task reading many real sockets, parking and waking their own tasks."""
+
+from __future__ import annotations
+
+import select
+
+import pytest
+import trio
+from trio_websocket import open_websocket_url
+from wsproto.frame_protocol import FrameProtocol
+
+from wearstream.adapters.websocket.server_socket import Message, ServerSocket
+from wearstream.adapters.websocket.shared_reader import SharedReader
+from wearstream.testing.fixtures import LiveBroker
+from wearstream.testing.wire import identify, mint, receive, send
+
+pytestmark = pytest.mark.skipif(not hasattr(select, "epoll"), reason="the shared reader needs epoll")
+
+
+class Member:
+    """A connection as the shared reader sees it: handles plain messages, or declines."""
+
+    def __init__(self, ws: ServerSocket, *, fail: bool = False) -> None:
+        self.ws = ws
+        self.handled: list[Message] = []
+        self.fail = fail
+
+    async def handle_shared(self, messages: list[Message]) -> bool:
+        if self.fail:
+            raise RuntimeError("a bug met by this connection only")
+        if "wake me" in messages:
+            return False
+        self.handled.extend(messages)
+        return True
+
+
+async def _socket_pair() -> tuple[ServerSocket, trio.SocketStream]:
+    a, b = trio.socket.socketpair()
+    return ServerSocket(trio.SocketStream(a), "test"), trio.SocketStream(b)
+
+
+def _frames(*texts: str) -> bytes:
+    client = FrameProtocol(client=True, extensions=[])
+    return b"".join(client.send_data(text) for text in texts)
+
+
+async def _eventually(check: object) -> None:
+    with trio.fail_after(5):
+        while not check():  # type: ignore[operator]
+            await trio.sleep(0.001)
+
+
+async def test_parked_members_are_served_in_one_task_until_one_needs_its_own() -> None:
+    reader = SharedReader()
+    async with trio.open_nursery() as nursery:
+        await nursery.start(reader.run)
+        pairs = [await _socket_pair() for _ in range(3)]
+        members = [Member(ws) for ws, _ in pairs]
+        woken: list[int] = []
+
+        async def park(index: int) -> None:
+            await reader.wait(members[index])
+            woken.append(index)
+
+        for index in range(3):
+            nursery.start_soon(park, index)
+        await _eventually(lambda: len(reader) == 3)
+        for index, (_, client) in enumerate(pairs):
+            await client.send_all(_frames(f"reading {index}", "and one more"))
+        await _eventually(lambda: all(len(m.handled) == 2 for m in members))
+        assert woken == [] and len(reader) == 3  # no task of theirs ran
+        await pairs[1][1].send_all(_frames("wake me"))
+        await _eventually(lambda: woken == [1])
+        assert len(reader) == 2
+        nursery.cancel_scope.cancel()
+
+
+async def test_a_control_frame_or_the_end_of_the_stream_hands_the_socket_back() -> None:
+    reader = SharedReader()
+    async with trio.open_nursery() as nursery:
+        await nursery.start(reader.run)
+        ws, client = await _socket_pair()
+        member = Member(ws)
+        client_frames = FrameProtocol(client=True, extensions=[])
+        await client.send_all(client_frames.send_data("first") + client_frames.ping(b"hi"))
+        await reader.wait(member)  # the ping: the connection's own task answers it
+        assert await ws.receive_messages() == ["first"]
+        await client.aclose()
+        await reader.wait(member)  # the end of the stream
+        with pytest.raises(Exception):
+            await ws.receive_messages()
+        nursery.cancel_scope.cancel()
+
+
+async def test_an_error_in_one_member_is_raised_in_its_own_task_and_the_others_go_on() -> None:
+    reader = SharedReader()
+    async with trio.open_nursery() as nursery:
+        await nursery.start(reader.run)
+        (bad_ws, bad_client), (good_ws, good_client) = await _socket_pair(), await _socket_pair()
+        bad, good = Member(bad_ws, fail=True), Member(good_ws)
+        raised: list[BaseException] = []
+
+        async def park_bad() -> None:
+            try:
+                await reader.wait(bad)
+            except RuntimeError as error:
+                raised.append(error)
+
+        nursery.start_soon(park_bad)
+        nursery.start_soon(reader.wait, good)
+        await _eventually(lambda: len(reader) == 2)
+        await bad_client.send_all(_frames("boom"))
+        await _eventually(lambda: raised)
+        await good_client.send_all(_frames("still served"))
+        await _eventually(lambda: good.handled == ["still served"])
+        nursery.cancel_scope.cancel()
+
+
+async def test_a_cancelled_member_is_forgotten_and_its_descriptor_may_be_reused() -> None:
+    reader = SharedReader()
+    async with trio.open_nursery() as nursery:
+        await nursery.start(reader.run)
+        ws, client = await _socket_pair()
+        with trio.move_on_after(0.05):
+            await reader.wait(Member(ws))
+        assert len(reader) == 0
+        await trio.aclose_forcefully(client)
+        await ws.aclose()
+        again, again_client = await _socket_pair()  # likely the same descriptor numbers
+        member = Member(again)
+        nursery.start_soon(reader.wait, member)
+        await _eventually(lambda: len(reader) == 1)
+        await again_client.send_all(_frames("hello"))
+        await _eventually(lambda: member.handled == ["hello"])
+        nursery.cancel_scope.cancel()
+
+
+async def test_members_are_woken_when_the_reader_stops() -> None:
+    reader = SharedReader()
+    ws, _client = await _socket_pair()
+    woken = trio.Event()
+
+    async def park() -> None:
+        await reader.wait(Member(ws))
+        woken.set()
+
+    async with trio.open_nursery() as outer:
+        async with trio.open_nursery() as nursery:
+            await nursery.start(reader.run)
+            outer.start_soon(park)
+            await _eventually(lambda: len(reader) == 1)
+            nursery.cancel_scope.cancel()
+        with trio.fail_after(5):
+            await woken.wait()
+    assert not reader.available
+
+
+async def test_a_socket_it_cannot_share_returns_at_once() -> None:
+    reader = SharedReader()
+    ws, _ = await _socket_pair()
+    await reader.wait(Member(ws))  # not running: the caller reads in its own task
+    async with trio.open_nursery() as nursery:
+        await nursery.start(reader.run)
+        await ws.aclose()
+        await reader.wait(Member(ws))  # closed: no descriptor to watch
+        nursery.cancel_scope.cancel()
+
+
+async def test_a_real_broker_serves_identified_sessions_from_its_shared_reader(
+    wearstream_broker: LiveBroker,
+) -> None:
+    """Producers wait in the shared reader once identified; their readings still arrive once and
+    in order, and a heartbeat, an acknowledged SUBMIT and a close still get their answers."""
+    broker = wearstream_broker.running.broker
+    async with open_websocket_url(wearstream_broker.ws_url) as consumer:
+        assert (await identify(consumer, await mint(wearstream_broker, "/auth/developer"), 1))["op"] == 4
+        async with open_websocket_url(wearstream_broker.ws_url) as alice, open_websocket_url(
+            wearstream_broker.ws_url
+        ) as bob:
+            for ws, user in ((alice, "alice"), (bob, "bob")):
+                assert (await identify(ws, await mint(wearstream_broker, f"/auth/user?id={user}"), 0))["op"] == 4
+            await _eventually(lambda: len(broker.shared) == 3)  # both producers and the consumer
+            for n in range(5):
+                for ws in (alice, bob):
+                    await send(ws, {"op": 6, "t": "HEART_RATE", "d": {"ts": f"2026-12-06T10:00:0{n}Z", "val": 60 + n}})
+            seen: dict[str, list[int]] = {"alice": [], "bob": []}
+            while sum(map(len, seen.values())) < 10:
+                frame = await receive(consumer)
+                if frame["op"] == 5:
+                    seen[frame["uid"]].append(frame["d"]["val"])
+            assert seen == {"alice": [60, 61, 62, 63, 64], "bob": [60, 61, 62, 63, 64]}
+            await send(alice, {"op": 0})
+            assert (await receive(alice))["op"] == 1  # handed to alice's own task and back
+            await _eventually(lambda: len(broker.shared) == 3)
+            async with open_websocket_url(wearstream_broker.ws_url) as carol:
+                assert (await receive(carol))["op"] == 2
+                token = await mint(wearstream_broker, "/auth/user?id=carol")
+                await send(carol, {"op": 3, "d": {"token": token, "type": 0, "source": "s1", "ack": True}})
+                assert (await receive(carol))["op"] == 4
+                await _eventually(lambda: len(broker.shared) == 4)
+                for n in range(1, 4):
+                    await send(carol, {"op": 6, "id": n, "t": "HEART_RATE", "d": {"val": 70}})
+                upto = 0
+                while upto < 3:
+                    ack = await receive(carol)
+                    assert ack["op"] == 9
+                    upto = ack["d"]["upto"]
+        await _eventually(lambda: len(broker.shared) == 1)  # the producers' close handshakes ended
+    await _eventually(lambda: len(broker.shared) == 0)
