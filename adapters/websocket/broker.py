@@ -274,10 +274,10 @@ class Connection:
                 await self._perform(actions)
                 if self._closing:
                     return
-            if start >= len(messages):
+            if start >= len(messages) or self._closing:  # a close under way: nothing more
                 break
             start, actions = self._digest(messages, start, now, readings)
-        if readings:
+        if readings and not self._closing:
             await self._publish(readings)
         self.reschedule()
 

@@ -82,7 +82,7 @@ class ServerSocket:
     __slots__ = (
         "remote", "closed", "_stream", "_socket", "_parser", "_writing", "_turns",
         "_close_sent", "_broken", "_reading", "_peer_done", "_change", "_our_close", "_held",
-        "_lost",
+        "_lost", "on_end",
     )
 
     def __init__(
@@ -110,6 +110,7 @@ class ServerSocket:
         self._our_close = _CLOSING
         self._held: list[Message | Control] | FrameError | None = None  # see poll_messages
         self._lost = False  # poll_messages met the end of the stream
+        self.on_end: Callable[[], None] | None = None  # told once the connection has ended
 
     # Receiving -------------------------------------------------------------------------------
 
@@ -196,13 +197,23 @@ class ServerSocket:
         return data[sent:]
 
     async def finish_send(self, rest: bytes) -> None:
-        """Write what ``send_now`` left over, then pass the writers' turn on."""
+        """Write what ``send_now`` left over, then pass the writers' turn on. Should that fail
+        or be cancelled, part of a frame is on the wire and nothing may follow it, not even a
+        close frame: the connection ends at once."""
         try:
             await self._stream.send_all(rest)
         except (trio.BrokenResourceError, trio.ClosedResourceError):
-            await self._end(_LOST)
+            await self._abandon()
+            raise ConnectionClosed(self.closed) from None  # type: ignore[arg-type]
+        except BaseException:
+            await self._abandon()
+            raise
         finally:
             self._pass_turn()
+
+    async def _abandon(self) -> None:
+        self._close_sent = True
+        await self._end(_LOST)
 
     async def _receive(self) -> None:
         if self._reading:  # a closing task is reading the peer's last frames: it ends us
@@ -358,6 +369,8 @@ class ServerSocket:
         if self.closed is None:
             self.closed = reason
         self._changed()
+        if self.on_end is not None:  # before the descriptor closes (see shared_reader.py)
+            self.on_end()
         await trio.aclose_forcefully(self._stream)
 
     # Waiting for a close ---------------------------------------------------------------------

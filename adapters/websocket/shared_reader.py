@@ -25,6 +25,7 @@ task as before (``available`` is False, or the socket has no descriptor to share
 from __future__ import annotations
 
 import select
+from functools import partial
 from typing import Protocol
 
 import outcome
@@ -93,6 +94,7 @@ class SharedReader:
         except FileExistsError:  # a closed member's descriptor, reused before it was forgotten
             self._epoll.modify(fd, select.EPOLLIN)
         self._parked[fd] = (member, trio.lowlevel.current_task())
+        member.ws.on_end = partial(self._ended, fd, member)  # closed by another of its tasks
 
         def abort(_: trio.lowlevel.RaiseCancelT) -> trio.lowlevel.Abort:
             self._forget(fd, member)
@@ -114,6 +116,12 @@ class SharedReader:
         except Exception as error:  # one connection's fault: raised in its own task
             self._wake(fd, outcome.Error(error))
 
+    def _ended(self, fd: int, member: Member) -> None:
+        """``member``'s socket is closing: wake its task before the descriptor goes."""
+        parked = self._parked.get(fd)
+        if parked is not None and parked[0] is member:
+            self._wake(fd, outcome.Value(None))
+
     def _wake(self, fd: int, result: outcome.Outcome[None]) -> None:
         parked = self._parked.get(fd)
         if parked is None:
@@ -129,6 +137,7 @@ class SharedReader:
         if parked is None or parked[0] is not member:
             return
         del self._parked[fd]
+        member.ws.on_end = None
         if self._epoll is not None:
             try:
                 self._epoll.unregister(fd)

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import select
+import socket
 
+import orjson
 import pytest
 import trio
 from trio_websocket import open_websocket_url
 from wsproto.frame_protocol import FrameProtocol
 
-from wearstream.adapters.websocket.server_socket import Message, ServerSocket
+from wearstream.adapters.websocket.server_socket import ConnectionClosed, Message, ServerSocket
 from wearstream.adapters.websocket.shared_reader import SharedReader
 from wearstream.testing.fixtures import LiveBroker
 from wearstream.testing.wire import identify, mint, receive, send
@@ -207,3 +209,84 @@ async def test_a_real_broker_serves_identified_sessions_from_its_shared_reader(
                     upto = ack["d"]["upto"]
         await _eventually(lambda: len(broker.shared) == 1)  # the producers' close handshakes ended
     await _eventually(lambda: len(broker.shared) == 0)
+
+
+async def _raw_connect(url: str) -> trio.SocketStream:
+    hostport = url.split("//")[1].split("/")[0]
+    host, port = hostport.rsplit(":", 1)
+    stream = await trio.open_tcp_stream(host, int(port))
+    await stream.send_all(
+        (
+            f"GET /connect HTTP/1.1\r\nHost: {hostport}\r\nUpgrade: websocket\r\n"
+            "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+            "Sec-WebSocket-Version: 13\r\n\r\n"
+        ).encode()
+    )
+    return stream
+
+
+async def _read_until(stream: trio.SocketStream, buf: bytearray, needle: bytes) -> None:
+    with trio.fail_after(5):
+        while needle not in buf:
+            data = await stream.receive_some(65536)
+            if not data:
+                raise EOFError
+            buf += data
+
+
+async def test_identify_arriving_during_a_broker_close_does_not_spend_the_token(
+    wearstream_broker: LiveBroker,
+) -> None:
+    """A message read while the broker's close is under way is not carried out: an IDENTIFY
+    that crossed our close frame does not spend the client's single-use token."""
+    broker = wearstream_broker.running.broker
+    token = await mint(wearstream_broker, "/auth/user?id=alice")
+    stream = await _raw_connect(wearstream_broker.ws_url)
+    buf = bytearray()
+    await _read_until(stream, buf, b'"op":2')  # HELLO
+    (conn,) = list(broker.connections)
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(conn.close, 1001, "server shutting down")
+        await _read_until(stream, buf, b"\x88")  # our close frame came: the close is under way
+        client = FrameProtocol(client=True, extensions=[])
+        identify = orjson.dumps({"op": 3, "d": {"token": token, "type": 0}}).decode()
+        await stream.send_all(client.send_data(identify))
+        await trio.sleep(0.3)
+        spent = await broker.tokens.peek(token) is None
+        await stream.send_all(client.close(1000))
+        with trio.move_on_after(3):
+            while await stream.receive_some(65536):
+                pass
+    assert not spent, "a connection that was closing spent the client's single-use token"
+
+
+
+
+async def test_a_parked_task_is_woken_when_a_write_of_its_own_ends_the_socket() -> None:
+    """send_now left part of a frame; finishing it meets a peer that went away: the socket ends
+    (no close frame after half a frame), and the task parked in the shared reader is woken."""
+    reader = SharedReader()
+    async with trio.open_nursery() as nursery:
+        await nursery.start(reader.run)
+        a, b = socket.socketpair()
+        a.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+        ws = ServerSocket(trio.SocketStream(trio.socket.from_stdlib_socket(a)), "test")
+        woken = trio.Event()
+
+        async def park() -> None:
+            await reader.wait(Member(ws))
+            woken.set()
+
+        nursery.start_soon(park)
+        await _eventually(lambda: len(reader) == 1)
+        rest = True
+        while rest is True:
+            rest = ws.send_now("x" * 200_000)
+        assert isinstance(rest, bytes)  # a partial write: the writers' turn stays taken
+        b.close()  # the peer goes away with our data unread
+        with pytest.raises(ConnectionClosed):
+            await ws.finish_send(rest)
+        with trio.fail_after(5):
+            await woken.wait()
+        assert len(reader) == 0 and ws.closed is not None
+        nursery.cancel_scope.cancel()
