@@ -213,8 +213,10 @@ class Connection:
                 await self._perform(self.session.connected(trio.current_time()))
                 self.reschedule()
                 await self._read()
-                if not self._closing:  # else the close under way ends the nursery when done
+                if not self._closing:
                     nursery.cancel_scope.cancel()
+                else:  # a close under way (maybe another task's, as at shutdown): let it finish
+                    await self._drain()
         except* ConnectionClosed:  # from any task of the connection, so maybe in a group
             pass
         finally:
@@ -339,6 +341,15 @@ class Connection:
                 assert self._nursery is not None and isinstance(sent, bytes)
                 self._nursery.start_soon(self.ws.finish_send, sent)
         return True
+
+    async def _drain(self) -> None:
+        """Read and drop what still comes while our close is under way, so that the peer's close
+        frame is seen and the handshake ends (bounded by the close's own timeout)."""
+        try:
+            while True:
+                await self.ws.receive_messages()
+        except (ConnectionClosed, FrameError):
+            pass
 
     def reschedule(self) -> None:
         """File the session's deadline with the broker if it is now earlier than the one filed

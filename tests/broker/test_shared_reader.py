@@ -253,7 +253,7 @@ async def test_identify_arriving_during_a_broker_close_does_not_spend_the_token(
         await stream.send_all(client.send_data(identify))
         await trio.sleep(0.3)
         spent = await broker.tokens.peek(token) is None
-        await stream.send_all(client.close(1000))
+        await stream.send_all(client.close(1000))  # the close handshake still waits for it
         with trio.move_on_after(3):
             while await stream.receive_some(65536):
                 pass
