@@ -192,7 +192,7 @@ class Connection:
         self._published_key = -1  # the highest SUBMIT id handed to the hub on this connection
         self._dropped_key = -1  # a dropped SUBMIT's id, acknowledged once all before it are
         self.drops = 0
-        self._ack_wanted = trio.Event()
+        self._ack_wanted: trio.Event | None = None  # the ack sender's wake, made by it (acks only)
         self._ack_sent = -1
         self._publishing = False  # the reader hands readings to the hub: it sends the ack itself
         self._nursery: trio.Nursery | None = None
@@ -334,7 +334,7 @@ class Connection:
         if self._acked_upto > self._ack_sent:
             sent = self.ws.send_now(codec.submit_ack(self._acked_upto))
             if sent is False:
-                self._ack_wanted.set()
+                self._wake_ack_sender()
                 return True
             self._ack_sent = self._acked_upto
             if sent is not True:  # the kernel took part of it: the rest goes before anything else
@@ -568,17 +568,22 @@ class Connection:
         if submit_id > self._acked_upto:
             self._acked_upto = submit_id
             if not self._publishing:
-                self._ack_wanted.set()
+                self._wake_ack_sender()
             self._ack_dropped()
 
     async def _send_acks(self) -> None:
         """Acks for what the hub's writer stored later (a durable log's, or after a wait)."""
         while True:
-            await self._ack_wanted.wait()
-            self._ack_wanted = trio.Event()
             if self._acked_upto > self._ack_sent:
                 self._ack_sent = self._acked_upto
                 await self.ws.send_message(codec.submit_ack(self._ack_sent))
+                continue
+            self._ack_wanted = trio.Event()
+            await self._ack_wanted.wait()
+
+    def _wake_ack_sender(self) -> None:
+        if self._ack_wanted is not None:
+            self._ack_wanted.set()
 
     # Closing ---------------------------------------------------------------------------------
 
