@@ -161,6 +161,8 @@ async def main(args: argparse.Namespace) -> None:
     settings = BrokerSettings(host="127.0.0.1", port=0, heartbeat_interval=IDLE_HEARTBEAT_MS)
     async with trio.open_nursery() as nursery:
         running = await nursery.start(serve_broker, settings)
+        if not args.no_trace:  # from here: the broker's start-up (imports, compiled code) is not
+            tracemalloc.start(max(args.frames, TRACE_DEPTH))  # traced, which made every look slow
         made = await create_developer(running.stores.developers, "idle")
         developer = (made.dev_id, made.api_key)
         urls = (running.ws_url, running.api_url)
@@ -190,6 +192,4 @@ def _connect(urls: tuple[str, str], developer: tuple[str, str], first: int, coun
 if __name__ == "__main__":
     arguments = parse_args(None)
     raise_file_limit()
-    if not arguments.no_trace:
-        tracemalloc.start(max(arguments.frames, TRACE_DEPTH))
     trio.run(main, arguments)
