@@ -36,6 +36,14 @@ class Member:
         return True
 
 
+@pytest.fixture
+async def reader(nursery: trio.Nursery) -> SharedReader:
+    """A running shared reader (stopped with the test's nursery)."""
+    shared = SharedReader()
+    await nursery.start(shared.run)
+    return shared
+
+
 async def _socket_pair() -> tuple[ServerSocket, trio.SocketStream]:
     a, b = trio.socket.socketpair()
     return ServerSocket(trio.SocketStream(a), "test"), trio.SocketStream(b)
@@ -52,89 +60,79 @@ async def _eventually(check: object) -> None:
             await trio.sleep(0.001)
 
 
-async def test_parked_members_are_served_in_one_task_until_one_needs_its_own() -> None:
-    reader = SharedReader()
-    async with trio.open_nursery() as nursery:
-        await nursery.start(reader.run)
-        pairs = [await _socket_pair() for _ in range(3)]
-        members = [Member(ws) for ws, _ in pairs]
-        woken: list[int] = []
+async def test_parked_members_are_served_in_one_task_until_one_needs_its_own(
+    reader: SharedReader, nursery: trio.Nursery
+) -> None:
+    pairs = [await _socket_pair() for _ in range(3)]
+    members = [Member(ws) for ws, _ in pairs]
+    woken: list[int] = []
 
-        async def park(index: int) -> None:
-            await reader.wait(members[index])
-            woken.append(index)
+    async def park(index: int) -> None:
+        await reader.wait(members[index])
+        woken.append(index)
 
-        for index in range(3):
-            nursery.start_soon(park, index)
-        await _eventually(lambda: len(reader) == 3)
-        for index, (_, client) in enumerate(pairs):
-            await client.send_all(_frames(f"reading {index}", "and one more"))
-        await _eventually(lambda: all(len(m.handled) == 2 for m in members))
-        assert woken == [] and len(reader) == 3  # no task of theirs ran
-        await pairs[1][1].send_all(_frames("wake me"))
-        await _eventually(lambda: woken == [1])
-        assert len(reader) == 2
-        nursery.cancel_scope.cancel()
+    for index in range(3):
+        nursery.start_soon(park, index)
+    await _eventually(lambda: len(reader) == 3)
+    for index, (_, client) in enumerate(pairs):
+        await client.send_all(_frames(f"reading {index}", "and one more"))
+    await _eventually(lambda: all(len(m.handled) == 2 for m in members))
+    assert woken == [] and len(reader) == 3  # no task of theirs ran
+    await pairs[1][1].send_all(_frames("wake me"))
+    await _eventually(lambda: woken == [1])
+    assert len(reader) == 2
 
 
-async def test_a_control_frame_or_the_end_of_the_stream_hands_the_socket_back() -> None:
-    reader = SharedReader()
-    async with trio.open_nursery() as nursery:
-        await nursery.start(reader.run)
-        ws, client = await _socket_pair()
-        member = Member(ws)
-        client_frames = FrameProtocol(client=True, extensions=[])
-        await client.send_all(client_frames.send_data("first") + client_frames.ping(b"hi"))
-        await reader.wait(member)  # the ping: the connection's own task answers it
-        assert await ws.receive_messages() == ["first"]
-        await client.aclose()
-        await reader.wait(member)  # the end of the stream
-        with pytest.raises(Exception):
-            await ws.receive_messages()
-        nursery.cancel_scope.cancel()
+async def test_a_control_frame_or_the_end_of_the_stream_hands_the_socket_back(reader: SharedReader) -> None:
+    ws, client = await _socket_pair()
+    member = Member(ws)
+    client_frames = FrameProtocol(client=True, extensions=[])
+    await client.send_all(client_frames.send_data("first") + client_frames.ping(b"hi"))
+    await reader.wait(member)  # the ping: the connection's own task answers it
+    assert await ws.receive_messages() == ["first"]
+    await client.aclose()
+    await reader.wait(member)  # the end of the stream
+    with pytest.raises(Exception):
+        await ws.receive_messages()
 
 
-async def test_an_error_in_one_member_is_raised_in_its_own_task_and_the_others_go_on() -> None:
-    reader = SharedReader()
-    async with trio.open_nursery() as nursery:
-        await nursery.start(reader.run)
-        (bad_ws, bad_client), (good_ws, good_client) = await _socket_pair(), await _socket_pair()
-        bad, good = Member(bad_ws, fail=True), Member(good_ws)
-        raised: list[BaseException] = []
+async def test_an_error_in_one_member_is_raised_in_its_own_task_and_the_others_go_on(
+    reader: SharedReader, nursery: trio.Nursery
+) -> None:
+    (bad_ws, bad_client), (good_ws, good_client) = await _socket_pair(), await _socket_pair()
+    bad, good = Member(bad_ws, fail=True), Member(good_ws)
+    raised: list[BaseException] = []
 
-        async def park_bad() -> None:
-            try:
-                await reader.wait(bad)
-            except RuntimeError as error:
-                raised.append(error)
+    async def park_bad() -> None:
+        try:
+            await reader.wait(bad)
+        except RuntimeError as error:
+            raised.append(error)
 
-        nursery.start_soon(park_bad)
-        nursery.start_soon(reader.wait, good)
-        await _eventually(lambda: len(reader) == 2)
-        await bad_client.send_all(_frames("boom"))
-        await _eventually(lambda: raised)
-        await good_client.send_all(_frames("still served"))
-        await _eventually(lambda: good.handled == ["still served"])
-        nursery.cancel_scope.cancel()
+    nursery.start_soon(park_bad)
+    nursery.start_soon(reader.wait, good)
+    await _eventually(lambda: len(reader) == 2)
+    await bad_client.send_all(_frames("boom"))
+    await _eventually(lambda: raised)
+    await good_client.send_all(_frames("still served"))
+    await _eventually(lambda: good.handled == ["still served"])
 
 
-async def test_a_cancelled_member_is_forgotten_and_its_descriptor_may_be_reused() -> None:
-    reader = SharedReader()
-    async with trio.open_nursery() as nursery:
-        await nursery.start(reader.run)
-        ws, client = await _socket_pair()
-        with trio.move_on_after(0.05):
-            await reader.wait(Member(ws))
-        assert len(reader) == 0
-        await trio.aclose_forcefully(client)
-        await ws.aclose()
-        again, again_client = await _socket_pair()  # likely the same descriptor numbers
-        member = Member(again)
-        nursery.start_soon(reader.wait, member)
-        await _eventually(lambda: len(reader) == 1)
-        await again_client.send_all(_frames("hello"))
-        await _eventually(lambda: member.handled == ["hello"])
-        nursery.cancel_scope.cancel()
+async def test_a_cancelled_member_is_forgotten_and_its_descriptor_may_be_reused(
+    reader: SharedReader, nursery: trio.Nursery
+) -> None:
+    ws, client = await _socket_pair()
+    with trio.move_on_after(0.05):
+        await reader.wait(Member(ws))
+    assert len(reader) == 0
+    await trio.aclose_forcefully(client)
+    await ws.aclose()
+    again, again_client = await _socket_pair()  # likely the same descriptor numbers
+    member = Member(again)
+    nursery.start_soon(reader.wait, member)
+    await _eventually(lambda: len(reader) == 1)
+    await again_client.send_all(_frames("hello"))
+    await _eventually(lambda: member.handled == ["hello"])
 
 
 async def test_members_are_woken_when_the_reader_stops() -> None:
@@ -262,31 +260,29 @@ async def test_identify_arriving_during_a_broker_close_does_not_spend_the_token(
 
 
 
-async def test_a_parked_task_is_woken_when_a_write_of_its_own_ends_the_socket() -> None:
+async def test_a_parked_task_is_woken_when_a_write_of_its_own_ends_the_socket(
+    reader: SharedReader, nursery: trio.Nursery
+) -> None:
     """send_now left part of a frame; finishing it meets a peer that went away: the socket ends
     (no close frame after half a frame), and the task parked in the shared reader is woken."""
-    reader = SharedReader()
-    async with trio.open_nursery() as nursery:
-        await nursery.start(reader.run)
-        a, b = socket.socketpair()
-        a.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
-        ws = ServerSocket(trio.SocketStream(trio.socket.from_stdlib_socket(a)), "test")
-        woken = trio.Event()
+    a, b = socket.socketpair()
+    a.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+    ws = ServerSocket(trio.SocketStream(trio.socket.from_stdlib_socket(a)), "test")
+    woken = trio.Event()
 
-        async def park() -> None:
-            await reader.wait(Member(ws))
-            woken.set()
+    async def park() -> None:
+        await reader.wait(Member(ws))
+        woken.set()
 
-        nursery.start_soon(park)
-        await _eventually(lambda: len(reader) == 1)
-        rest = True
-        while rest is True:
-            rest = ws.send_now("x" * 200_000)
-        assert isinstance(rest, bytes)  # a partial write: the writers' turn stays taken
-        b.close()  # the peer goes away with our data unread
-        with pytest.raises(ConnectionClosed):
-            await ws.finish_send(rest)
-        with trio.fail_after(5):
-            await woken.wait()
-        assert len(reader) == 0 and ws.closed is not None
-        nursery.cancel_scope.cancel()
+    nursery.start_soon(park)
+    await _eventually(lambda: len(reader) == 1)
+    rest = True
+    while rest is True:
+        rest = ws.send_now("x" * 200_000)
+    assert isinstance(rest, bytes)  # a partial write: the writers' turn stays taken
+    b.close()  # the peer goes away with our data unread
+    with pytest.raises(ConnectionClosed):
+        await ws.finish_send(rest)
+    with trio.fail_after(5):
+        await woken.wait()
+    assert len(reader) == 0 and ws.closed is not None
