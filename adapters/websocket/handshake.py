@@ -23,10 +23,19 @@ PATH = "/connect"
 _quiet = logging.getLogger("wearstream.broker.handshake")
 _quiet.setLevel(logging.WARNING)
 
-_BAD_REQUEST = (
-    b"HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\n"
-    b"Content-Length: 38\r\n\r\nnot a valid WebSocket opening request\n"
-)
+
+def plain_response(status: int, reason: str, text: str, *headers: str) -> bytes:
+    """A whole ``Connection: close`` HTTP/1.1 answer with a plain-text body, its length counted
+    (hand-counted lengths were off by one: a client waited for a byte that never came)."""
+    body = text.encode()
+    lines = [
+        f"HTTP/1.1 {status} {reason}", "Connection: close", "Content-Type: text/plain; charset=utf-8",
+        f"Content-Length: {len(body)}", *headers,
+    ]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+
+_BAD_REQUEST = plain_response(400, "Bad Request", "not a valid WebSocket opening request\n")
 
 
 @attrs.frozen

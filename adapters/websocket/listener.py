@@ -38,14 +38,10 @@ _CAPACITY_ERRNOS = {errno.EMFILE, errno.ENFILE, errno.ENOMEM, errno.ENOBUFS}
 ACCEPT_BACKOFF = 0.1
 SHED_WAIT = 0.005  # at the descriptor limit: the backlog is empty once no client came for this long
 LOG_EVERY = 10.0  # seconds between two log lines about the same kind of refusal
-_SERVICE_UNAVAILABLE = (
-    b"HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Type: text/plain\r\n"
-    b"Content-Length: 43\r\nRetry-After: 1\r\n\r\nthe broker is at its limit of connections\n"
+_SERVICE_UNAVAILABLE = handshake.plain_response(
+    503, "Service Unavailable", "the broker is at its limit of connections\n", "Retry-After: 1"
 )
-_HEAD_TOO_LARGE = (
-    b"HTTP/1.1 431 Request Header Fields Too Large\r\nConnection: close\r\n"
-    b"Content-Type: text/plain\r\nContent-Length: 25\r\n\r\nrequest head is too large\n"
-)
+_HEAD_TOO_LARGE = handshake.plain_response(431, "Request Header Fields Too Large", "request head is too large\n")
 _HEAD_END = b"\r\n\r\n"
 _READ_BYTES = 16 * 1024
 
