@@ -4,7 +4,10 @@ Every connection gets its own nursery (reader, and for consumers a sender; for a
 producers an ack sender) inside the server's handler nursery, so nothing outlives its connection,
 and a connection that misbehaves is closed with the code its error carries while every other
 connection carries on. One broker-wide task watches every session's deadline (a heap), instead
-of a sleeping task per connection: an idle producer then costs a reader and nothing else.
+of a sleeping task per connection; and once identified, a connection's task waits parked while
+one broker-wide task reads every such socket and handles plain readings itself, waking the
+connection's task only for the rest (adapters/websocket/shared_reader.py): an idle producer then
+costs a parked task and nothing else, and a reading no task switch.
 """
 
 from __future__ import annotations
