@@ -325,15 +325,12 @@ class Connection:
         """Hand ``readings`` to the hub if that needs no wait (an inline append to a memory
         log, or room in the intake), and send the ack that is due if the socket takes it now
         (else the ack sender does); False when this connection's task must do it."""
-        hub = self.broker.hub
-        if hub.writer.can_inline(readings[0].developer_id):
-            self._publishing = True
-            try:
-                await hub.writer.write_inline(readings)
-            finally:
-                self._publishing = False
-        elif not hub.intake.try_put_many(readings):
-            return False
+        self._publishing = True
+        try:
+            if not await self.broker.hub.publish_now(readings):
+                return False
+        finally:
+            self._publishing = False
         if self._acked_upto > self._ack_sent:
             sent = self.ws.send_now(codec.submit_ack(self._acked_upto))
             if sent is False:

@@ -125,6 +125,14 @@ class Hub:
         else:
             await self.intake.put_many(readings)
 
+    async def publish_now(self, readings: list[Reading]) -> bool:
+        """publish_many if that needs no wait (an inline append, or room in the intake); else
+        nothing is done and False (the caller's publish_many waits, or is refused)."""
+        if self.writer.can_inline(readings[0].developer_id):
+            await self.writer.write_inline(readings)
+            return True
+        return self.intake.try_put_many(readings)
+
     def update_presence(self, developer_id: str, uid: str, status: Status, link: int = 0) -> None:
         self.online.update(developer_id, uid, status, link)
 
