@@ -85,7 +85,7 @@ class Intake:
         queue = self._queue
         for reading in readings:
             size = reading.size
-            if len(queue) >= self.queue_size or (self.bytes and self.bytes + size > self.max_bytes):
+            if not self._room_for(1, size):
                 self._arrived.set()  # what is queued already goes on meanwhile
                 await self._wait_for_room(size)
             self.bytes += size
@@ -99,9 +99,7 @@ class Intake:
         if self._closed or not self.storage.ok or self._waiters:
             return False
         size = sum(reading.size for reading in readings)
-        if len(self._queue) + len(readings) > self.queue_size or (
-            self.bytes and self.bytes + size > self.max_bytes
-        ):
+        if not self._room_for(len(readings), size):
             return False
         self.bytes += size
         self.pending += len(readings)
@@ -109,13 +107,18 @@ class Intake:
         self._arrived.set()
         return True
 
+    def _room_for(self, count: int, size: int) -> bool:
+        """Whether ``count`` more readings of ``size`` bytes in all fit (a reading bigger than
+        ``max_bytes`` fits into an empty queue, so it is never refused for good)."""
+        return len(self._queue) + count <= self.queue_size and not (
+            self.bytes and self.bytes + size > self.max_bytes
+        )
+
     async def _wait_for_room(self, size: int) -> None:
         self._waiters += 1
         try:
             with self.storage.waiting() as wait:
-                while len(self._queue) >= self.queue_size or (
-                    self.bytes and self.bytes + size > self.max_bytes
-                ):
+                while not self._room_for(1, size):
                     if self._closed:
                         raise trio.BrokenResourceError("the hub's writer has stopped")
                     await self._room.wait()
