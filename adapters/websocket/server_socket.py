@@ -158,18 +158,9 @@ class ServerSocket:
         under way (what was read is kept for it)."""
         if self._reading or self._close_sent or self.closed is not None or self._parser.closed:
             return None
-        buffer = _receive_buffer()
-        try:
-            size = os.readv(self._socket.fileno(), (buffer,))  # type: ignore[union-attr]
-        except BlockingIOError:
-            size = -1
-        except OSError:
-            size = 0
-        if not size:
+        if self._read_now() == 0:
             self._lost = True
             return None
-        if size > 0:
-            self._parser.feed(memoryview(buffer)[:size])
         try:
             items = self._parser.parse()
         except FrameError as error:
@@ -242,24 +233,29 @@ class ServerSocket:
                 return False
             self._parser.feed(data)
             return bool(data)
-        buffer = _receive_buffer()
-        while True:
-            try:
-                size = os.readv(sock.fileno(), (buffer,))
-                break
-            except BlockingIOError:
-                pass
-            except OSError:  # reset by the peer, or closed by another of the connection's tasks
-                return False
+        while (size := self._read_now()) is None:
             try:
                 await trio.lowlevel.wait_readable(sock)
             except (trio.ClosedResourceError, OSError):
                 return False
         if not size:
             return False
-        self._parser.feed(memoryview(buffer)[:size])  # before anyone else may use the buffer
         await trio.lowlevel.checkpoint()  # a peer that always has data must not hold the loop
         return True
+
+    def _read_now(self) -> int | None:
+        """One read of a plain socket without waiting, into the parser: the bytes read, 0 once
+        the stream has ended (or was reset, or closed by another of the connection's tasks),
+        None when nothing is waiting."""
+        buffer = _receive_buffer()
+        try:
+            size = os.readv(self._socket.fileno(), (buffer,))  # type: ignore[union-attr]
+        except BlockingIOError:
+            return None
+        except OSError:
+            return 0
+        self._parser.feed(memoryview(buffer)[:size])  # before anyone else may use the buffer
+        return size
 
     async def _sort(self, items: list[Message | Control]) -> list[Message]:
         """The messages among ``items``; control frames are answered here."""
