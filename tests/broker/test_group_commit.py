@@ -18,16 +18,7 @@ from wearstream.domain.stream import Payload
 from wearstream.ports.storage import Submission
 from wearstream.testing.fake_shared import SharedMemory
 
-
-class Watcher:
-    def __init__(self, developer_id: str) -> None:
-        self.developer_id = developer_id
-        self.extensions = False
-        self.peak_bytes = 0
-        self.seqs: list[int] = []
-
-    def offer(self, seq: int, frame: str) -> None:
-        self.seqs.append(seq)
+from .conftest import Watcher
 
 
 class WindowLog(MemoryStreamLog):

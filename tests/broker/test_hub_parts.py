@@ -22,6 +22,8 @@ from wearstream.domain.stream import Payload, ReplayRange, SubmitKey
 from wearstream.ports.storage import StorageUnavailable
 from wearstream.testing.fake_shared import MemoryConsumerLeases, SharedMemory
 
+from .conftest import Acks
+
 TS = "2024-05-04T10:26:11Z"
 
 
@@ -137,14 +139,6 @@ async def test_intake_is_bounded_in_bytes_and_refuses_while_storage_fails(
 
 
 # Writer ----------------------------------------------------------------------------------------
-
-
-class Acks:
-    def __init__(self) -> None:
-        self.ids: list[int] = []
-
-    def stored(self, submit_id: int) -> None:
-        self.ids.append(submit_id)
 
 
 class EventLog(MemoryStreamLog):

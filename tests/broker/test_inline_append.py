@@ -13,26 +13,9 @@ from wearstream.adapters.websocket.hub import Hub, Reading
 from wearstream.domain.stream import Payload, ReplayRange, SubmitKey
 from wearstream.ports.storage import StorageUnavailable
 
+from .conftest import Acks, Watcher
+
 TS = "2024-05-04T10:26:11Z"
-
-
-class Watcher:
-    def __init__(self) -> None:
-        self.developer_id = "dev"
-        self.extensions = False
-        self.peak_bytes = 0
-        self.seqs: list[int] = []
-
-    def offer(self, seq: int, frame: str) -> None:
-        self.seqs.append(seq)
-
-
-class Acks:
-    def __init__(self) -> None:
-        self.ids: list[int] = []
-
-    def stored(self, submit_id: int) -> None:
-        self.ids.append(submit_id)
 
 
 class FlakyLog(MemoryStreamLog):

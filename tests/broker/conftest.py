@@ -1,0 +1,26 @@
+"""Fakes shared by the broker's tests."""
+
+from __future__ import annotations
+
+
+class Acks:
+    """An acknowledged producer as the hub sees it: notes every submit id it is told is stored."""
+
+    def __init__(self) -> None:
+        self.ids: list[int] = []
+
+    def stored(self, submit_id: int) -> None:
+        self.ids.append(submit_id)
+
+
+class Watcher:
+    """A consumer queue as the fan-out sees it: notes the seq of every frame it is offered."""
+
+    def __init__(self, developer_id: str = "dev") -> None:
+        self.developer_id = developer_id
+        self.extensions = False
+        self.peak_bytes = 0
+        self.seqs: list[int] = []
+
+    def offer(self, seq: int, frame: str) -> None:
+        self.seqs.append(seq)
