@@ -332,7 +332,7 @@ class Connection:
         finally:
             self._publishing = False
         if self._acked_upto > self._ack_sent:
-            sent = self.ws.send_now(codec.submit_ack(self._acked_upto))
+            sent = self.ws.send_now([codec.submit_ack(self._acked_upto)])
             if sent is False:
                 self._wake_ack_sender()
                 return True
@@ -485,7 +485,7 @@ class Connection:
         if isinstance(self.queue, ConsumerQueue):
             assert self._nursery is not None
             latest = self.queue.position()
-            self._nursery.start_soon(self.queue.run, self.ws.send_messages, self._too_slow)
+            self._nursery.start_soon(self.queue.run, self.ws.send_messages, self._too_slow, self.ws)
         elif self.session.wants_acks:
             assert self._nursery is not None
             self._nursery.start_soon(self._send_acks)

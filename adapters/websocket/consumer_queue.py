@@ -9,7 +9,10 @@ connection's reader never waits for a busy socket; a write that waits over ``sen
 reported (stall.py). Live frames are coalesced (``--coalesce``, 2 ms): one that comes after a
 quiet spell leaves at once; ones that come densely (within the window of the last write) wait for
 the window to end and leave together, in one write: a write is a syscall and a wake-up of the
-consumer, and at 1,000 readings/s they were a quarter of the broker's time. REPLAY ranges wait
+consumer, and at 1,000 readings/s they were a quarter of the broker's time. While the sender has
+nothing else to do, a live frame is written by the code that offers it, without waiting (when the
+socket takes it whole), and frames waiting for the window's end are written by the next offer
+after it: at 1 Hz × many producers the sender's task is not woken per write at all. REPLAY ranges wait
 in a bounded list: an identical one adds nothing, past ``max_pending_replays`` distinct ones
 TooManyReplays closes the consumer.
 """
@@ -19,7 +22,7 @@ from __future__ import annotations
 import collections
 import logging
 import math
-from typing import TYPE_CHECKING, Awaitable, Callable
+from typing import TYPE_CHECKING, Awaitable, Callable, Protocol
 
 import trio
 
@@ -49,6 +52,17 @@ WRITE_BYTES = 1024 * 1024
 SendFrames = Callable[[list[str]], Awaitable[None]]
 
 
+class WritesNow(Protocol):
+    """A socket that can take frames without waiting (ServerSocket)."""
+
+    def send_now(self, messages: list[str]) -> bool | bytes:
+        """True: all written; False: nothing written; bytes: the rest, for ``finish_send``."""
+        ...
+
+    async def finish_send(self, rest: bytes) -> None:
+        ...
+
+
 class TooManyReplays(Exception):
     """A consumer asked for more distinct REPLAY ranges than may wait (closed with its code)."""
 
@@ -74,8 +88,10 @@ class ConsumerQueue:
         self._wake = trio.Event()
         self.sent = 0
         self._last_write = -math.inf  # when the last write of live frames began
-        self._dense = False  # that write's frames came densely: more are likely within the window
         self.writes = 0
+        self._now: WritesNow | None = None  # writes live frames from offer(), when it can
+        self._idle: trio.CancelScope | None = None  # the sender's wait while it owes nothing else
+        self._rest: bytes | None = None  # what an offer's write left over: the sender finishes it
         self._watch = WriteWatch(limits.send_timeout)
 
     @property
@@ -107,7 +123,43 @@ class ConsumerQueue:
             self._pending_bytes += size
             if self._pending_bytes > self.peak_bytes:
                 self.peak_bytes = self._pending_bytes
+            if self._idle is not None and self._write_offered(self._idle):
+                return
         self._wake.set()
+
+    def _write_offered(self, idle: trio.CancelScope) -> bool:
+        """The sender is idle and only live frames are queued: write them now, or leave them
+        for the end of the coalescing window (the sender's wait ends then, unless a later
+        offer writes them first). False when the sender must be woken to write them."""
+        if self._acks_owed or self._replays or self._rest is not None:
+            return False
+        if len(self._pending) >= MAX_WRITE or self._pending_bytes >= WRITE_BYTES:
+            return False  # a full write: the sender's, bounded
+        due = self._live_due()
+        now = trio.current_time()
+        if now < due:
+            # The first offer after the window's end writes them; the sender only if none comes
+            # within one more window (a timer wake per write otherwise: it would always win).
+            fallback = due + self.limits.coalesce
+            if idle.deadline != fallback:  # moving a deadline costs a heap push
+                idle.deadline = fallback
+            return True
+        if self._now is None:
+            return False
+        written = self._now.send_now(list(self._pending))
+        if written is False:  # the socket is busy or full: the sender waits for it
+            return False
+        self._last_write = now
+        self.sent += len(self._pending)
+        self.writes += 1
+        self._pending.clear()
+        self._pending_bytes = 0
+        if idle.deadline != math.inf:
+            idle.deadline = math.inf
+        if written is not True:  # part of a frame is on the wire: the sender writes the rest
+            self._rest = written
+            return False
+        return True
 
     def position(self) -> int:
         """The latest seq this consumer can get only by REPLAY (sent in READY): every later one
@@ -140,49 +192,63 @@ class ConsumerQueue:
         self._acks_owed = min(self._acks_owed + 1, MAX_ACKS_OWED)
         self._wake.set()
 
-    async def run(self, send: SendFrames, stalled: Stalled | None = None) -> None:
+    async def run(
+        self, send: SendFrames, stalled: Stalled | None = None, now: WritesNow | None = None
+    ) -> None:
         """Send everything owed, forever. ``send`` writes a list of frames in one go: whatever
         has queued up leaves in one write, so a busy consumer costs one syscall per batch.
-        ``stalled(reason)`` is called once if a write waits over ``send_timeout``."""
+        ``stalled(reason)`` is called once if a write waits over ``send_timeout``. ``now``,
+        the same socket, lets live frames be written as they are offered."""
+        self._now = now
         async with trio.open_nursery() as nursery:
             if stalled is not None:
                 nursery.start_soon(self._watch.watch, stalled)
             await self._send_forever(send)
 
     def _owes(self) -> bool:
-        return bool(self._acks_owed or self._replays or self._pending) or self._catch_up_after is not None
+        """Whether there is something to write now (live frames within the coalescing window
+        wait for its end)."""
+        return (
+            bool(self._acks_owed or self._replays or self._rest is not None)
+            or self._catch_up_after is not None
+            or self._live_due() <= trio.current_time()
+        )
+
+    def _live_due(self) -> float:
+        """When the queued live frames are to be written (the end of the coalescing window
+        of the last write; at once when they fill a write); inf when none are queued."""
+        if not self._pending:
+            return math.inf
+        if len(self._pending) >= MAX_WRITE or self._pending_bytes >= WRITE_BYTES:
+            return -math.inf
+        if self._catch_up_after is not None:  # they go before the catch-up's first page
+            return -math.inf
+        return self._last_write + self.limits.coalesce
 
     async def _send_forever(self, send: SendFrames) -> None:
         while True:
             while self._owes():
-                if self._replays:
+                if self._rest is not None:
+                    rest, self._rest = self._rest, None
+                    assert self._now is not None
+                    await self._watch.finish(self._now.finish_send, rest)
+                elif self._replays:
                     await self._replay(send, self._replays.pop(0))
-                elif self._pending:
-                    await self._write_live(send)
+                elif self._live_due() <= trio.current_time():
+                    self._last_write = trio.current_time()
+                    await self._write(send, self._take_pending())
                 elif self._catch_up_after is not None:
                     await self._catch_up(send)
                 else:
                     await self._write(send, [])
-            if self._dense:
-                # Frames come densely: sleep one window and look again, rather than park and be
-                # woken by the next frame only to sleep out the window then (one wake, not two).
-                self._dense = False
-                await trio.sleep_until(self._last_write + self.limits.coalesce)
-                self._dense = bool(self._pending)  # still coming within the window
-            else:
-                self._wake = trio.Event()  # no await since _owes(): no frame can slip between
-                await self._wake.wait()
-
-    async def _write_live(self, send: SendFrames) -> None:
-        """The queued live frames in one write; within the coalescing window of the last write
-        (frames are coming densely) wait for the window to end first, so that they share it."""
-        window = self.limits.coalesce
-        due = self._last_write + window
-        if window > 0 and len(self._pending) < MAX_WRITE and due > trio.current_time():
-            self._dense = True
-            await trio.sleep_until(due)
-        self._last_write = trio.current_time()
-        await self._write(send, self._take_pending())
+            # Nothing due: wait to be woken, or for the window's end (no await since _owes(),
+            # so no frame can slip between). offer() writes live frames meanwhile when it can.
+            self._wake = trio.Event()
+            try:
+                with trio.CancelScope(deadline=self._live_due()) as self._idle:
+                    await self._wake.wait()
+            finally:
+                self._idle = None
 
     def _take_pending(self) -> list[str]:
         pending, frames, size = self._pending, [], 0

@@ -172,14 +172,15 @@ class ServerSocket:
                 return None
         return items  # type: ignore[return-value]
 
-    def send_now(self, message: str) -> bool | bytes:
-        """Write one text message without waiting, for the task that serves many sockets:
-        True when the kernel took it whole; False when nothing was written (the socket is
-        busy, closing or full: send it the usual way); else the unwritten rest, which must go
-        out with ``finish_send`` before anything else (the writers' turn stays taken)."""
+    def send_now(self, messages: list[str]) -> bool | bytes:
+        """Write text messages in one write without waiting, for code that must not wait (the
+        task that serves many sockets, a consumer's queue): True when the kernel took them
+        whole; False when nothing was written (the socket is busy, closing or full: send them
+        the usual way); else the unwritten rest, which must go out with ``finish_send`` before
+        anything else (the writers' turn stays taken)."""
         if self._writing or self._close_sent or self.closed is not None or self._socket is None:
             return False
-        data = frame(TEXT, message.encode())
+        data = text_frames(messages)
         try:
             sent = os.write(self._socket.fileno(), data)
         except OSError:  # full (BlockingIOError) or broken: the usual way finds out which

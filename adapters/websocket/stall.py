@@ -28,9 +28,16 @@ class WriteWatch:
     async def write(self, send: Callable[[list[str]], Awaitable[None]], frames: list[str]) -> None:
         """``send(frames)``, timed. Once a write has stalled nothing more is written (the close
         frame must be next on the wire): this waits until the connection's close cancels it."""
-        self._since, self._size = trio.current_time(), sum(map(len, frames))
+        await self._timed(send(frames), sum(map(len, frames)))
+
+    async def finish(self, finish_send: Callable[[bytes], Awaitable[None]], rest: bytes) -> None:
+        """``finish_send(rest)`` (what a write that did not wait left over), timed the same way."""
+        await self._timed(finish_send(rest), len(rest))
+
+    async def _timed(self, write: Awaitable[None], size: int) -> None:
+        self._since, self._size = trio.current_time(), size
         try:
-            await send(frames)
+            await write
         finally:
             self._since = None
         if self.tripped:

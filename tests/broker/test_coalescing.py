@@ -1,5 +1,6 @@
 """Coalescing a consumer's live frames (``--coalesce``): one after a quiet spell leaves at once,
-ones that come densely share one write at the end of the window, and 0 turns it off.
+ones that come densely share one write (with the first frame after the window's end, or one more
+window later at the latest), an idle sender leaves the writing to offer(), and 0 turns it off.
 
 Time here is trio's MockClock: it moves only when the test moves it, so what is asserted is which
 frames share a write, never how long anything took.
@@ -54,18 +55,86 @@ async def test_a_frame_after_a_quiet_spell_leaves_at_once_dense_ones_share_a_wri
     await offer(queue, 3, 4)
     assert len(socket.writes) == 1  # within the window of the first write: they wait
     mock_clock.jump(0.001)
-    await trio.testing.wait_all_tasks_blocked()
-    assert socket.writes[1:] == [['{"seq":2}', '{"seq":3}', '{"seq":4}']]
-    await offer(queue, 5)  # while frames keep coming the sender stays on the window's beat
-    assert len(socket.writes) == 2
+    await offer(queue, 5)  # the first frame after the window's end takes them along
+    assert socket.writes[1:] == [['{"seq":2}', '{"seq":3}', '{"seq":4}', '{"seq":5}']]
+    await offer(queue, 6)
     mock_clock.jump(0.002)
     await trio.testing.wait_all_tasks_blocked()
-    assert socket.writes[2:] == [['{"seq":5}']]
+    assert len(socket.writes) == 2  # no frame came after the window: one more window at most
+    mock_clock.jump(0.002)
+    await trio.testing.wait_all_tasks_blocked()
+    assert socket.writes[2:] == [['{"seq":6}']]
     mock_clock.jump(1.0)  # a quiet spell: the next frame leaves at once again
     await trio.testing.wait_all_tasks_blocked()
-    await offer(queue, 6)
-    assert socket.writes[3:] == [['{"seq":6}']]
+    await offer(queue, 7)
+    assert socket.writes[3:] == [['{"seq":7}']]
     assert queue.writes == 4
+
+
+class NowSocket(Socket):
+    """A socket that also takes frames without waiting: all of them, none, or all but the last
+    byte (``takes``), like ServerSocket.send_now. Every write is kept, in order, tagged."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.takes = "all"
+
+    async def send(self, frames: list[str]) -> None:
+        self.writes.append(["send", *frames])
+
+    def send_now(self, messages: list[str]) -> bool | bytes:
+        if self.takes == "none":
+            return False
+        self.writes.append(["now", *messages])
+        return True if self.takes == "all" else b"}"
+
+    async def finish_send(self, rest: bytes) -> None:
+        self.writes.append(["rest", rest.decode()])
+
+
+async def writing_consumer(nursery: trio.Nursery) -> tuple[ConsumerQueue, NowSocket]:
+    hub = Hub(MemoryStreamLog(), limits=HubLimits(coalesce=0.002))
+    await hub.open_developer("dev")
+    queue = hub.add_consumer("dev")
+    assert queue is not None
+    socket = NowSocket()
+    nursery.start_soon(queue.run, socket.send, None, socket)
+    await trio.testing.wait_all_tasks_blocked()
+    return queue, socket
+
+
+async def test_an_idle_sender_leaves_live_frames_to_the_offer_which_writes_them_without_waiting(
+    nursery: trio.Nursery, mock_clock: trio.testing.MockClock
+) -> None:
+    queue, socket = await writing_consumer(nursery)
+    queue.offer(1, '{"seq":1}')
+    assert socket.writes == [["now", '{"seq":1}']]  # written by offer() itself, no task switch
+    queue.offer(2, '{"seq":2}')
+    mock_clock.jump(0.002)
+    queue.offer(3, '{"seq":3}')
+    assert socket.writes[1:] == [["now", '{"seq":2}', '{"seq":3}']]
+    assert (queue.writes, queue.sent) == (2, 3)
+
+
+async def test_a_socket_that_takes_nothing_now_gets_the_frames_from_the_sender(
+    nursery: trio.Nursery, mock_clock: trio.testing.MockClock
+) -> None:
+    queue, socket = await writing_consumer(nursery)
+    socket.takes = "none"
+    await offer(queue, 1)
+    assert socket.writes == [["send", '{"seq":1}']]
+
+
+async def test_the_rest_of_a_partial_write_goes_before_anything_else(
+    nursery: trio.Nursery, mock_clock: trio.testing.MockClock
+) -> None:
+    queue, socket = await writing_consumer(nursery)
+    socket.takes = "part"
+    queue.offer(1, '{"seq":1}')
+    queue.heartbeat_ack()
+    await trio.testing.wait_all_tasks_blocked()
+    assert socket.writes[:2] == [["now", '{"seq":1}'], ["rest", "}"]]
+    assert socket.writes[2][0] == "send"  # the heartbeat ack, after the frame it followed
 
 
 async def test_coalesce_zero_writes_each_frame_when_it_comes(

@@ -278,7 +278,7 @@ async def test_a_parked_task_is_woken_when_a_write_of_its_own_ends_the_socket(
     await _eventually(lambda: len(reader) == 1)
     rest = True
     while rest is True:
-        rest = ws.send_now("x" * 200_000)
+        rest = ws.send_now(["x" * 200_000])
     assert isinstance(rest, bytes)  # a partial write: the writers' turn stays taken
     b.close()  # the peer goes away with our data unread
     with pytest.raises(ConnectionClosed):
