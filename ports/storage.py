@@ -99,6 +99,16 @@ class StreamLog(Protocol):
     async def aclose(self) -> None: ...
 
 
+@runtime_checkable
+class AppendsNow(Protocol):
+    """A log that stores without I/O (in memory): ``append_now`` is ``append`` that never waits,
+    with its rules and errors. The broker then appends in the producer's own task with no
+    coroutine per call (the hub's inline path, adapters/websocket/writer.py); a log that must
+    wait for anything leaves this out and is written by the hub's writer task."""
+
+    def append_now(self, payloads: Sequence[Payload]) -> None: ...
+
+
 @attrs.frozen
 class Submission:
     """A reading not yet numbered: what a shared log numbers and stores."""

@@ -36,7 +36,7 @@ from starlette.routing import Route
 from ...domain.datatypes import DataType
 from ...domain.identity import Role, Token
 from ...domain.stream import Payload
-from ...ports.storage import SharedStreamLog, StreamLog, Submission, TokenStore
+from ...ports.storage import AppendsNow, SharedStreamLog, StreamLog, Submission, TokenStore
 
 F = TypeVar("F", bound=Metric)
 
@@ -232,10 +232,21 @@ class MeteredSharedStreamLog(MeteredStreamLog):
         return payloads
 
 
+class MeteredLogThatAppendsNow(MeteredStreamLog):
+    """The same for a log that appends without waiting (ports.storage.AppendsNow)."""
+
+    def append_now(self, payloads: Sequence[Payload]) -> None:
+        started = time.perf_counter()
+        self._inner.append_now(payloads)  # type: ignore[attr-defined]
+        self._metrics.stored(payloads, time.perf_counter() - started)
+
+
 def metered_log(inner: StreamLog, metrics: BrokerMetrics) -> StreamLog:
-    """Wrap ``inner`` so that it stays a SharedStreamLog exactly when it was one."""
+    """Wrap ``inner`` so that it stays a SharedStreamLog, or AppendsNow, exactly when it was."""
     if isinstance(inner, SharedStreamLog):
         return MeteredSharedStreamLog(inner, metrics)  # type: ignore[return-value]
+    if isinstance(inner, AppendsNow):
+        return MeteredLogThatAppendsNow(inner, metrics)  # type: ignore[return-value]
     return MeteredStreamLog(inner, metrics)  # type: ignore[return-value]
 
 

@@ -60,6 +60,10 @@ class MemoryStreamLog:
         self._clock: Clock = clock or SystemClock()
 
     async def append(self, payloads: Sequence[Payload]) -> None:
+        self.append_now(payloads)
+
+    def append_now(self, payloads: Sequence[Payload]) -> None:
+        """``append`` without a coroutine (ports.storage.AppendsNow): nothing here waits."""
         check_appendable(payloads, lambda dev: self._logs[dev].last_seq if dev in self._logs else 0)
         now = self._clock.now()
         for payload in payloads:

@@ -307,7 +307,7 @@ class Connection:
                 return index + 1, actions
         return len(messages), None
 
-    async def handle_shared(self, messages: list[Message]) -> bool:
+    def handle_shared(self, messages: list[Message]) -> bool:
         """In the shared reader's task: handle ``messages`` if they are plain readings that can
         be stored now without waiting; else keep them (``_resume``) for this connection's task,
         and say False to wake it."""
@@ -315,19 +315,19 @@ class Connection:
             return False
         readings: list[Reading] = []
         start, actions = self._digest(messages, 0, trio.current_time(), readings)
-        if actions is not None or not (readings and await self._publish_now(readings)):
+        if actions is not None or not (readings and self._publish_now(readings)):
             self._resume = (messages, start, readings, actions)
             return False
         self.reschedule()
         return True
 
-    async def _publish_now(self, readings: list[Reading]) -> bool:
+    def _publish_now(self, readings: list[Reading]) -> bool:
         """Hand ``readings`` to the hub if that needs no wait (an inline append to a memory
         log, or room in the intake), and send the ack that is due if the socket takes it now
         (else the ack sender does); False when this connection's task must do it."""
         self._publishing = True
         try:
-            if not await self.broker.hub.publish_now(readings):
+            if not self.broker.hub.publish_now(readings):
                 return False
         finally:
             self._publishing = False

@@ -121,15 +121,15 @@ class Hub:
         the log lags, or when ``submit_queue_bytes`` of readings wait already). Raises
         StorageUnavailable while the log cannot be written (storage_state.py)."""
         if self.writer.can_inline(readings[0].developer_id):
-            await self.writer.write_inline(readings)
+            self.writer.write_inline(readings)
         else:
             await self.intake.put_many(readings)
 
-    async def publish_now(self, readings: list[Reading]) -> bool:
+    def publish_now(self, readings: list[Reading]) -> bool:
         """publish_many if that needs no wait (an inline append, or room in the intake); else
         nothing is done and False (the caller's publish_many waits, or is refused)."""
         if self.writer.can_inline(readings[0].developer_id):
-            await self.writer.write_inline(readings)
+            self.writer.write_inline(readings)
             return True
         return self.intake.try_put_many(readings)
 

@@ -8,8 +8,8 @@ storage fails while it waits.
 A producer connection hands over everything one receive brought in one ``put_many``: the queue
 is a deque and the writer is woken once per hand-over, not once per reading. ``pending`` counts
 what was handed over and is not yet written: while it is zero, the writer has nothing in hand and
-a memory log may be appended to inline, in the producer's own task (writer.py); ``inline_busy``
-marks such an append, and the writer takes no batch while one is under way (seq order).
+a memory log may be appended to inline, in the producer's own task (writer.py), by a plain call
+that the writer task cannot interleave with (seq order).
 """
 
 from __future__ import annotations
@@ -65,7 +65,6 @@ class Intake:
         self._queue: collections.deque[Reading] = collections.deque()
         self.bytes = 0  # of the readings queued for the writer or being written
         self.pending = 0  # readings queued for the writer or being written
-        self.inline_busy = False  # an inline append is under way (the writer waits)
         self._arrived = trio.Event()
         self._room = trio.Event()
         self._closed = False
@@ -135,22 +134,14 @@ class Intake:
         self.bytes += sum(reading.size for reading in readings)
         self._arrived.set()
 
-    def inline_done(self) -> None:
-        self.inline_busy = False
-        if self._queue:
-            self._arrived.set()
-
     async def batch(self, window: float = 0.0) -> list[Reading]:
         """Whatever has queued up (at least one, at most ``max_batch``), in order; with a
         ``window`` (seconds), what queues up within it after the first (the log's group commit)."""
-        while not self._queue or self.inline_busy:
+        while not self._queue:
             self._arrived = trio.Event()
             await self._arrived.wait()
         if window > 0 and self.max_batch > 1 and len(self._queue) < self.max_batch:
             await trio.sleep(window)
-            while self.inline_busy:  # pragma: no cover - a windowed log is never appended inline
-                self._arrived = trio.Event()
-                await self._arrived.wait()
         queue = self._queue
         if len(queue) <= self.max_batch:
             batch = list(queue)

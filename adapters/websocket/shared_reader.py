@@ -41,7 +41,7 @@ class Member(Protocol):
 
     ws: ServerSocket
 
-    async def handle_shared(self, messages: list[Message]) -> bool:
+    def handle_shared(self, messages: list[Message]) -> bool:
         """Handle ``messages`` in the shared task; False: wake the connection's own task."""
 
 
@@ -75,7 +75,7 @@ class SharedReader:
             while True:
                 await trio.lowlevel.wait_readable(epoll.fileno())
                 for fd, _ in epoll.poll(0, READY_PER_PASS):
-                    await self._serve(fd)
+                    self._serve(fd)
         finally:
             self.running = False
             for fd in list(self._parked):
@@ -102,7 +102,7 @@ class SharedReader:
 
         await trio.lowlevel.wait_task_rescheduled(abort)
 
-    async def _serve(self, fd: int) -> None:
+    def _serve(self, fd: int) -> None:
         parked = self._parked.get(fd)
         if parked is None:  # woken earlier in this pass
             return
@@ -111,7 +111,7 @@ class SharedReader:
             messages = member.ws.poll_messages()
             if messages is None:
                 self._wake(fd, outcome.Value(None))
-            elif messages and not await member.handle_shared(messages):
+            elif messages and not member.handle_shared(messages):
                 self._wake(fd, outcome.Value(None))
         except Exception as error:  # one connection's fault: raised in its own task
             self._wake(fd, outcome.Error(error))

@@ -17,8 +17,9 @@ right after this node's dispatched position is dispatched here at once, from the
 when another node's payloads came in between, the follower (the hub's) reads them and this
 node's, in seq order, as it reads everything other nodes append.
 
-Inline appends. A log in memory (no commit window, not shared) is appended to in the producer's
-own task (``write_inline``), when the writer has nothing in hand: numbering, append, dispatch and
+Inline appends. A log in memory (one that appends without waiting, ports.storage.AppendsNow, with
+no commit window, not shared) is appended to in the producer's own task (``write_inline``, a plain
+call: no coroutine), when the writer has nothing in hand: numbering, append, dispatch and
 ack without a channel hop or a wake of the writer task per reading. Should such an append fail
 (or wait and be cancelled), the numbered batch goes back to the head of the intake and the
 writer retries it like any other, so nothing numbered is ever dropped.
@@ -29,7 +30,7 @@ from __future__ import annotations
 from functools import partial
 
 from ...domain.stream import Payload
-from ...ports.storage import SharedStreamLog, StorageUnavailable, StreamLog, Submission
+from ...ports.storage import AppendsNow, SharedStreamLog, StorageUnavailable, StreamLog, Submission
 from .fan_out import FanOut
 from .intake import Intake, Reading
 from .numbering import Numbering
@@ -50,7 +51,7 @@ class Writer:
         self.storage = storage
         self.payloads_in = 0
         self.window = log.commit_window
-        self.inline = self.shared is None and not self.window
+        self._now_log = log if isinstance(log, AppendsNow) and self.shared is None and not self.window else None
 
     async def run(self) -> None:
         try:
@@ -71,31 +72,27 @@ class Writer:
         """Whether readings of ``developer_id`` may be written inline now (see write_inline)."""
         intake = self.intake
         return (
-            self.inline and not intake.pending and not intake.inline_busy and self.storage.ok
+            self._now_log is not None and not intake.pending and self.storage.ok
             and self.numbering.knows(developer_id)
         )
 
-    async def write_inline(self, batch: list[Reading]) -> None:
+    def write_inline(self, batch: list[Reading]) -> None:
         """Number, store, dispatch and acknowledge ``batch`` in the caller's task; call it only
-        right after can_inline() said yes (no checkpoint between). A failed append is handed to
-        the writer (the producer's ack waits until it is stored)."""
-        intake = self.intake
-        intake.inline_busy = True
-        try:
-            payloads = self._number(batch)
-            if payloads:
-                try:
-                    await self.log.append(payloads)
-                except StorageUnavailable as error:
-                    self.storage.failed(error)
-                    intake.requeue(batch)
-                    return
-                except BaseException:
-                    intake.requeue(batch)
-                    raise
-            self._deliver(batch)
-        finally:
-            intake.inline_done()
+        right after can_inline() said yes. A failed append is handed to the writer (the
+        producer's ack waits until it is stored)."""
+        assert self._now_log is not None
+        payloads = self._number(batch)
+        if payloads:
+            try:
+                self._now_log.append_now(payloads)
+            except StorageUnavailable as error:
+                self.storage.failed(error)
+                self.intake.requeue(batch)
+                return
+            except BaseException:
+                self.intake.requeue(batch)
+                raise
+        self._deliver(batch)
 
     async def write(self, batch: list[Reading]) -> None:
         if self.shared is not None:

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Sequence
+
+from wearstream.adapters.storage.memory import MemoryStreamLog
+from wearstream.domain.stream import Payload
+from wearstream.ports.storage import StorageUnavailable
+
 
 class Acks:
     """An acknowledged producer as the hub sees it: notes every submit id it is told is stored."""
@@ -24,3 +30,19 @@ class Watcher:
 
     def offer(self, seq: int, frame: str) -> None:
         self.seqs.append(seq)
+
+
+class FlakyLog(MemoryStreamLog):
+    """The real memory log, refusing every append while ``full`` (inline ones too: the memory
+    log's ``append`` is its ``append_now``)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.full = False
+        self.refused = 0
+
+    def append_now(self, payloads: Sequence[Payload]) -> None:
+        if self.full:
+            self.refused += 1
+            raise StorageUnavailable("database or disk is full")
+        super().append_now(payloads)

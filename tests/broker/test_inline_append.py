@@ -4,31 +4,16 @@ the writer has something in hand, so that seq order and "acked only once stored"
 
 from __future__ import annotations
 
-from typing import Sequence
-
 import trio
 
 from wearstream.adapters.storage.memory import MemoryStreamLog
 from wearstream.adapters.websocket.hub import Hub, Reading
-from wearstream.domain.stream import Payload, ReplayRange, SubmitKey
+from wearstream.domain.stream import ReplayRange, SubmitKey
 from wearstream.ports.storage import StorageUnavailable
 
-from .conftest import Acks, Watcher
+from .conftest import Acks, FlakyLog, Watcher
 
 TS = "2024-05-04T10:26:11Z"
-
-
-class FlakyLog(MemoryStreamLog):
-    """The memory log, refusing appends while ``full``."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.full = False
-
-    async def append(self, payloads: Sequence[Payload]) -> None:
-        if self.full:
-            raise StorageUnavailable("database or disk is full")
-        await super().append(payloads)
 
 
 def readings(acks: Acks, *ids: int) -> list[Reading]:

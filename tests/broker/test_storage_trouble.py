@@ -9,27 +9,13 @@ from typing import Sequence
 import pytest
 import trio
 
-from wearstream.adapters.storage.memory import MemoryStreamLog
 from wearstream.adapters.websocket.hub import Hub
 from wearstream.domain.stream import Payload, ReplayRange
 from wearstream.ports.storage import StorageUnavailable
 
+from .conftest import FlakyLog
+
 TS = "2024-05-04T10:26:11Z"
-
-
-class FlakyLog(MemoryStreamLog):
-    """The real memory log, refusing every append while ``full``."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.full = False
-        self.refused = 0
-
-    async def append(self, payloads: Sequence[Payload]) -> None:
-        if self.full:
-            self.refused += 1
-            raise StorageUnavailable("database or disk is full")
-        await super().append(payloads)
 
 
 async def wait_until(condition, timeout: float = 5.0) -> None:
