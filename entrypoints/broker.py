@@ -273,8 +273,9 @@ def _add_limits(parser: OptionParser, d: BrokerSettings) -> None:
     )
     parser.add_argument(
         "--coalesce", type=duration(1.0), default=d.coalesce, metavar="S",
-        help="frames for a consumer that come densely wait up to this long to leave in one write; "
-        "one after a quiet spell leaves at once; 0 = every batch at once (default 2ms; s, ms or us)",
+        help="frames for a consumer that come within this long of its last write wait to leave "
+        "together (with the next frame after it, or one more window later at most); one after "
+        "a quiet spell leaves at once; 0 = every batch at once (default 2ms; s, ms or us)",
     )
 
 

@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ...domain.stream import Payload, ReplayRange, SubmitKey
-from ...ports.storage import Retention, StreamLog
+from ...ports.storage import AppendsNow, Retention, StreamLog
 from .values import assert_same_payloads, json_objects, payload
 
 # One batch of a generated history: (developer index, seq gap, synthetic, key counter or None).
@@ -86,6 +86,21 @@ class StreamLogContract(abc.ABC):
         await log.append([payload("dev_a", 3)])
         got = await log.read_range("dev_a", ReplayRange(0, 10), 10)
         assert [p.seq for p in got] == [1, 2, 3]
+
+    async def test_append_now_stores_as_append_does(self, log: StreamLog) -> None:
+        """A log that appends without waiting (AppendsNow) keeps the same rules that way; the
+        broker uses it for every reading, so it must be the same log, not a second one."""
+        if not isinstance(log, AppendsNow):
+            pytest.skip("this log does not append without waiting")
+        assert log.commit_window == 0  # a log that gathers readings is written by the writer task
+        log.append_now([payload("dev_a", 1), payload("dev_b", 1)])
+        await log.append([payload("dev_a", 2)])
+        log.append_now([payload("dev_a", 3, key=SubmitKey("outbox-1", 7))])
+        with pytest.raises(ValueError, match="seq"):
+            log.append_now([payload("dev_a", 3)])
+        assert [p.seq for p in await log.read_range("dev_a", ReplayRange(0, 10), 10)] == [1, 2, 3]
+        assert await log.last_seq("dev_b") == 1
+        assert await log.last_keys("dev_a") == {("user-1", "outbox-1"): 7}
 
     async def test_seqs_may_have_gaps(self, log: StreamLog) -> None:
         await log.append([payload("dev_a", seq) for seq in (1, 5, 9)])
