@@ -10,9 +10,10 @@ reported (stall.py). Live frames are coalesced (``--coalesce``, 2 ms): one that 
 quiet spell leaves at once; ones that come densely (within the window of the last write) wait for
 the window to end and leave together, in one write: a write is a syscall and a wake-up of the
 consumer, and at 1,000 readings/s they were a quarter of the broker's time. While the sender has
-nothing else to do, a live frame is written by the code that offers it, without waiting (when the
-socket takes it whole), and frames waiting for the window's end are written by the next offer
-after it: at 1 Hz × many producers the sender's task is not woken per write at all. REPLAY ranges wait
+nothing else to do, live frames are written by the code that delivered them (``flush``, once per
+batch), without waiting, when the socket takes them whole; frames waiting for the window's end
+go with the next delivery after it: at 1 Hz × many producers the sender's task is not woken per
+write at all. REPLAY ranges wait
 in a bounded list: an identical one adds nothing, past ``max_pending_replays`` distinct ones
 TooManyReplays closes the consumer.
 """
@@ -49,6 +50,9 @@ CATCH_UP_PAGE = 2000
 FIRST_PAGE = 32
 # Bytes of one write of live frames (besides MAX_WRITE frames).
 WRITE_BYTES = 1024 * 1024
+# Live frames that a delivery writes itself (flush): a few, as at 1 Hz × many producers. More
+# come when frames come fast (maximum rate): the sender writes those, after the deliverer's turn.
+INLINE_FRAMES = 16
 SendFrames = Callable[[list[str]], Awaitable[None]]
 
 
@@ -123,9 +127,23 @@ class ConsumerQueue:
             self._pending_bytes += size
             if self._pending_bytes > self.peak_bytes:
                 self.peak_bytes = self._pending_bytes
-            if self._idle is not None and self._write_offered(self._idle):
+            idle = self._idle
+            if idle is not None:
+                # The sender stays idle: flush(), at the end of this delivery, writes the frames
+                # or leaves them for the window's end, when the sender wakes at the latest. No
+                # clock is read per frame here: at maximum rate this runs for every reading.
+                latest = self._last_write + 2 * limits.coalesce
+                if latest < idle.deadline:
+                    idle.deadline = latest
                 return
         self._wake.set()
+
+    def flush(self) -> None:
+        """The end of a delivery (the fan-out's): write what was offered now, without waiting,
+        if the sender is idle and the coalescing window has ended; else wake the sender."""
+        idle = self._idle
+        if idle is not None and self._pending and not self._write_offered(idle):
+            self._wake.set()
 
     def _write_offered(self, idle: trio.CancelScope) -> bool:
         """The sender is idle and only live frames are queued: write them now, or leave them
@@ -133,13 +151,14 @@ class ConsumerQueue:
         offer writes them first). False when the sender must be woken to write them."""
         if self._acks_owed or self._replays or self._rest is not None:
             return False
-        if len(self._pending) >= MAX_WRITE or self._pending_bytes >= WRITE_BYTES:
-            return False  # a full write: the sender's, bounded
+        if len(self._pending) > INLINE_FRAMES or self._pending_bytes >= WRITE_BYTES:
+            return False  # frames come fast: the sender writes them, after the deliverer's turn
         due = self._live_due()
         now = trio.current_time()
         if now < due:
-            # The first offer after the window's end writes them; the sender only if none comes
-            # within one more window (a timer wake per write otherwise: it would always win).
+            # The first delivery after the window's end writes them; the sender only if none
+            # comes within one more window (a timer wake per write otherwise: it would always
+            # win).
             fallback = due + self.limits.coalesce
             if idle.deadline != fallback:  # moving a deadline costs a heap push
                 idle.deadline = fallback

@@ -100,6 +100,9 @@ class DashboardQueue:
         """A live DISPATCH frame (the same call the hub makes on a consumer's queue)."""
         self.push(frame)
 
+    def flush(self) -> None:
+        """Nothing: the dashboard's sender writes on its own beat."""
+
     def push(self, frame: str) -> None:
         size = len(frame)
         if len(self._frames) >= self.max_pending or self._bytes + size > self.max_bytes:

@@ -26,6 +26,9 @@ class Watcher(Protocol):
 
     def offer(self, seq: int, frame: str) -> None: ...
 
+    def flush(self) -> None:
+        """The end of a delivery: what was offered in it may be written now."""
+
 
 class FanOut:
     """Per developer: its watchers (consumers and dashboards) and its dispatched position."""
@@ -70,9 +73,19 @@ class FanOut:
 
     def deliver(self, payloads: Iterable[Payload]) -> None:
         """Dispatch what the shared log's follower read, skipping what was dispatched already."""
+        developers = set()
         for payload in payloads:
             if payload.seq > self.dispatched_seq(payload.developer_id):
                 self.dispatch(payload)
+                developers.add(payload.developer_id)
+        self.flush(developers)
+
+    def flush(self, developer_ids: Iterable[str]) -> None:
+        """The end of a delivery to ``developer_ids``: their queues may write what they were
+        offered (one decision per batch, not one clock read per frame)."""
+        for developer_id in developer_ids:
+            for queue in self.watchers.get(developer_id, ()):
+                queue.flush()
 
     def dispatch(self, payload: Payload) -> None:
         """Hand ``payload`` to each of its developer's watchers that wants it."""

@@ -129,6 +129,7 @@ class Writer:
             if reading.payload is not None:
                 dispatch(reading.payload)
             reading.acknowledge()
+        self.fan_out.flush({reading.developer_id for reading in batch})
 
     async def _write_shared(self, log: SharedStreamLog, batch: list[Reading]) -> None:
         """The shared log numbers the batch; what follows on from this node's position is
@@ -145,3 +146,4 @@ class Writer:
                 elif payload.seq == self.fan_out.dispatched_seq(dev) + 1:
                     self.fan_out.dispatch(payload)  # nothing of another node's in between
             reading.acknowledge()
+        self.fan_out.flush({reading.developer_id for reading in batch})

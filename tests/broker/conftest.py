@@ -31,6 +31,9 @@ class Watcher:
     def offer(self, seq: int, frame: str) -> None:
         self.seqs.append(seq)
 
+    def flush(self) -> None:
+        pass
+
 
 class FlakyLog(MemoryStreamLog):
     """The real memory log, refusing every append while ``full`` (inline ones too: the memory

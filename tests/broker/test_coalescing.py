@@ -39,8 +39,10 @@ async def consumer(nursery: trio.Nursery, coalesce: float) -> tuple[ConsumerQueu
 
 
 async def offer(queue: ConsumerQueue, *seqs: int) -> None:
+    """One delivery, as the fan-out makes it: the frames, then flush()."""
     for seq in seqs:
         queue.offer(seq, f'{{"seq":{seq}}}')
+    queue.flush()
     await trio.testing.wait_all_tasks_blocked()
 
 
@@ -55,7 +57,7 @@ async def test_a_frame_after_a_quiet_spell_leaves_at_once_dense_ones_share_a_wri
     await offer(queue, 3, 4)
     assert len(socket.writes) == 1  # within the window of the first write: they wait
     mock_clock.jump(0.001)
-    await offer(queue, 5)  # the first frame after the window's end takes them along
+    await offer(queue, 5)  # the first delivery after the window's end takes them along
     assert socket.writes[1:] == [['{"seq":2}', '{"seq":3}', '{"seq":4}', '{"seq":5}']]
     await offer(queue, 6)
     mock_clock.jump(0.002)
@@ -103,17 +105,36 @@ async def writing_consumer(nursery: trio.Nursery) -> tuple[ConsumerQueue, NowSoc
     return queue, socket
 
 
-async def test_an_idle_sender_leaves_live_frames_to_the_offer_which_writes_them_without_waiting(
+async def test_an_idle_sender_leaves_live_frames_to_the_delivery_which_writes_them_without_waiting(
     nursery: trio.Nursery, mock_clock: trio.testing.MockClock
 ) -> None:
     queue, socket = await writing_consumer(nursery)
     queue.offer(1, '{"seq":1}')
-    assert socket.writes == [["now", '{"seq":1}']]  # written by offer() itself, no task switch
     queue.offer(2, '{"seq":2}')
-    mock_clock.jump(0.002)
+    assert socket.writes == []  # offer() only queues
+    queue.flush()
+    assert socket.writes == [["now", '{"seq":1}', '{"seq":2}']]  # flush() wrote, no task switch
     queue.offer(3, '{"seq":3}')
-    assert socket.writes[1:] == [["now", '{"seq":2}', '{"seq":3}']]
-    assert (queue.writes, queue.sent) == (2, 3)
+    queue.flush()
+    mock_clock.jump(0.002)
+    queue.offer(4, '{"seq":4}')
+    queue.flush()
+    assert socket.writes[1:] == [["now", '{"seq":3}', '{"seq":4}']]
+    assert (queue.writes, queue.sent) == (2, 4)
+
+
+async def test_frames_offered_without_a_flush_are_written_by_the_sender(
+    nursery: trio.Nursery, mock_clock: trio.testing.MockClock
+) -> None:
+    """A delivery that never says it ended cannot strand frames: the sender's wait ends."""
+    queue, socket = await writing_consumer(nursery)
+    queue.offer(1, '{"seq":1}')
+    await trio.testing.wait_all_tasks_blocked()
+    assert socket.writes == [["send", '{"seq":1}']]
+    queue.offer(2, '{"seq":2}')
+    mock_clock.jump(0.004)
+    await trio.testing.wait_all_tasks_blocked()
+    assert socket.writes[1:] == [["send", '{"seq":2}']]
 
 
 async def test_a_socket_that_takes_nothing_now_gets_the_frames_from_the_sender(
@@ -131,6 +152,7 @@ async def test_the_rest_of_a_partial_write_goes_before_anything_else(
     queue, socket = await writing_consumer(nursery)
     socket.takes = "part"
     queue.offer(1, '{"seq":1}')
+    queue.flush()
     queue.heartbeat_ack()
     await trio.testing.wait_all_tasks_blocked()
     assert socket.writes[:2] == [["now", '{"seq":1}'], ["rest", "}"]]

@@ -63,6 +63,9 @@ class Queue:
     def offer(self, seq: int, frame: str) -> None:
         self.frames.append((seq, frame))
 
+    def flush(self) -> None:
+        pass
+
 
 def payload(seq: int, t: str = "HEART_RATE", dev: str = "dev") -> Payload:
     return Payload(dev, seq, "u", t, {"ts": TS, "val": seq})
