@@ -63,7 +63,8 @@ class MemoryStreamLog:
         self.append_now(payloads)
 
     def append_now(self, payloads: Sequence[Payload]) -> None:
-        """``append`` without a coroutine (ports.storage.AppendsNow): nothing here waits."""
+        """``append`` without a coroutine (ports.storage.AppendsNow): nothing here waits. The
+        broker's inline path calls this, not ``append``: a subclass that changes one changes both."""
         check_appendable(payloads, lambda dev: self._logs[dev].last_seq if dev in self._logs else 0)
         now = self._clock.now()
         for payload in payloads:

@@ -151,19 +151,20 @@ class ConsumerQueue:
         offer writes them first). False when the sender must be woken to write them."""
         if self._acks_owed or self._replays or self._rest is not None:
             return False
-        if len(self._pending) > INLINE_FRAMES or self._pending_bytes >= WRITE_BYTES:
-            return False  # frames come fast: the sender writes them, after the deliverer's turn
+        # Frames that come fast (maximum rate) are the sender's: it writes them after the
+        # deliverer's turn, at the window's end.
+        many = len(self._pending) > INLINE_FRAMES or self._pending_bytes >= WRITE_BYTES
         due = self._live_due()
         now = trio.current_time()
         if now < due:
-            # The first delivery after the window's end writes them; the sender only if none
-            # comes within one more window (a timer wake per write otherwise: it would always
-            # win).
-            fallback = due + self.limits.coalesce
-            if idle.deadline != fallback:  # moving a deadline costs a heap push
-                idle.deadline = fallback
+            # Few: the first delivery after the window's end writes them; the sender only if
+            # none comes within one more window (a timer wake per write otherwise: it would
+            # always win).
+            wake_at = due if many else due + self.limits.coalesce
+            if idle.deadline != wake_at:  # moving a deadline costs a heap push
+                idle.deadline = wake_at
             return True
-        if self._now is None:
+        if many or self._now is None:
             return False
         written = self._now.send_now(list(self._pending))
         if written is False:  # the socket is busy or full: the sender waits for it

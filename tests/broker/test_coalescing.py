@@ -12,7 +12,7 @@ import trio
 import trio.testing
 
 from wearstream.adapters.storage.memory import MemoryStreamLog
-from wearstream.adapters.websocket.consumer_queue import ConsumerQueue
+from wearstream.adapters.websocket.consumer_queue import INLINE_FRAMES, ConsumerQueue
 from wearstream.adapters.websocket.hub import Hub
 from wearstream.domain.limits import HubLimits
 
@@ -121,6 +121,21 @@ async def test_an_idle_sender_leaves_live_frames_to_the_delivery_which_writes_th
     queue.flush()
     assert socket.writes[1:] == [["now", '{"seq":3}', '{"seq":4}']]
     assert (queue.writes, queue.sent) == (2, 4)
+
+
+async def test_many_frames_within_the_window_are_the_senders_at_its_end(
+    nursery: trio.Nursery, mock_clock: trio.testing.MockClock
+) -> None:
+    """More than a delivery writes itself (maximum rate): the sender writes them when the window
+    ends, not one window later."""
+    queue, socket = await writing_consumer(nursery)
+    await offer(queue, 1)
+    assert socket.writes == [["now", '{"seq":1}']]
+    await offer(queue, *range(2, 2 + INLINE_FRAMES + 1))
+    assert len(socket.writes) == 1
+    mock_clock.jump(0.002)
+    await trio.testing.wait_all_tasks_blocked()
+    assert socket.writes[1] == ["send", *(f'{{"seq":{seq}}}' for seq in range(2, 2 + INLINE_FRAMES + 1))]
 
 
 async def test_frames_offered_without_a_flush_are_written_by_the_sender(
