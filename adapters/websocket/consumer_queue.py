@@ -93,9 +93,9 @@ class ConsumerQueue:
         self.sent = 0
         self._last_write = -math.inf  # when the last write of live frames began
         self.writes = 0
-        self._now: WritesNow | None = None  # writes live frames from offer(), when it can
+        self._now: WritesNow | None = None  # writes live frames from flush(), when it can
         self._idle: trio.CancelScope | None = None  # the sender's wait while it owes nothing else
-        self._rest: bytes | None = None  # what an offer's write left over: the sender finishes it
+        self._rest: bytes | None = None  # what a flush's write left over: the sender finishes it
         self._watch = WriteWatch(limits.send_timeout)
 
     @property
@@ -139,8 +139,9 @@ class ConsumerQueue:
         self._wake.set()
 
     def flush(self) -> None:
-        """The end of a delivery (the fan-out's): write what was offered now, without waiting,
-        if the sender is idle and the coalescing window has ended; else wake the sender."""
+        """The end of a delivery (the fan-out's): while the sender is idle, write what was
+        offered now, without waiting, or leave it for the coalescing window's end; wake the
+        sender when it must write it."""
         idle = self._idle
         if idle is not None and self._pending and not self._write_offered(idle):
             self._wake.set()
@@ -148,7 +149,7 @@ class ConsumerQueue:
     def _write_offered(self, idle: trio.CancelScope) -> bool:
         """The sender is idle and only live frames are queued: write them now, or leave them
         for the end of the coalescing window (the sender's wait ends then, unless a later
-        offer writes them first). False when the sender must be woken to write them."""
+        delivery writes them first). False when the sender must be woken to write them."""
         if self._acks_owed or self._replays or self._rest is not None:
             return False
         # Frames that come fast (maximum rate) are the sender's: it writes them after the
@@ -218,7 +219,7 @@ class ConsumerQueue:
         """Send everything owed, forever. ``send`` writes a list of frames in one go: whatever
         has queued up leaves in one write, so a busy consumer costs one syscall per batch.
         ``stalled(reason)`` is called once if a write waits over ``send_timeout``. ``now``,
-        the same socket, lets live frames be written as they are offered."""
+        the same socket, lets live frames be written by the delivery that brought them."""
         self._now = now
         async with trio.open_nursery() as nursery:
             if stalled is not None:
@@ -262,7 +263,7 @@ class ConsumerQueue:
                 else:
                     await self._write(send, [])
             # Nothing due: wait to be woken, or for the window's end (no await since _owes(),
-            # so no frame can slip between). offer() writes live frames meanwhile when it can.
+            # so no frame can slip between). flush() writes live frames meanwhile when it can.
             self._wake = trio.Event()
             try:
                 with trio.CancelScope(deadline=self._live_due()) as self._idle:

@@ -4,7 +4,7 @@ The whole interface the broker's Connection has with its socket:
 ``receive_messages()`` (every message that has arrived, at least one), ``send_message(text)``,
 ``send_messages(texts)`` (many frames, one write), ``aclose(code, reason)``, and ``closed``
 (the code and reason once the connection has ended); and for the task that reads many sockets
-(adapters/websocket/shared_reader.py), ``fileno()``, ``poll_messages()`` and ``send_now(text)``,
+(adapters/websocket/shared_reader.py), ``fileno()``, ``poll_messages()`` and ``send_now(texts)``,
 which never wait, and ``on_end``, called when the connection ends.
 
 There is no reader task: the connection's own task reads, parses (adapters/websocket/framing.py)

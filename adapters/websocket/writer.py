@@ -20,9 +20,9 @@ node's, in seq order, as it reads everything other nodes append.
 Inline appends. A log in memory (one that appends without waiting, ports.storage.AppendsNow, with
 no commit window, not shared) is appended to in the producer's own task (``write_inline``, a plain
 call: no coroutine), when the writer has nothing in hand: numbering, append, dispatch and
-ack without a channel hop or a wake of the writer task per reading. Should such an append fail
-(or wait and be cancelled), the numbered batch goes back to the head of the intake and the
-writer retries it like any other, so nothing numbered is ever dropped.
+ack without a channel hop or a wake of the writer task per reading. Should such an append fail,
+the numbered batch goes back to the head of the intake and the writer retries it like any other,
+so nothing numbered is ever dropped.
 """
 
 from __future__ import annotations
