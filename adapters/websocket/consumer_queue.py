@@ -132,7 +132,7 @@ class ConsumerQueue:
                 # The sender stays idle: flush(), at the end of this delivery, writes the frames
                 # or leaves them for the window's end, when the sender wakes at the latest. No
                 # clock is read per frame here: at maximum rate this runs for every reading.
-                latest = self._last_write + 2 * limits.coalesce
+                latest = self._wait_limit()
                 if latest < idle.deadline:
                     idle.deadline = latest
                 return
@@ -161,7 +161,7 @@ class ConsumerQueue:
             # Few: the first delivery after the window's end writes them; the sender only if
             # none comes within one more window (a timer wake per write otherwise: it would
             # always win).
-            wake_at = due if many else due + self.limits.coalesce
+            wake_at = due if many else self._wait_limit()
             if idle.deadline != wake_at:  # moving a deadline costs a heap push
                 idle.deadline = wake_at
             return True
@@ -234,6 +234,11 @@ class ConsumerQueue:
             or self._catch_up_after is not None
             or self._live_due() <= trio.current_time()
         )
+
+    def _wait_limit(self) -> float:
+        """The latest that queued live frames wait while the sender is idle: one window past the
+        coalescing window's end, for a delivery after it to take them along."""
+        return self._last_write + 2 * self.limits.coalesce
 
     def _live_due(self) -> float:
         """When the queued live frames are to be written (the end of the coalescing window
