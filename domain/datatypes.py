@@ -115,7 +115,14 @@ _BY_NAME = {dt.value: dt for dt in DataType}
 
 def is_label(label: object) -> bool:
     """Whether ``label`` is acceptable as a wire ``t``: letters, digits, underscores, bounded."""
-    return isinstance(label, str) and _LABEL.fullmatch(label) is not None
+    return isinstance(label, str) and len(label) <= MAX_LABEL_LENGTH and _label_ok(label)
+
+
+@functools.lru_cache(maxsize=4096)
+def _label_ok(label: str) -> bool:
+    """Cached (every SUBMIT asks, mostly about a few labels); only for strings no longer than a
+    label, so the cache holds at most 4096 × 64 characters whatever producers send."""
+    return _LABEL.fullmatch(label) is not None
 
 
 def resolve(label: str) -> DataType | None:
@@ -133,6 +140,14 @@ def resolve(label: str) -> DataType | None:
         if len(upper) > len(name) + 1 and upper.endswith(name) and upper[-len(name) - 1] == "_":
             return dt
     return None
+
+
+@functools.lru_cache(maxsize=4096)
+def shape_of(label: str) -> DataTypeInfo | None:
+    """What the known data type behind ``label`` carries (see resolve); None when unknown.
+    Cached: every reading the broker takes asks, and its labels are checked ones (is_label)."""
+    known = resolve(label)
+    return None if known is None else known.info
 
 
 @functools.lru_cache(maxsize=4096)

@@ -22,13 +22,14 @@ seen (100 by default), ``other`` after that.
 
 from __future__ import annotations
 
+import bisect
 import collections
 import hmac
 import time
 from typing import Any, Iterator, Mapping, Sequence, TypeVar
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
@@ -78,11 +79,8 @@ class BrokerMetrics:
         # its labels() lookup costs more than the count itself.
         self.stored_counts: dict[tuple[str, str], int] = {}  # (type, developer) → payloads
         self.dispatched_counts: dict[str, int] = {}  # type → frames queued
+        self.append_seconds = AppendTimes(APPEND_BUCKETS)  # the same for the append times
         self.registry.register(_Counted(self))
-        self.append_seconds = Histogram(
-            "wearstream_log_append_seconds", "Time of one log append (one batch of payloads)",
-            buckets=APPEND_BUCKETS, registry=self.registry,
-        )
         self.tokens_minted = Counter(
             "wearstream_tokens_minted", "Tokens minted over HTTP, by role and developer",
             ["role", "developer"], registry=self.registry,
@@ -133,8 +131,33 @@ class BrokerMetrics:
         return Route("/metrics", guarded, methods=["GET"])
 
 
+class AppendTimes:
+    """A histogram of log append times kept in plain numbers, read when scraped.
+
+    Why not prometheus-client's Histogram: its ``observe`` takes a lock per bucket and one for
+    the sum, and at 1,000 producers × 1 Hz every reading is an append of its own, so that cost
+    a reading more than the memory log's append itself (docs/benchmarks.md, "Metrics")."""
+
+    def __init__(self, bounds: Sequence[float]) -> None:
+        self.bounds = tuple(bounds)
+        self.counts = [0] * (len(self.bounds) + 1)  # per bucket, not cumulative; last: +Inf
+        self.sum = 0.0
+
+    def observe(self, seconds: float) -> None:
+        self.counts[bisect.bisect_left(self.bounds, seconds)] += 1  # le is inclusive
+        self.sum += seconds
+
+    def family(self, name: str, documentation: str) -> HistogramMetricFamily:
+        cumulative, buckets = 0, []
+        for bound, count in zip([*map(str, self.bounds), "+Inf"], self.counts):
+            cumulative += count
+            buckets.append((bound, cumulative))
+        return HistogramMetricFamily(name, documentation, buckets=buckets, sum_value=self.sum)
+
+
 class _Counted:
-    """A collector of what BrokerMetrics counts in plain dicts (payloads stored, dispatched)."""
+    """A collector of what BrokerMetrics counts in plain numbers (payloads stored and
+    dispatched, append times)."""
 
     def __init__(self, metrics: BrokerMetrics) -> None:
         self.metrics = metrics
@@ -149,6 +172,9 @@ class _Counted:
             "Live DISPATCH frames queued for consumers and dashboards, by data type",
             labels=["type"],
         ), self.metrics.dispatched_counts)
+        yield self.metrics.append_seconds.family(
+            "wearstream_log_append_seconds", "Time of one log append (one batch of payloads)"
+        )
 
 
 class _BrokerState:

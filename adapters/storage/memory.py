@@ -65,7 +65,7 @@ class MemoryStreamLog:
     def append_now(self, payloads: Sequence[Payload]) -> None:
         """``append`` without a coroutine (ports.storage.AppendsNow): nothing here waits. The
         broker's inline path calls this, not ``append``: a subclass that changes one changes both."""
-        check_appendable(payloads, lambda dev: self._logs[dev].last_seq if dev in self._logs else 0)
+        check_appendable(payloads, self._stored_upto)
         now = self._clock.now()
         for payload in payloads:
             log = self._logs.get(payload.developer_id)
@@ -88,9 +88,12 @@ class MemoryStreamLog:
         stop = bisect.bisect_left(log.seqs, rng.before, lo=start)
         return log.payloads[start : min(stop, start + limit)]
 
-    async def last_seq(self, developer_id: str) -> int:
+    def _stored_upto(self, developer_id: str) -> int:
         log = self._logs.get(developer_id)
         return 0 if log is None else log.last_seq
+
+    async def last_seq(self, developer_id: str) -> int:
+        return self._stored_upto(developer_id)
 
     async def last_keys(self, developer_id: str) -> dict[tuple[str, str], int]:
         log = self._logs.get(developer_id)

@@ -6,7 +6,9 @@ import httpx
 import trio
 from trio_websocket import open_websocket_url
 
-from wearstream.adapters.http.metrics import DeveloperLabels, type_label
+from prometheus_client import CollectorRegistry, Histogram, generate_latest
+
+from wearstream.adapters.http.metrics import APPEND_BUCKETS, AppendTimes, DeveloperLabels, type_label
 from wearstream.testing.fixtures import LiveBroker, start_broker
 from wearstream.testing.wire import identify, mint, receive, send
 
@@ -62,6 +64,28 @@ def test_labels_stay_bounded() -> None:
     assert (type_label("HEART_RATE"), type_label("RUNNING_HEART_RATE"), type_label("x")) == (
         "HEART_RATE", "other", "other",
     )
+
+
+def test_append_times_expose_what_a_prometheus_histogram_would() -> None:
+    """AppendTimes keeps plain numbers instead of prometheus-client's locked Histogram: the
+    exposition must not tell the difference (boundaries are inclusive, as ``le`` says)."""
+    ours, theirs = CollectorRegistry(), CollectorRegistry()
+    times = AppendTimes(APPEND_BUCKETS)
+    histogram = Histogram("t_seconds", "help", buckets=APPEND_BUCKETS, registry=theirs)
+
+    class Collector:
+        def collect(self):  # type: ignore[no-untyped-def]
+            yield times.family("t_seconds", "help")
+
+    ours.register(Collector())
+    for seconds in (0.0, 0.00005, 0.0001, 0.00011, 0.001, 0.0049, 0.3, 1.0, 1.5, 7.0):
+        times.observe(seconds)
+        histogram.observe(seconds)
+    assert _without_created(generate_latest(ours)) == _without_created(generate_latest(theirs))
+
+
+def _without_created(exposition: bytes) -> list[str]:
+    return [line for line in exposition.decode().splitlines() if "_created" not in line]
 
 
 async def test_a_metrics_token_is_required_when_set(nursery: trio.Nursery) -> None:

@@ -14,8 +14,6 @@ from wearstream.adapters.websocket.codec import (
     MAX_FRAME_BYTES,
     decode,
     encode,
-    encode_dispatch,
-    encode_reading,
     loads,
 )
 from wearstream.domain.closecodes import CloseCode
@@ -87,17 +85,6 @@ def test_dispatch_keeps_the_readings_key_order_and_the_frame_shape(
     assert (obj["op"], obj["uid"], obj["seq"], obj["t"]) == (5, uid, seq, t)
     assert ("synthetic" in obj) is synthetic  # absent unless synthetic
     assert set(obj) <= {"op", "uid", "seq", "t", "d", "synthetic"}
-
-
-def test_dispatch_reuses_an_already_encoded_reading_verbatim() -> None:
-    reading = '{"val":61,"ts":"2022-05-04T10:26:11.268507+01:00","extra":[1,2]}'
-    text = encode_dispatch(Payload("dev", 7, "alice", "RUNNING_HEART_RATE", {}), reading)
-    assert text.endswith(f'"d":{reading}}}')
-    assert list(json.loads(text)["d"]) == ["val", "ts", "extra"]
-
-
-def test_encode_reading_is_compact_json() -> None:
-    assert encode_reading({"ts": "x", "d": [1, 2.5]}) == '{"ts":"x","d":[1,2.5]}'
 
 
 def test_t_is_never_case_folded() -> None:
