@@ -18,7 +18,7 @@ from typing import Any, Mapping
 
 from .datatypes import Shape, shape_of
 from .errors import InvalidReading
-from .integers import in_int64
+from .integers import INT64_MAX, INT64_MIN, in_int64
 
 MAX_SERIES_LENGTH = 4096
 # Nesting of a reading, the reading object itself being level 1 (``{"ts":…,"d":[…]}`` is 2 deep).
@@ -45,7 +45,11 @@ def _finite(value: float) -> bool:
 
 
 def _in_range(value: int | float) -> bool:
-    """Within what every store and sink holds: 64-bit integers, floats below 2**63 in size."""
+    """Within what every store and sink holds: 64-bit integers, floats below 2**63 in size.
+
+    The checks below that run for every reading (check_value, check_structure) test exact
+    ``int`` and ``float`` against the same bounds inline first, without a call, and fall back
+    to is_number and this for anything else (bool, subclasses, what is refused)."""
     if isinstance(value, int):
         return in_int64(value)
     return math.isfinite(value) and abs(value) < MAX_MAGNITUDE
@@ -127,6 +131,13 @@ def _check_object(
             continue
         if len(key) > MAX_KEY_LENGTH:
             raise InvalidReading(f"{label}: keys are at most {MAX_KEY_LENGTH} characters")
+        kind = type(item)  # exact types first: what orjson makes, without a call
+        if kind is str or item is None or kind is bool:
+            continue
+        if kind is int and INT64_MIN <= item <= INT64_MAX:
+            continue
+        if kind is float and math.isfinite(item) and abs(item) < MAX_MAGNITUDE:
+            continue
         if isinstance(item, (dict, list)):
             nested.append((item, depth + 1))
         elif is_number(item) and not _in_range(item):
@@ -147,7 +158,12 @@ def _out_of_range(label: str) -> InvalidReading:
 
 def check_value(label: str, value: float | tuple[float, ...] | list[float]) -> None:
     """Check a value against the shape of its data type (when known) and the finite-number rule."""
-    if is_number(value):
+    kind = type(value)  # exact types first: what orjson makes, without a call
+    if kind is int and INT64_MIN <= value <= INT64_MAX:  # type: ignore[operator]
+        shape: Shape | None = Shape.SCALAR
+    elif kind is float and math.isfinite(value) and abs(value) < MAX_MAGNITUDE:  # type: ignore[arg-type]
+        shape = Shape.SCALAR
+    elif is_number(value):
         if not _in_range(value):  # type: ignore[arg-type]
             if not _finite(value):  # type: ignore[arg-type]
                 raise InvalidReading(f"{label}: val must be a finite number")
@@ -159,6 +175,11 @@ def check_value(label: str, value: float | tuple[float, ...] | list[float]) -> N
         if len(value) > MAX_SERIES_LENGTH:
             raise InvalidReading(f"{label}: d has more than {MAX_SERIES_LENGTH} numbers")
         for x in value:
+            kind = type(x)
+            if kind is float and math.isfinite(x) and abs(x) < MAX_MAGNITUDE:
+                continue
+            if kind is int and INT64_MIN <= x <= INT64_MAX:
+                continue
             if not is_number(x) or not _in_range(x):
                 raise InvalidReading(
                     f"{label}: d must hold finite numbers within the 64-bit integer range only"

@@ -318,8 +318,7 @@ class Connection:
         if actions is not None or not (readings and self._publish_now(readings)):
             self._resume = (messages, start, readings, actions)
             return False
-        self.reschedule()
-        return True
+        return True  # plain readings leave the session's deadline as it was: nothing to refile
 
     def _publish_now(self, readings: list[Reading]) -> bool:
         """Hand ``readings`` to the hub if that needs no wait (an inline append to a memory
