@@ -192,6 +192,10 @@ class Workers:
 
 def profile_broker(timing: Timing, scenario: Scenario, system: System, pid: int) -> subprocess.Popen[bytes] | None:
     """py-spy (collapsed stacks, non-blocking: the broker is never paused) over the window."""
+    import os
+    if os.environ.get("WS_CALLGRIND") and system.kind == "wearstream":
+        c = f"callgrind_control {pid} >/dev/null"
+        return subprocess.Popen(["sh", "-c", f"{c.replace(' ', ' -i on ', 1)}; sleep {timing.duration}; {c.replace(' ', ' -i off ', 1)}; {c.replace(' ', ' -d ', 1)}"])
     if timing.profile_dir is None or system.kind != "wearstream":
         return None
     timing.profile_dir.mkdir(parents=True, exist_ok=True)

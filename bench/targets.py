@@ -63,6 +63,10 @@ def start_wearstream(
         "--developers", str(developers), "--heartbeat-interval", str(heartbeat_ms),
     ]
     logs.mkdir(parents=True, exist_ok=True)
+    import os
+    if os.environ.get("WS_CALLGRIND"):
+        args = ["valgrind", "--tool=callgrind", "--instr-atstart=no",
+                f"--callgrind-out-file={os.environ['WS_CALLGRIND']}/cg.%p", *args]
     process = BrokerProcess(args, logs)
     process.start(timeout=START_TIMEOUT)
     return WearstreamTarget(process, _memory_developers(process))

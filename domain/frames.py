@@ -78,7 +78,9 @@ class Dispatch:
     op = Op.DISPATCH
 
 
-@attrs.frozen
+# Not frozen, unlike its neighbours: one is made per reading, and attrs' frozen __init__ costs
+# 2-3 times as much (docs/benchmarks.md, "Fewer instructions per reading"). Nothing assigns to one.
+@attrs.define
 class Submit:
     """``d`` is the reading object exactly as sent; ``id`` is the idempotency extension: a
     counter that grows per producer ``source`` (named in IDENTIFY)."""

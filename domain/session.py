@@ -85,7 +85,9 @@ class Authenticate:
     role: Role
 
 
-@attrs.frozen
+# Not frozen, unlike its neighbours: one is made per reading, and attrs' frozen __init__ costs
+# 2-3 times as much (docs/benchmarks.md, "Fewer instructions per reading"). Nothing assigns to one.
+@attrs.define
 class Publish:
     """Append a reading to the developer's stream and dispatch it; ``d`` may lack ``ts``."""
 

@@ -22,7 +22,9 @@ class SubmitKey:
     counter: int
 
 
-@attrs.frozen
+# Not frozen, unlike its neighbours: one is made per reading, and attrs' frozen __init__ costs
+# 2-3 times as much (docs/benchmarks.md, "Fewer instructions per reading"). Nothing assigns to one.
+@attrs.define
 class Payload:
     """One numbered reading of a developer's stream, as dispatched to consumers."""
 
