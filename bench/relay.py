@@ -31,7 +31,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from . import report, scaleout, targets
+from . import instructions, report, scaleout, targets
 from . import revisions
 from .run import SYSTEMS, System, Timing, at_revision, run
 from .scenarios import select
@@ -72,7 +72,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--profile", type=Path, metavar="DIR",
         help="py-spy the wearstream broker over each window (collapsed stacks, DIR/<scenario>-<system>.txt)",
     )
-    return parser.parse_args(argv)
+    parser.add_argument(
+        "--callgrind", type=Path, metavar="DIR",
+        help="run each wearstream broker under callgrind and report its instructions per sample over "
+        "the window (repeatable where CPU time is not; ~50x slower: offer ~200 readings/s)",
+    )
+    args = parser.parse_args(argv)
+    if args.callgrind is not None and args.profile is not None:
+        parser.error("--callgrind and --profile each watch the broker: choose one")
+    if args.callgrind is not None and not instructions.available():
+        parser.error("--callgrind needs valgrind (Debian: apt-get install valgrind)")
+    return args
 
 
 def raise_file_limit() -> int:
@@ -171,7 +181,7 @@ def _main(
         "load_average_1m": os.getloadavg()[0],
         "argv": sys.argv[1:] if argv is None else argv,
     }
-    timing = Timing(args.warmup, args.duration, args.profile)
+    timing = Timing(args.warmup, args.duration, args.profile, args.callgrind)
     results = []
     for scenario, system, number in runs:
         again = f" (run {number})" if args.repeat > 1 else ""

@@ -46,6 +46,10 @@ FLOW_FIGURES: list[Figure] = [
     ("losses", lambda r: r["losses"], "{:,}"),
     ("load-gen CPU % (busiest process)", lambda r: max(r["loadgen_cpu_pct"], default=0), "{:.0f}"),
 ]
+# With --callgrind (bench/instructions.py): the one figure of such a run that is the broker's own.
+INSTRUCTIONS: Figure = (
+    "broker instructions/sample (callgrind)", lambda r: r.get("broker_instructions_per_sample"), "{:,.0f}"
+)
 # Scale-out (bench/scaleout.py): broker CPU and RSS are summed over the nodes; Redis is beside them.
 SCALEOUT_FIGURES: list[Figure] = [
     *FLOW_FIGURES[:2],
@@ -130,6 +134,8 @@ def markdown(header: dict[str, Any], results: list[dict[str, Any]]) -> str:
         runs = {r["system"]: r for r in results if r["scenario"] == name and r.get("run") == number}
         first = next(iter(runs.values()))
         figures = _figures_of(first)
+        if any("broker_instructions_per_sample" in r for r in runs.values()):
+            figures = [*figures, INSTRUCTIONS]
         again = f" (run {number})" if number else ""
         for i, (title, get, fmt) in enumerate(figures):
             values = {s: (get(runs[s]) if s in runs and not runs[s].get("failed") else None) for s in systems}

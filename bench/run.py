@@ -13,13 +13,14 @@ import sys
 import tempfile
 import time
 from array import array
+from functools import partial
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any, Callable
 
 import attrs
 
-from . import abuse, procstat, revisions, targets
+from . import abuse, instructions, procstat, revisions, targets
 from .loadgen import WorkerConfig, worker_main
 from .scenarios import Scenario
 
@@ -57,6 +58,7 @@ class Timing:
     warmup: float
     duration: float
     profile_dir: Path | None = None  # py-spy the wearstream broker during the window, into here
+    callgrind_dir: Path | None = None  # count its instructions over the window (bench/instructions.py)
 
 
 class BenchError(RuntimeError):
@@ -76,7 +78,7 @@ def at_revision(system: System, revision: revisions.Revision) -> System:
 def run(scenario: Scenario, system: System, timing: Timing, mosquitto: str | None) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix=f"bench-{scenario.name}-{system.name.replace('@', '-')}-") as tmp:
         workdir = Path(tmp)
-        target, base = _start(scenario, system, workdir, mosquitto)
+        target, base = _start(scenario, system, workdir, mosquitto, _wrapper(scenario, system, timing))
         try:
             baseline_rss = procstat.rss_kib(target.pid)
             try:
@@ -101,7 +103,22 @@ def _last_words(target: Any) -> str:
     return ": " + " / ".join(lines[-3:])[-600:]
 
 
-def _start(scenario: Scenario, system: System, workdir: Path, mosquitto: str | None) -> tuple[Any, WorkerConfig]:
+def _wrapper(scenario: Scenario, system: System, timing: Timing) -> Callable[[list[str]], list[str]] | None:
+    """What the wearstream broker's command runs under (callgrind), if anything."""
+    out = timing.callgrind_dir
+    if out is None or system.kind != "wearstream":
+        return None
+    return partial(instructions.wrap, out_dir=out, name=_run_name(scenario, system))
+
+
+def _run_name(scenario: Scenario, system: System) -> str:
+    return f"{scenario.name}-{system.name.replace('@', '-')}"
+
+
+def _start(
+    scenario: Scenario, system: System, workdir: Path, mosquitto: str | None,
+    wrap: Callable[[list[str]], list[str]] | None = None,
+) -> tuple[Any, WorkerConfig]:
     if system.kind == "mqtt":
         assert mosquitto is not None
         target = targets.start_mosquitto(workdir, mosquitto)
@@ -110,7 +127,7 @@ def _start(scenario: Scenario, system: System, workdir: Path, mosquitto: str | N
     hostile = abuse.plan(scenario.abusers, scenario.developers, scenario.behaviours)[1]
     with revisions.on_path(system.code):
         ws = targets.start_wearstream(
-            workdir, scenario.developers + hostile, scenario.heartbeat_ms, sqlite=system.sqlite
+            workdir, scenario.developers + hostile, scenario.heartbeat_ms, sqlite=system.sqlite, wrap=wrap
         )
     config = WorkerConfig(
         "wearstream", ws_url=ws.process.ws_url, http_url=ws.process.http_url,
@@ -191,11 +208,10 @@ class Workers:
 
 
 def profile_broker(timing: Timing, scenario: Scenario, system: System, pid: int) -> subprocess.Popen[bytes] | None:
-    """py-spy (collapsed stacks, non-blocking: the broker is never paused) over the window."""
-    import os
-    if os.environ.get("WS_CALLGRIND") and system.kind == "wearstream":
-        c = f"callgrind_control {pid} >/dev/null"
-        return subprocess.Popen(["sh", "-c", f"{c.replace(' ', ' -i on ', 1)}; sleep {timing.duration}; {c.replace(' ', ' -i off ', 1)}; {c.replace(' ', ' -d ', 1)}"])
+    """py-spy (collapsed stacks, non-blocking: the broker is never paused) over the window, or
+    callgrind's counting (bench/instructions.py)."""
+    if timing.callgrind_dir is not None and system.kind == "wearstream":
+        return instructions.count_window(pid, timing.duration)
     if timing.profile_dir is None or system.kind != "wearstream":
         return None
     timing.profile_dir.mkdir(parents=True, exist_ok=True)
@@ -223,6 +239,10 @@ def _drive(scenario: Scenario, system: System, timing: Timing, target: Any, base
     )
     figures = figures_of(scenario, system, step, step.cpu)
     figures["load_average_1m"] = step.load
+    if timing.callgrind_dir is not None and system.kind == "wearstream":
+        counted = instructions.window_total(timing.callgrind_dir, _run_name(scenario, system), target.pid)
+        in_window = figures["delivered_per_s"] * step.elapsed
+        figures["broker_instructions_per_sample"] = counted / in_window if in_window else None
     return figures
 
 

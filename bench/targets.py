@@ -6,11 +6,11 @@ import json
 import socket
 import sys
 from pathlib import Path
-from typing import Protocol
+from typing import Callable, Protocol
 
 import attrs
 
-from wearstream.testing.broker_process import BrokerProcess, create_developers
+from wearstream.testing.broker_process import BrokerProcess, broker_arguments, create_developers
 from wearstream.testing.mosquitto_server import (  # noqa: F401  (the harness names them targets.*)
     MosquittoProcess,
     mosquitto_binary,
@@ -48,26 +48,26 @@ class WearstreamTarget:
 
 
 def start_wearstream(
-    workdir: Path, developers: int, heartbeat_ms: int, *, sqlite: bool
+    workdir: Path, developers: int, heartbeat_ms: int, *, sqlite: bool,
+    wrap: Callable[[list[str]], list[str]] | None = None,
 ) -> WearstreamTarget:
-    """`wearstream broker --data-dir` (developers made by the CLI), or the memory launcher."""
+    """`wearstream broker --data-dir` (developers made by the CLI), or the memory launcher;
+    ``wrap`` (bench/instructions.py) puts the broker's command under another (callgrind)."""
     logs = workdir / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    wrap = wrap or (lambda command: command)
     if sqlite:
         data = workdir / "data"
         made = create_developers(data, [f"bench{i}" for i in range(developers)])
-        process = BrokerProcess.create(data, log_dir=logs, heartbeat_interval=heartbeat_ms)
+        command = broker_arguments(data, heartbeat_interval=heartbeat_ms)
+        process = BrokerProcess(wrap(command), logs)
         process.start(timeout=START_TIMEOUT)
         return WearstreamTarget(process, [(d.dev_id, d.api_key) for d in made])
     args = [
         sys.executable, "-m", "bench.memory_broker",
         "--developers", str(developers), "--heartbeat-interval", str(heartbeat_ms),
     ]
-    logs.mkdir(parents=True, exist_ok=True)
-    import os
-    if os.environ.get("WS_CALLGRIND"):
-        args = ["valgrind", "--tool=callgrind", "--instr-atstart=no",
-                f"--callgrind-out-file={os.environ['WS_CALLGRIND']}/cg.%p", *args]
-    process = BrokerProcess(args, logs)
+    process = BrokerProcess(wrap(args), logs)
     process.start(timeout=START_TIMEOUT)
     return WearstreamTarget(process, _memory_developers(process))
 

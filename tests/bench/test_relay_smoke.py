@@ -22,6 +22,7 @@ def test_scenario_a_writes_its_table(tmp_path: Path) -> None:
     )
     assert "| **a** 1 producer -> 1 consumer" in table
     assert "delivered samples/s" in table and "latency p99 ms" in table
+    assert "instructions" not in table  # only with --callgrind (test_instructions_smoke.py)
     if MOSQUITTO:
         assert "wearstream / Mosquitto QoS 0" in table
 
