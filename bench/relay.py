@@ -80,6 +80,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.callgrind is not None and args.profile is not None:
         parser.error("--callgrind and --profile each watch the broker: choose one")
+    if args.callgrind is not None and scaleout.wanted(args.scenarios.split(","))[1]:
+        parser.error("--callgrind counts one broker's instructions: not with the scaleout scenario")
     if args.callgrind is not None and not instructions.available():
         parser.error("--callgrind needs valgrind (Debian: apt-get install valgrind)")
     return args

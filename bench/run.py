@@ -53,6 +53,9 @@ SYSTEMS = {
 }
 
 
+PROFILER_GRACE = 60.0  # s a profiler (py-spy, callgrind_control) may take past the window
+
+
 @attrs.frozen
 class Timing:
     warmup: float
@@ -286,7 +289,7 @@ def lock_step(
         _sleep_until(window[1])
         cpu_after = _cpu(pids)
         if profiler is not None:
-            profiler.wait()
+            profiler.wait(timeout=timing.duration + PROFILER_GRACE)
         rss_end = sum(procstat.rss_kib(pid) for pid in brokers)
         load = procstat.load_average()
         elapsed = window[1] - window[0]

@@ -109,19 +109,22 @@ def check_structure(label: str, reading: Mapping[str, Any], checked: str | None 
     The reading's own level is checked in one plain loop: it is all most readings have, and this
     runs for every reading the broker takes (docs/benchmarks.md, "Validation")."""
     nested: list[tuple[object, int]] = []
-    _check_object(label, reading, 1, checked, nested)
+    _check_object(label, reading, 1, _NO_KEY if checked is None else checked, nested)
     while nested:
         value, depth = nested.pop()
         if depth > MAX_DEPTH:
             raise InvalidReading(f"{label}: a reading nests at most {MAX_DEPTH} levels")
         if isinstance(value, dict):
-            _check_object(label, value, depth, None, nested)
+            _check_object(label, value, depth, _NO_KEY, nested)
         else:
             _check_items(label, value, depth, nested)  # type: ignore[arg-type]
 
 
+_NO_KEY: Any = object()  # what nested objects skip: no key at all (not even a None key)
+
+
 def _check_object(
-    label: str, value: Mapping[str, Any], depth: int, skip: str | None, nested: list[tuple[object, int]]
+    label: str, value: Mapping[str, Any], depth: int, skip: object, nested: list[tuple[object, int]]
 ) -> None:
     """One object's keys and plain values; its objects and arrays go to ``nested``."""
     if len(value) > MAX_KEYS:

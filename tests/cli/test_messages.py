@@ -64,12 +64,11 @@ def test_a_producer_stopped_before_any_acknowledgement(tmp_path: Path) -> None:
     stopped = time.monotonic()
     producer.send_signal(signal.SIGTERM)
     out, err = producer.communicate(timeout=30)
-    assert time.monotonic() - stopped < 1 + 2.5, err  # the drain window, not a backoff beyond it
+    # The drain window, not a backoff beyond it: while draining, the link may still try again
+    # where a try fits in the window (a memory outbox's readings would otherwise wait for the
+    # next start), and a backoff that does not fit is cut short at the window's end.
+    assert time.monotonic() - stopped < 1 + 2.5, err
     assert "acked=- " in out and "acked=-1" not in out, out
-    # While draining, the link may still try again, but only where a try fits in the window
-    # (a memory outbox's readings would otherwise wait for the next start).
-    for delay in re.findall(r"reconnecting in ([0-9.]+) s", err.split("SIGTERM", 1)[1]):
-        assert float(delay) < 1, err
 
 
 def test_a_token_command_that_does_not_exist_stops_the_producer(tmp_path: Path) -> None:
