@@ -128,8 +128,7 @@ class Writer:
         for reading in batch:
             if reading.payload is not None:
                 dispatch(reading.payload)
-            if reading.ack is not None:
-                reading.acknowledge()
+            reading.acknowledge()
         self.fan_out.flush({reading.developer_id for reading in batch})
 
     async def _write_shared(self, log: SharedStreamLog, batch: list[Reading]) -> None:
