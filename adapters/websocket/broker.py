@@ -43,7 +43,7 @@ from ...domain.session import (
 from ...ports.clock import Clock
 from ...ports.storage import DeveloperStore, StorageUnavailable, TokenStore
 from . import codec
-from .dashboard import DashboardQueue
+from .dashboard import HEARTBEAT_ACK, DashboardQueue
 from .consumer_queue import ConsumerQueue, TooManyReplays
 from .framing import FrameError
 from .hub import Hub
@@ -307,18 +307,40 @@ class Connection:
                 return index + 1, actions
         return len(messages), None
 
-    def handle_shared(self, messages: list[Message]) -> bool:
-        """In the shared reader's task: handle ``messages`` if they are plain readings that can
-        be stored now without waiting; else keep them (``_resume``) for this connection's task,
-        and say False to wake it."""
+    def handle_shared(self, messages: list[Message], now: float) -> bool:
+        """In the shared reader's task (``now``: its clock read for this pass): handle
+        ``messages`` if they are plain readings that can be stored now without waiting, and
+        heartbeats whose ack needs no wait; else keep them (``_resume``) for this connection's
+        task, and say False to wake it."""
         if self._closing:
             return False
         readings: list[Reading] = []
-        start, actions = self._digest(messages, 0, trio.current_time(), readings)
-        if actions is not None or not (readings and self._publish_now(readings)):
-            self._resume = (messages, start, readings, actions)
+        start, actions = self._digest(messages, 0, now, readings)
+        while actions is not None and self._ack_heartbeat_now(actions):
+            start, actions = self._digest(messages, start, now, readings)
+        if actions is None and (not readings or self._publish_now(readings)):
+            # A reading leaves the session's deadline as it was, and a heartbeat only moves it
+            # later (the broker's heap finds that lazily): nothing to refile.
+            return True
+        self._resume = (messages, start, readings, actions)
+        return False
+
+    def _ack_heartbeat_now(self, actions: list[Action]) -> bool:
+        """Carry out ``actions`` if they are a heartbeat's ack that needs no wait: queued behind
+        a consumer's writes, or written to a producer at once (the rest of a partial write is
+        finished in this connection's nursery, as for SUBMIT_ACK). False: the task does it."""
+        if len(actions) != 1 or type(actions[0]) is not Send or type(actions[0].frame) is not HeartbeatAck:
             return False
-        return True  # plain readings leave the session's deadline as it was: nothing to refile
+        if self.queue is not None:
+            self.queue.heartbeat_ack()
+            return True
+        sent = self.ws.send_now([HEARTBEAT_ACK])
+        if sent is False:
+            return False
+        if sent is not True:
+            assert self._nursery is not None and isinstance(sent, bytes)
+            self._nursery.start_soon(self.ws.finish_send, sent)
+        return True
 
     def _publish_now(self, readings: list[Reading]) -> bool:
         """Hand ``readings`` to the hub if that needs no wait (an inline append to a memory

@@ -95,6 +95,8 @@ class ConsumerQueue:
         self.writes = 0
         self._now: WritesNow | None = None  # writes live frames from flush(), when it can
         self._idle: trio.CancelScope | None = None  # the sender's wait while it owes nothing else
+        # trio.current_time(); once run() has begun, its clock's own method (two calls fewer)
+        self._time: Callable[[], float] = trio.current_time
         self._rest: bytes | None = None  # what a flush's write left over: the sender finishes it
         self._watch = WriteWatch(limits.send_timeout)
 
@@ -154,9 +156,10 @@ class ConsumerQueue:
             return False
         # Frames that come fast (maximum rate) are the sender's: it writes them after the
         # deliverer's turn, at the window's end.
-        many = len(self._pending) > INLINE_FRAMES or self._pending_bytes >= WRITE_BYTES
+        pending = self._pending
+        many = len(pending) > INLINE_FRAMES or self._pending_bytes >= WRITE_BYTES
         due = self._live_due()
-        now = trio.current_time()
+        now = self._time()
         if now < due:
             # Few: the first delivery after the window's end writes them; the sender only if
             # none comes within one more window (a timer wake per write otherwise: it would
@@ -167,16 +170,22 @@ class ConsumerQueue:
             return True
         if many or self._now is None:
             return False
-        written = self._now.send_now(list(self._pending))
+        written = self._now.send_now(list(pending))
         if written is False:  # the socket is busy or full: the sender waits for it
             return False
         self._last_write = now
-        self.sent += len(self._pending)
+        self.sent += len(pending)
         self.writes += 1
-        self._pending.clear()
+        # Frames that shared this write came within one window: more will, and the sender's wait
+        # is set now to the limit that offer() would set for them (one deadline move per write
+        # instead of two; should none come, the sender wakes once for nothing). A lone frame:
+        # the sender waits for nothing but a wake-up.
+        window = self.limits.coalesce
+        limit = now + 2 * window if len(pending) > 1 and window > 0 else math.inf
+        pending.clear()
         self._pending_bytes = 0
-        if idle.deadline != math.inf:
-            idle.deadline = math.inf
+        if idle.deadline != limit:
+            idle.deadline = limit
         if written is not True:  # part of a frame is on the wire: the sender writes the rest
             self._rest = written
             return False
@@ -221,6 +230,7 @@ class ConsumerQueue:
         ``stalled(reason)`` is called once if a write waits over ``send_timeout``. ``now``,
         the same socket, lets live frames be written by the delivery that brought them."""
         self._now = now
+        self._time = trio.lowlevel.current_clock().current_time
         async with trio.open_nursery() as nursery:
             if stalled is not None:
                 nursery.start_soon(self._watch.watch, stalled)

@@ -41,8 +41,9 @@ class Member(Protocol):
 
     ws: ServerSocket
 
-    def handle_shared(self, messages: list[Message]) -> bool:
-        """Handle ``messages`` in the shared task; False: wake the connection's own task."""
+    def handle_shared(self, messages: list[Message], now: float) -> bool:
+        """Handle ``messages`` in the shared task (``now``: trio's clock, read once per pass);
+        False: wake the connection's own task."""
 
 
 class SharedReader:
@@ -72,10 +73,12 @@ class SharedReader:
         self.running = True
         task_status.started()
         try:
+            clock = trio.lowlevel.current_clock()
             while True:
                 await trio.lowlevel.wait_readable(epoll.fileno())
+                now = clock.current_time()  # one read per pass: the sockets of a pass share it
                 for fd, _ in epoll.poll(0, READY_PER_PASS):
-                    self._serve(fd)
+                    self._serve(fd, now)
         finally:
             self.running = False
             for fd in list(self._parked):
@@ -102,7 +105,7 @@ class SharedReader:
 
         await trio.lowlevel.wait_task_rescheduled(abort)
 
-    def _serve(self, fd: int) -> None:
+    def _serve(self, fd: int, now: float) -> None:
         parked = self._parked.get(fd)
         if parked is None:  # woken earlier in this pass
             return
@@ -111,7 +114,7 @@ class SharedReader:
             messages = member.ws.poll_messages()
             if messages is None:
                 self._wake(fd, outcome.Value(None))
-            elif messages and not member.handle_shared(messages):
+            elif messages and not member.handle_shared(messages, now):
                 self._wake(fd, outcome.Value(None))
         except Exception as error:  # one connection's fault: raised in its own task
             self._wake(fd, outcome.Error(error))

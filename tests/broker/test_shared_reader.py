@@ -27,7 +27,7 @@ class Member:
         self.handled: list[Message] = []
         self.fail = fail
 
-    def handle_shared(self, messages: list[Message]) -> bool:
+    def handle_shared(self, messages: list[Message], now: float) -> bool:
         if self.fail:
             raise RuntimeError("a bug met by this connection only")
         if "wake me" in messages:
