@@ -12,6 +12,7 @@ costs a parked task and nothing else, and a reading no task switch.
 
 from __future__ import annotations
 
+import collections
 import heapq
 import itertools
 import logging
@@ -112,6 +113,9 @@ class Broker:
         self.clock = clock
         self.config = config
         self.connections: set[Connection] = set()
+        # identified sessions here by developer, kept as they begin and end: the revocation
+        # check asks twice a second, and a walk over every connection costs a pause per ask
+        self._sessions_of: collections.Counter[str] = collections.Counter()
         self.closes: dict[int, int] = {}
         self.dropped: dict[str, int] = {}  # frames dropped without closing, by op name
         self.replay_requests = 0
@@ -152,7 +156,18 @@ class Broker:
 
     def developers_connected(self) -> set[str]:
         """The developers with an identified session here (producer, consumer or dashboard)."""
-        return {c.principal.developer_id for c in list(self.connections) if c.principal is not None}
+        return set(self._sessions_of)
+
+    def session_identified(self, developer_id: str) -> None:
+        """A session of ``developer_id`` is READY here (Connection._identified, once each)."""
+        self._sessions_of[developer_id] += 1
+
+    def _session_ended(self, connection: Connection) -> None:
+        developer_id = connection.identified_as
+        if developer_id is not None:
+            self._sessions_of[developer_id] -= 1
+            if self._sessions_of[developer_id] <= 0:
+                del self._sessions_of[developer_id]
 
     async def close_developer(self, developer_id: str, code: CloseCode, reason: str) -> int:
         """Close every session of ``developer_id`` with ``code`` (concurrently); how many."""
@@ -179,6 +194,7 @@ class Broker:
                 await ws.aclose(CloseCode.INTERNAL_ERROR, "internal error")
         finally:
             self.connections.discard(connection)
+            self._session_ended(connection)
 
 
 class Connection:
@@ -202,6 +218,7 @@ class Connection:
         self._closing = False
         self._filed_at = math.inf  # the deadline the broker's heap holds for this session
         self.ended = False
+        self.identified_as: str | None = None  # the developer, once counted as identified
         # what the shared reader left for this task: messages, where to go on, readings, actions
         self._resume: tuple[list[Message], int, list[Reading], list[Action] | None] | None = None
 
@@ -515,7 +532,7 @@ class Connection:
             self._linked = (principal.developer_id, principal.user_id)
             self.broker.hub.link_changed(*self._linked, +1, self.id)
         await self._perform(self.session.identified(principal, latest))
-        self._log_identified()
+        self._identified()
 
     async def _spend(self, token: str) -> bool:
         """Take the token now that the session is admitted; False (and closed with 4001) when
@@ -541,7 +558,7 @@ class Connection:
         if not await self._spend(token):
             return
         await self._perform(self.session.identified(principal))  # READY before any PRESENCE
-        self._log_identified()
+        self._identified()
         assert self._nursery is not None
         self._nursery.start_soon(queue.run, self.ws.send_messages, self._too_slow)
 
@@ -553,9 +570,13 @@ class Connection:
             timeout = max(CLOSE_TIMEOUT, self.broker.hub.limits.send_timeout)
             self._nursery.start_soon(self.close, CloseCode.SLOW_CONSUMER, reason, timeout)
 
-    def _log_identified(self) -> None:
-        if self.principal is not None:
-            self.log_event("identify", "identified", role=self.principal.role.name.lower())
+    def _identified(self) -> None:
+        """The session is READY (unless it closed meanwhile): counted and logged once."""
+        principal = self.principal
+        if principal is not None and self.identified_as is None:
+            self.identified_as = principal.developer_id
+            self.broker.session_identified(principal.developer_id)
+            self.log_event("identify", "identified", role=principal.role.name.lower())
 
     def log_event(self, event: str, message: str, level: int = logging.INFO, **fields: object) -> None:
         """One structured line per connection event, with the developer and user once known

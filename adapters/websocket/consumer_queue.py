@@ -134,7 +134,7 @@ class ConsumerQueue:
                 # The sender stays idle: flush(), at the end of this delivery, writes the frames
                 # or leaves them for the window's end, when the sender wakes at the latest. No
                 # clock is read per frame here: at maximum rate this runs for every reading.
-                latest = self._wait_limit()
+                latest = self._last_write + 2 * limits.coalesce  # _wait_limit(), inline
                 if latest < idle.deadline:
                     idle.deadline = latest
                 return

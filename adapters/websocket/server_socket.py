@@ -61,7 +61,8 @@ _LOST = CloseReason(ABNORMAL, "connection lost")
 _RECEIVE_BUFFER: trio.lowlevel.RunVar[bytearray] = trio.lowlevel.RunVar("wearstream_receive_buffer")
 
 
-def _receive_buffer() -> bytearray:
+def receive_buffer() -> bytearray:
+    """This trio run's receive buffer (a task that reads many sockets gets it once)."""
     try:
         return _RECEIVE_BUFFER.get()
     except LookupError:
@@ -150,15 +151,15 @@ class ServerSocket:
         """The socket's descriptor while it is open and read directly, else -1 (TLS, closed)."""
         return self._socket.fileno() if self._socket is not None and self.closed is None else -1
 
-    def poll_messages(self) -> list[Message] | None:
+    def poll_messages(self, buffer: bytearray) -> list[Message] | None:
         """Without waiting: the complete messages the socket has brought (maybe none), for a
         task that serves many sockets (adapters/websocket/shared_reader.py) and has seen this
-        one readable. None when the connection's own task must go on with receive_messages():
+        one readable; ``buffer``: receive_buffer(). None when the connection's own task must go on with receive_messages():
         a control frame came, the peer broke the protocol, the stream ended, or a close is
         under way (what was read is kept for it)."""
         if self._reading or self._close_sent or self.closed is not None or self._parser.closed:
             return None
-        if self._read_now() == 0:
+        if self._read_now(buffer) == 0:
             self._lost = True
             return None
         try:
@@ -234,7 +235,8 @@ class ServerSocket:
                 return False
             self._parser.feed(data)
             return bool(data)
-        while (size := self._read_now()) is None:
+        buffer = receive_buffer()
+        while (size := self._read_now(buffer)) is None:
             try:
                 await trio.lowlevel.wait_readable(sock)
             except (trio.ClosedResourceError, OSError):
@@ -244,11 +246,10 @@ class ServerSocket:
         await trio.lowlevel.checkpoint()  # a peer that always has data must not hold the loop
         return True
 
-    def _read_now(self) -> int | None:
-        """One read of a plain socket without waiting, into the parser: the bytes read, 0 once
-        the stream has ended (or was reset, or closed by another of the connection's tasks),
-        None when nothing is waiting."""
-        buffer = _receive_buffer()
+    def _read_now(self, buffer: bytearray) -> int | None:
+        """One read of a plain socket without waiting, through ``buffer`` (receive_buffer())
+        into the parser: the bytes read, 0 once the stream has ended (or was reset, or closed
+        by another of the connection's tasks), None when nothing is waiting."""
         try:
             size = os.readv(self._socket.fileno(), (buffer,))  # type: ignore[union-attr]
         except BlockingIOError:

@@ -31,7 +31,7 @@ from typing import Protocol
 import outcome
 import trio
 
-from .server_socket import Message, ServerSocket
+from .server_socket import Message, ServerSocket, receive_buffer
 
 READY_PER_PASS = 64  # sockets read per scheduler pass: the other tasks get their turn between
 
@@ -74,11 +74,12 @@ class SharedReader:
         task_status.started()
         try:
             clock = trio.lowlevel.current_clock()
+            buffer = receive_buffer()
             while True:
                 await trio.lowlevel.wait_readable(epoll.fileno())
                 now = clock.current_time()  # one read per pass: the sockets of a pass share it
                 for fd, _ in epoll.poll(0, READY_PER_PASS):
-                    self._serve(fd, now)
+                    self._serve(fd, now, buffer)
         finally:
             self.running = False
             for fd in list(self._parked):
@@ -105,13 +106,13 @@ class SharedReader:
 
         await trio.lowlevel.wait_task_rescheduled(abort)
 
-    def _serve(self, fd: int, now: float) -> None:
+    def _serve(self, fd: int, now: float, buffer: bytearray) -> None:
         parked = self._parked.get(fd)
         if parked is None:  # woken earlier in this pass
             return
         member = parked[0]
         try:
-            messages = member.ws.poll_messages()
+            messages = member.ws.poll_messages(buffer)
             if messages is None:
                 self._wake(fd, outcome.Value(None))
             elif messages and not member.handle_shared(messages, now):
