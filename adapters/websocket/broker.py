@@ -5,8 +5,8 @@ producers an ack sender) inside the server's handler nursery, so nothing outlive
 and a connection that misbehaves is closed with the code its error carries while every other
 connection carries on. One broker-wide task watches every session's deadline (a heap), instead
 of a sleeping task per connection; and once identified, a connection's task waits parked while
-one broker-wide task reads every such socket and handles plain readings itself, waking the
-connection's task only for the rest (adapters/websocket/shared_reader.py): an idle producer then
+one broker-wide task reads every such socket and handles plain readings and heartbeats itself,
+waking the connection's task only for the rest (adapters/websocket/shared_reader.py): an idle producer then
 costs a parked task and nothing else, and a reading no task switch.
 """
 
@@ -254,8 +254,8 @@ class Connection:
 
     async def _read(self) -> None:
         """Feed each received message to the session. Once identified, the connection's task
-        waits in the broker's shared reader, which hands plain readings to ``handle_shared``
-        and wakes this task for everything else (adapters/websocket/shared_reader.py)."""
+        waits in the broker's shared reader, which hands plain readings and heartbeats to
+        ``handle_shared`` and wakes this task for everything else (adapters/websocket/shared_reader.py)."""
         shared = self.broker.shared
         while not self._closing:
             if self.principal is not None and shared.available:

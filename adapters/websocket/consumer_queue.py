@@ -173,15 +173,17 @@ class ConsumerQueue:
         written = self._now.send_now(list(pending))
         if written is False:  # the socket is busy or full: the sender waits for it
             return False
+        # A dense stream (this write shares several frames and comes within two windows of the
+        # last): more frames will come within the window, and the sender's wait is set now to
+        # the limit offer() would set for them (one deadline move per write instead of two;
+        # should none come, the sender wakes once for nothing). Else (a lone frame, a backlog
+        # after a quiet spell) the sender waits for nothing but a wake-up.
+        window = self.limits.coalesce
+        dense = len(pending) > 1 and now - self._last_write < 2 * window
+        limit = now + 2 * window if dense else math.inf
         self._last_write = now
         self.sent += len(pending)
         self.writes += 1
-        # Frames that shared this write came within one window: more will, and the sender's wait
-        # is set now to the limit that offer() would set for them (one deadline move per write
-        # instead of two; should none come, the sender wakes once for nothing). A lone frame:
-        # the sender waits for nothing but a wake-up.
-        window = self.limits.coalesce
-        limit = now + 2 * window if len(pending) > 1 and window > 0 else math.inf
         pending.clear()
         self._pending_bytes = 0
         if idle.deadline != limit:

@@ -7,13 +7,14 @@ any moment, each young-generation GC collection walked all of them (57–105 ms 
 identified connection's task parks once (``wait``) and stays parked while one broker-wide task
 waits on an epoll set of all their sockets (level-triggered, registered once), reads each ready
 socket without waiting (ServerSocket.poll_messages) and has the connection handle what came
-(Connection.handle_shared: SUBMITs numbered, stored inline and dispatched, with no task switch).
+(Connection.handle_shared: SUBMITs numbered, stored inline and dispatched, and HEARTBEATs
+answered, with no task switch).
 
 Structured concurrency is kept: the shared task runs in the broker's nursery, and each parked
 connection task stays in its own nursery, where its close, cancellation and errors happen. The
 shared task hands a connection back to its own task (``wait`` returns) whenever it needs more
-than a plain reading: a control frame, a heartbeat to answer, a broken frame, the end of the
-stream, a full intake, a close. An exception while handling one connection's messages is raised
+than a plain reading or a heartbeat: a control frame, any other op, an ack that cannot be
+written now, a broken frame, the end of the stream, a full intake, a close. An exception while handling one connection's messages is raised
 in that connection's task (its own fault boundary closes it with 1011), and the shared task goes
 on with the others. Only trio's public low-level API is used: ``wait_readable`` on the epoll
 descriptor, and ``wait_task_rescheduled``/``reschedule`` to park and wake a task.

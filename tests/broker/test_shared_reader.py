@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import select
 import socket
+from typing import Any
 
 import orjson
 import pytest
 import trio
-from trio_websocket import open_websocket_url
+from trio_websocket import WebSocketConnection, open_websocket_url
 from wsproto.frame_protocol import FrameProtocol
 
+from wearstream.adapters.websocket.broker import Broker, Connection
 from wearstream.adapters.websocket.server_socket import ConnectionClosed, Message, ServerSocket
 from wearstream.adapters.websocket.shared_reader import SharedReader
+from wearstream.domain.identity import Role
 from wearstream.testing.fixtures import LiveBroker
 from wearstream.testing.wire import identify, mint, receive, send
 
@@ -190,7 +193,7 @@ async def test_a_real_broker_serves_identified_sessions_from_its_shared_reader(
                     seen[frame["uid"]].append(frame["d"]["val"])
             assert seen == {"alice": [60, 61, 62, 63, 64], "bob": [60, 61, 62, 63, 64]}
             await send(alice, {"op": 0})
-            assert (await receive(alice))["op"] == 1  # handed to alice's own task and back
+            assert (await receive(alice))["op"] == 1  # answered by the shared reader itself
             await _eventually(lambda: len(broker.shared) == 3)
             async with open_websocket_url(wearstream_broker.ws_url) as carol:
                 assert (await receive(carol))["op"] == 2
@@ -286,3 +289,201 @@ async def test_a_parked_task_is_woken_when_a_write_of_its_own_ends_the_socket(
     with trio.fail_after(5):
         await woken.wait()
     assert len(reader) == 0 and ws.closed is not None
+
+
+# Heartbeats answered in the shared reader (Connection.handle_shared) ------------------------------
+#
+# A connection whose task the shared reader wakes is forgotten by it (``ws.on_end`` is cleared)
+# and parks again with a new ``on_end``: the same ``on_end`` object before and after, with the
+# same number of parked members, shows that the connection's own task never ran meanwhile.
+
+
+def _connection(broker: Broker, role: Role, user: str | None = None) -> Connection:
+    (found,) = [
+        c for c in broker.connections
+        if c.principal is not None and c.principal.role is role and c.principal.user_id == user
+    ]
+    return found
+
+
+def _reading(n: int) -> dict[str, Any]:
+    return {"op": 6, "t": "HEART_RATE", "d": {"ts": f"2026-12-06T10:00:{n:02}Z", "val": 60 + n}}
+
+
+class RawClient:
+    """A WebSocket client on a bare TCP stream, so that several frames go in one TCP write."""
+
+    def __init__(self, stream: trio.SocketStream, rest: bytes) -> None:
+        self.stream = stream
+        self._protocol = FrameProtocol(client=True, extensions=[])
+        self._protocol.receive_bytes(rest)
+        self._frames: list[dict[str, Any]] = []
+
+    @classmethod
+    async def connect(cls, url: str) -> RawClient:
+        stream = await _raw_connect(url)
+        buf = bytearray()
+        await _read_until(stream, buf, b"\r\n\r\n")
+        head, _, rest = bytes(buf).partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 101")
+        return cls(stream, rest)
+
+    async def send(self, *frames: dict[str, Any]) -> None:
+        """Every frame in one write."""
+        data = b"".join(self._protocol.send_data(orjson.dumps(f).decode()) for f in frames)
+        await self.stream.send_all(data)
+
+    async def receive(self) -> dict[str, Any]:
+        with trio.fail_after(5):
+            while not self._frames:
+                for frame in self._protocol.received_frames():
+                    assert frame.opcode.name == "TEXT" and frame.message_finished, frame
+                    self._frames.append(orjson.loads(frame.payload))
+                if not self._frames:
+                    data = await self.stream.receive_some(65536)
+                    if not data:
+                        raise EOFError
+                    self._protocol.receive_bytes(data)
+        return self._frames.pop(0)
+
+
+async def _dispatched(consumer: WebSocketConnection, count: int) -> list[tuple[str, int]]:
+    """The next ``count`` readings the consumer is sent, as (user, val)."""
+    seen: list[tuple[str, int]] = []
+    while len(seen) < count:
+        frame = await receive(consumer)
+        assert frame["op"] == 5, frame
+        seen.append((frame["uid"], frame["d"]["val"]))
+    return seen
+
+
+async def test_a_parked_producers_heartbeat_is_answered_without_waking_its_task(
+    wearstream_broker: LiveBroker,
+) -> None:
+    broker = wearstream_broker.running.broker
+    async with open_websocket_url(wearstream_broker.ws_url) as consumer:
+        assert (await identify(consumer, await mint(wearstream_broker, "/auth/developer"), 1))["op"] == 4
+        async with open_websocket_url(wearstream_broker.ws_url) as alice:
+            assert (await identify(alice, await mint(wearstream_broker, "/auth/user?id=alice"), 0))["op"] == 4
+            await _eventually(lambda: len(broker.shared) == 2)
+            conn = _connection(broker, Role.PRODUCER, "alice")
+            parked = conn.ws.on_end
+            assert parked is not None
+            for n in range(3):
+                await send(alice, {"op": 0})
+                assert await receive(alice) == {"op": 1}
+                await send(alice, _reading(n))
+                assert await _dispatched(consumer, 1) == [("alice", 60 + n)]
+            assert conn.ws.on_end is parked and len(broker.shared) == 2  # its task never ran
+            await send(alice, {"op": 8, "d": {"device_id": "strap-1", "connected": True}})
+            await _eventually(lambda: conn.ws.on_end is not parked)  # a STATUS still wakes it
+
+
+async def test_submit_heartbeat_submit_in_one_write_are_all_answered_and_stored_in_order(
+    wearstream_broker: LiveBroker,
+) -> None:
+    """The heartbeat between two readings is answered at once, in the shared reader, and both
+    readings are stored, dispatched in order and acknowledged (acknowledged submits)."""
+    broker = wearstream_broker.running.broker
+    async with open_websocket_url(wearstream_broker.ws_url) as consumer:
+        assert (await identify(consumer, await mint(wearstream_broker, "/auth/developer"), 1))["op"] == 4
+        alice = await RawClient.connect(wearstream_broker.ws_url)
+        assert (await alice.receive())["op"] == 2
+        token = await mint(wearstream_broker, "/auth/user?id=alice")
+        await alice.send({"op": 3, "d": {"token": token, "type": 0, "source": "s1", "ack": True}})
+        assert await alice.receive() == {"op": 4}
+        await _eventually(lambda: len(broker.shared) == 2)
+        conn = _connection(broker, Role.PRODUCER, "alice")
+        parked = conn.ws.on_end
+        for round in range(3):
+            first, second = 2 * round, 2 * round + 1
+            await alice.send(
+                {**_reading(first), "id": first + 1}, {"op": 0}, {**_reading(second), "id": second + 1}
+            )
+            answers = [await alice.receive(), await alice.receive()]
+            assert answers == [{"op": 1}, {"op": 9, "d": {"upto": second + 1}}]
+            assert await _dispatched(consumer, 2) == [("alice", 60 + first), ("alice", 60 + second)]
+        assert conn.ws.on_end is parked and len(broker.shared) == 2  # its task never ran
+        await alice.stream.aclose()
+
+
+async def test_a_consumers_heartbeat_is_answered_between_the_readings_it_is_sent(
+    wearstream_broker: LiveBroker,
+) -> None:
+    broker = wearstream_broker.running.broker
+    async with open_websocket_url(wearstream_broker.ws_url) as consumer, open_websocket_url(
+        wearstream_broker.ws_url
+    ) as alice:
+        assert (await identify(consumer, await mint(wearstream_broker, "/auth/developer"), 1))["op"] == 4
+        assert (await identify(alice, await mint(wearstream_broker, "/auth/user?id=alice"), 0))["op"] == 4
+        await _eventually(lambda: len(broker.shared) == 2)
+        conn = _connection(broker, Role.CONSUMER)
+        parked = conn.ws.on_end
+        seen: list[int] = []
+        for round in range(3):
+            vals = [4 * round + n for n in range(4)]
+            for n in vals[:2]:
+                await send(alice, _reading(n))
+            await send(consumer, {"op": 0})
+            for n in vals[2:]:
+                await send(alice, _reading(n))
+            acks = 0
+            while acks < 1 or len(seen) < vals[-1] + 1:
+                frame = await receive(consumer)
+                if frame["op"] == 1:
+                    acks += 1
+                else:
+                    assert frame["op"] == 5 and frame["uid"] == "alice"
+                    seen.append(frame["d"]["val"] - 60)
+            assert acks == 1
+        assert seen == list(range(12))
+        assert conn.ws.on_end is parked and len(broker.shared) == 2  # its task never ran
+
+
+async def test_a_producer_whose_socket_is_full_gets_every_heartbeat_ack_from_its_own_task(
+    wearstream_broker: LiveBroker,
+) -> None:
+    """The socket takes no ack now (send_now: False, or only part of one): the connection's own
+    task answers, as before; no ack is lost, and then the shared reader serves it again."""
+    broker = wearstream_broker.running.broker
+    async with open_websocket_url(wearstream_broker.ws_url) as consumer:
+        assert (await identify(consumer, await mint(wearstream_broker, "/auth/developer"), 1))["op"] == 4
+        alice = await RawClient.connect(wearstream_broker.ws_url)
+        assert (await alice.receive())["op"] == 2
+        await alice.send({"op": 3, "d": {"token": await mint(wearstream_broker, "/auth/user?id=alice"), "type": 0}})
+        assert await alice.receive() == {"op": 4}
+        await _eventually(lambda: len(broker.shared) == 2)
+        conn = _connection(broker, Role.PRODUCER, "alice")
+        # Small buffers on both ends (the same socket, through a second descriptor): a few
+        # thousand unread acks fill them.
+        with socket.fromfd(conn.ws.fileno(), socket.AF_INET, socket.SOCK_STREAM) as server_side:
+            server_side.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+        alice.stream.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        parked = conn.ws.on_end
+        sent = 0
+        done = trio.Event()
+
+        async def heartbeat() -> None:
+            nonlocal sent
+            while conn.ws.on_end is parked:  # until the socket took no more and the task woke
+                await alice.send(*[{"op": 0}] * 500)
+                sent += 500
+            done.set()
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(heartbeat)
+            with trio.fail_after(20):
+                await done.wait()
+            acks = 0
+            with trio.fail_after(20):
+                while acks < sent:
+                    assert await alice.receive() == {"op": 1}
+                    acks += 1
+        assert acks == sent
+        await _eventually(lambda: len(broker.shared) == 2)  # parked again
+        parked = conn.ws.on_end
+        await alice.send(_reading(1), {"op": 0}, _reading(2))
+        assert await alice.receive() == {"op": 1}
+        assert await _dispatched(consumer, 2) == [("alice", 61), ("alice", 62)]
+        assert conn.ws.on_end is parked
+        await alice.stream.aclose()
