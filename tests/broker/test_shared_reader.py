@@ -183,6 +183,7 @@ async def test_a_real_broker_serves_identified_sessions_from_its_shared_reader(
             for ws, user in ((alice, "alice"), (bob, "bob")):
                 assert (await identify(ws, await mint(wearstream_broker, f"/auth/user?id={user}"), 0))["op"] == 4
             await _eventually(lambda: len(broker.shared) == 3)  # both producers and the consumer
+            assert broker.developers_connected() == {wearstream_broker.dev_id}  # counted, not walked
             for n in range(5):
                 for ws in (alice, bob):
                     await send(ws, {"op": 6, "t": "HEART_RATE", "d": {"ts": f"2026-12-06T10:00:0{n}Z", "val": 60 + n}})
@@ -209,7 +210,9 @@ async def test_a_real_broker_serves_identified_sessions_from_its_shared_reader(
                     assert ack["op"] == 9
                     upto = ack["d"]["upto"]
         await _eventually(lambda: len(broker.shared) == 1)  # the producers' close handshakes ended
+        assert broker.developers_connected() == {wearstream_broker.dev_id}  # the consumer still is
     await _eventually(lambda: len(broker.shared) == 0)
+    await _eventually(lambda: broker.developers_connected() == set())
 
 
 async def _raw_connect(url: str) -> trio.SocketStream:
