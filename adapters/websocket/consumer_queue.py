@@ -95,6 +95,7 @@ class ConsumerQueue:
         self.writes = 0
         self._now: WritesNow | None = None  # writes live frames from flush(), when it can
         self._idle: trio.CancelScope | None = None  # the sender's wait while it owes nothing else
+        self._idle_until = math.inf  # its deadline, kept here: trio's getter is a Python call
         # trio.current_time(); once run() has begun, its clock's own method (two calls fewer)
         self._time: Callable[[], float] = trio.current_time
         self._rest: bytes | None = None  # what a flush's write left over: the sender finishes it
@@ -134,9 +135,9 @@ class ConsumerQueue:
                 # The sender stays idle: flush(), at the end of this delivery, writes the frames
                 # or leaves them for the window's end, when the sender wakes at the latest. No
                 # clock is read per frame here: at maximum rate this runs for every reading.
-                latest = self._last_write + 2 * limits.coalesce  # _wait_limit(), inline
-                if latest < idle.deadline:
-                    idle.deadline = latest
+                latest = self._last_write + 2 * limits.coalesce  # the wait limit (see _live_due)
+                if latest < self._idle_until:
+                    idle.deadline = self._idle_until = latest
                 return
         self._wake.set()
 
@@ -164,9 +165,9 @@ class ConsumerQueue:
             # Few: the first delivery after the window's end writes them; the sender only if
             # none comes within one more window (a timer wake per write otherwise: it would
             # always win).
-            wake_at = due if many else self._wait_limit()
-            if idle.deadline != wake_at:  # moving a deadline costs a heap push
-                idle.deadline = wake_at
+            wake_at = due if many else self._last_write + 2 * self.limits.coalesce  # the wait limit
+            if self._idle_until != wake_at:  # moving a deadline costs a heap push
+                idle.deadline = self._idle_until = wake_at
             return True
         if many or self._now is None:
             return False
@@ -186,8 +187,8 @@ class ConsumerQueue:
         self.writes += 1
         pending.clear()
         self._pending_bytes = 0
-        if idle.deadline != limit:
-            idle.deadline = limit
+        if self._idle_until != limit:
+            idle.deadline = self._idle_until = limit
         if written is not True:  # part of a frame is on the wire: the sender writes the rest
             self._rest = written
             return False
@@ -247,14 +248,11 @@ class ConsumerQueue:
             or self._live_due() <= trio.current_time()
         )
 
-    def _wait_limit(self) -> float:
-        """The latest that queued live frames wait while the sender is idle: one window past the
-        coalescing window's end, for a delivery after it to take them along."""
-        return self._last_write + 2 * self.limits.coalesce
-
     def _live_due(self) -> float:
         """When the queued live frames are to be written (the end of the coalescing window
-        of the last write; at once when they fill a write); inf when none are queued."""
+        of the last write; at once when they fill a write); inf when none are queued. While the
+        sender is idle they may wait one window more for a delivery to take them along: the
+        wait limit, last write + 2 windows, which offer() and flush() set as its deadline."""
         if not self._pending:
             return math.inf
         if len(self._pending) >= MAX_WRITE or self._pending_bytes >= WRITE_BYTES:
@@ -283,7 +281,8 @@ class ConsumerQueue:
             # so no frame can slip between). flush() writes live frames meanwhile when it can.
             self._wake = trio.Event()
             try:
-                with trio.CancelScope(deadline=self._live_due()) as self._idle:
+                self._idle_until = self._live_due()
+                with trio.CancelScope(deadline=self._idle_until) as self._idle:
                     await self._wake.wait()
             finally:
                 self._idle = None
