@@ -31,7 +31,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from . import instructions, report, scaleout, targets
+from . import instructions, interpreter, report, scaleout, targets
 from . import revisions
 from .run import SYSTEMS, System, Timing, at_revision, run
 from .scenarios import select
@@ -77,11 +77,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="run each wearstream broker under callgrind and report its instructions per sample over "
         "the window (repeatable where CPU time is not; ~50x slower: offer ~200 readings/s)",
     )
+    parser.add_argument(
+        "--broker-python", metavar="PYTHON",
+        help="run the wearstream brokers under this interpreter (a venv's python with wearstream "
+        "installed) instead of this one: CPython builds differ by a quarter in speed (see "
+        "docs/benchmarks.md, 'The interpreter')",
+    )
     args = parser.parse_args(argv)
     if args.callgrind is not None and args.profile is not None:
         parser.error("--callgrind and --profile each watch the broker: choose one")
     if args.callgrind is not None and scaleout.wanted(args.scenarios.split(","))[1]:
         parser.error("--callgrind counts one broker's instructions: not with the scaleout scenario")
+    if args.broker_python is not None and interpreter.version(args.broker_python) is None:
+        parser.error(f"--broker-python {args.broker_python}: not a Python that imports wearstream")
     if args.callgrind is not None and not instructions.available():
         parser.error("--callgrind needs valgrind (Debian: apt-get install valgrind)")
     return args
@@ -173,6 +181,7 @@ def _main(
         "started": started.isoformat(timespec="seconds"),
         "machine": machine(),
         "python": platform.python_version(),
+        "broker_python": interpreter.describe(args.broker_python or sys.executable),
         "mosquitto": targets.mosquitto_version(mosquitto) if mosquitto else "Mosquitto not found: skipped",
         "duration": args.duration,
         "warmup": args.warmup,
@@ -183,7 +192,7 @@ def _main(
         "load_average_1m": os.getloadavg()[0],
         "argv": sys.argv[1:] if argv is None else argv,
     }
-    timing = Timing(args.warmup, args.duration, args.profile, args.callgrind)
+    timing = Timing(args.warmup, args.duration, args.profile, args.callgrind, args.broker_python)
     results = []
     for scenario, system, number in runs:
         again = f" (run {number})" if args.repeat > 1 else ""

@@ -120,7 +120,9 @@ def markdown(header: dict[str, Any], results: list[dict[str, Any]]) -> str:
     lines = [
         f"# wearstream relay benchmark, {header['started']}",
         "",
-        f"Machine: {header['machine']}. Python {header['python']}. {header['mosquitto']}.",
+        f"Machine: {header['machine']}. Python {header['python']}"
+        + (f"; wearstream brokers on Python {header['broker_python']}" if "broker_python" in header else "")
+        + f". {header['mosquitto']}.",
         f"Window {header['duration']:g} s after {header['warmup']:g} s warm-up, per scenario and system; "
         f"load average {header['load_average_1m']:.1f} when the run began.",
         *_provenance(header),

@@ -13,14 +13,13 @@ import sys
 import tempfile
 import time
 from array import array
-from functools import partial
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any, Callable
 
 import attrs
 
-from . import abuse, instructions, procstat, revisions, targets
+from . import abuse, instructions, interpreter, procstat, revisions, targets
 from .loadgen import WorkerConfig, worker_main
 from .scenarios import Scenario
 
@@ -62,6 +61,7 @@ class Timing:
     duration: float
     profile_dir: Path | None = None  # py-spy the wearstream broker during the window, into here
     callgrind_dir: Path | None = None  # count its instructions over the window (bench/instructions.py)
+    broker_python: str | None = None  # the interpreter its brokers run under (bench/interpreter.py)
 
 
 class BenchError(RuntimeError):
@@ -107,11 +107,21 @@ def _last_words(target: Any) -> str:
 
 
 def _wrapper(scenario: Scenario, system: System, timing: Timing) -> Callable[[list[str]], list[str]] | None:
-    """What the wearstream broker's command runs under (callgrind), if anything."""
-    out = timing.callgrind_dir
-    if out is None or system.kind != "wearstream":
+    """What the wearstream broker's command runs under (another interpreter, callgrind), if
+    anything."""
+    python, out = timing.broker_python, timing.callgrind_dir
+    if system.kind != "wearstream" or (python is None and out is None):
         return None
-    return partial(instructions.wrap, out_dir=out, name=_run_name(scenario, system))
+    name = _run_name(scenario, system)
+
+    def wrap(command: list[str]) -> list[str]:
+        if python is not None:
+            command = interpreter.run_under(python, command)
+        if out is not None:
+            command = instructions.wrap(command, out, name)
+        return command
+
+    return wrap
 
 
 def _run_name(scenario: Scenario, system: System) -> str:
