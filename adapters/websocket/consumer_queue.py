@@ -130,14 +130,11 @@ class ConsumerQueue:
             self._pending_bytes += size
             if self._pending_bytes > self.peak_bytes:
                 self.peak_bytes = self._pending_bytes
-            idle = self._idle
-            if idle is not None:
-                # The sender stays idle: flush(), at the end of this delivery, writes the frames
-                # or leaves them for the window's end, when the sender wakes at the latest. No
-                # clock is read per frame here: at maximum rate this runs for every reading.
-                latest = self._last_write + 2 * limits.coalesce  # the wait limit (see _live_due)
-                if latest < self._idle_until:
-                    idle.deadline = self._idle_until = latest
+            if self._idle is not None:
+                # The sender stays idle: flush(), which every delivery calls when it ends (the
+                # fan-out's callers), writes the frames or sets the sender's wait for them. No
+                # clock is read and no deadline moved per frame here (a deadline move costs as
+                # much as the rest of offer(); a lone frame's would be undone by its write).
                 return
         self._wake.set()
 
@@ -252,7 +249,7 @@ class ConsumerQueue:
         """When the queued live frames are to be written (the end of the coalescing window
         of the last write; at once when they fill a write); inf when none are queued. While the
         sender is idle they may wait one window more for a delivery to take them along: the
-        wait limit, last write + 2 windows, which offer() and flush() set as its deadline."""
+        wait limit, last write + 2 windows, which flush() sets as its deadline."""
         if not self._pending:
             return math.inf
         if len(self._pending) >= MAX_WRITE or self._pending_bytes >= WRITE_BYTES:

@@ -24,10 +24,12 @@ class Watcher(Protocol):
     extensions: bool  # sent extension data types too
     peak_bytes: int
 
-    def offer(self, seq: int, frame: str) -> None: ...
+    def offer(self, seq: int, frame: str) -> None:
+        """Queue a live frame; it may wait for the delivery's flush()."""
 
     def flush(self) -> None:
-        """The end of a delivery: what was offered in it may be written now."""
+        """The end of a delivery: what was offered in it may be written now. Whoever dispatches
+        calls flush() for the developers it dispatched to (writer.py, deliver())."""
 
 
 class FanOut:

@@ -27,12 +27,14 @@ class Watcher:
         self.extensions = False
         self.peak_bytes = 0
         self.seqs: list[int] = []
+        self.unflushed = 0  # frames offered since the last flush(): a delivery must end in one
 
     def offer(self, seq: int, frame: str) -> None:
         self.seqs.append(seq)
+        self.unflushed += 1
 
     def flush(self) -> None:
-        pass
+        self.unflushed = 0
 
 
 class FlakyLog(MemoryStreamLog):

@@ -141,18 +141,19 @@ async def test_many_frames_within_the_window_are_the_senders_at_its_end(
     assert socket.writes[1] == ["send", *(f'{{"seq":{seq}}}' for seq in range(2, 2 + INLINE_FRAMES + 1))]
 
 
-async def test_frames_offered_without_a_flush_are_written_by_the_sender(
+async def test_offered_frames_wait_for_the_deliverys_flush_which_writes_them(
     nursery: trio.Nursery, mock_clock: trio.testing.MockClock
 ) -> None:
-    """A delivery that never says it ended cannot strand frames: the sender's wait ends."""
+    """offer() only queues (no write, no wake, no timer); flush(), which ends every delivery
+    (tests/broker/test_group_commit.py checks the fan-out's callers), writes."""
     queue, socket = await writing_consumer(nursery)
-    queue.offer(1, '{"seq":1}')
-    await trio.testing.wait_all_tasks_blocked()
-    assert socket.writes == [["send", '{"seq":1}']]
-    queue.offer(2, '{"seq":2}')
-    mock_clock.jump(0.004)
-    await trio.testing.wait_all_tasks_blocked()
-    assert socket.writes[1:] == [["send", '{"seq":2}']]
+    with sender_steps() as steps:
+        queue.offer(1, '{"seq":1}')
+        mock_clock.jump(1.0)
+        await trio.testing.wait_all_tasks_blocked()
+        assert socket.writes == [] and steps.count == 0
+        queue.flush()
+        assert socket.writes == [["now", '{"seq":1}']]
 
 
 async def test_a_socket_that_takes_nothing_now_gets_the_frames_from_the_sender(

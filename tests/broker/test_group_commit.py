@@ -80,7 +80,7 @@ async def test_a_node_dispatches_its_own_appends_from_the_logs_answer() -> None:
     await writer.write([reading(1), reading(2)])
     await writer.write([reading(3)])
     # No follower runs: the payloads were handed out from append_new's answer.
-    assert watcher.seqs == [1, 2, 3]
+    assert watcher.seqs == [1, 2, 3] and watcher.unflushed == 0
     assert fan_out.dispatched_seq("dev") == 3
 
 
@@ -98,7 +98,7 @@ async def test_another_nodes_payload_in_between_is_read_by_the_follower_in_order
             while fan_out.dispatched_seq("dev") < 3:
                 await trio.sleep(0.01)
             nursery.cancel_scope.cancel()
-    assert watcher.seqs == [1, 2, 3]
+    assert watcher.seqs == [1, 2, 3] and watcher.unflushed == 0
 
 
 async def test_a_developer_nobody_watches_here_only_moves_the_floor() -> None:
@@ -107,3 +107,17 @@ async def test_a_developer_nobody_watches_here_only_moves_the_floor() -> None:
     await writer.write([reading(1, dev="other"), reading(2, dev="other")])
     assert fan_out.dispatched_seq("other") == 2
     assert watcher.seqs == []
+
+
+async def test_every_delivery_ends_with_a_flush() -> None:
+    """A consumer's queue writes what it was offered when the delivery flushes (no timer stands
+    in for a forgotten flush): the writer's batch and inline paths, and the follower's, flush."""
+    writer, fan_out, watcher = shared_writer(MemoryStreamLog())
+    await writer.open_developer("dev")
+    await writer.write([reading(1), reading(2)])
+    assert watcher.seqs == [1, 2] and watcher.unflushed == 0
+    assert writer.can_inline("dev")
+    writer.write_inline([reading(3)])
+    assert watcher.seqs == [1, 2, 3] and watcher.unflushed == 0
+    fan_out.deliver([Payload("dev", 4, "u", "STEPS", {"val": 4})])
+    assert watcher.seqs == [1, 2, 3, 4] and watcher.unflushed == 0
