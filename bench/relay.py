@@ -88,6 +88,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error("--callgrind and --profile each watch the broker: choose one")
     if args.callgrind is not None and scaleout.wanted(args.scenarios.split(","))[1]:
         parser.error("--callgrind counts one broker's instructions: not with the scaleout scenario")
+    if args.broker_python is not None and scaleout.wanted(args.scenarios.split(","))[1]:
+        parser.error("--broker-python runs one broker per system: not with the scaleout scenario")
     if args.broker_python is not None and interpreter.version(args.broker_python) is None:
         parser.error(f"--broker-python {args.broker_python}: not a Python that imports wearstream")
     if args.callgrind is not None and not instructions.available():

@@ -173,7 +173,7 @@ class ConsumerQueue:
             return False
         # A dense stream (this write shares several frames and comes within two windows of the
         # last): more frames will come within the window, and the sender's wait is set now to
-        # the limit offer() would set for them (one deadline move per write instead of two;
+        # the limit flush() would set for them (one deadline move per write instead of two;
         # should none come, the sender wakes once for nothing). Else (a lone frame, a backlog
         # after a quiet spell) the sender waits for nothing but a wake-up.
         window = self.limits.coalesce

@@ -76,11 +76,13 @@ class FanOut:
     def deliver(self, payloads: Iterable[Payload]) -> None:
         """Dispatch what the shared log's follower read, skipping what was dispatched already."""
         developers = set()
-        for payload in payloads:
-            if payload.seq > self.dispatched_seq(payload.developer_id):
-                self.dispatch(payload)
-                developers.add(payload.developer_id)
-        self.flush(developers)
+        try:
+            for payload in payloads:
+                if payload.seq > self.dispatched_seq(payload.developer_id):
+                    self.dispatch(payload)
+                    developers.add(payload.developer_id)
+        finally:
+            self.flush(developers)
 
     def flush(self, developer_ids: Iterable[str]) -> None:
         """The end of a delivery to ``developer_ids``: their queues may write what they were
@@ -90,7 +92,8 @@ class FanOut:
                 queue.flush()
 
     def dispatch(self, payload: Payload) -> None:
-        """Hand ``payload`` to each of its developer's watchers that wants it."""
+        """Hand ``payload`` to each of its developer's watchers that wants it. The caller ends
+        its delivery with flush(), also when it fails midway (a queue writes only then)."""
         self._dispatched[payload.developer_id] = payload.seq
         queues = self.watchers.get(payload.developer_id)
         if not queues:

@@ -127,13 +127,16 @@ class Writer:
         return payloads
 
     def _deliver(self, batch: list[Reading]) -> None:
-        """``batch`` is stored: dispatch it, and tell its producers."""
+        """``batch`` is stored: dispatch it, and tell its producers. The delivery ends with a
+        flush whatever happens: the queues write what they were offered only then."""
         dispatch = self.fan_out.dispatch
-        for reading in batch:
-            if reading.payload is not None:
-                dispatch(reading.payload)
-            reading.acknowledge()
-        self.fan_out.flush(set(map(_DEVELOPER_ID, batch)))
+        try:
+            for reading in batch:
+                if reading.payload is not None:
+                    dispatch(reading.payload)
+                reading.acknowledge()
+        finally:
+            self.fan_out.flush(set(map(_DEVELOPER_ID, batch)))
 
     async def _write_shared(self, log: SharedStreamLog, batch: list[Reading]) -> None:
         """The shared log numbers the batch; what follows on from this node's position is
@@ -141,13 +144,15 @@ class Writer:
         submissions = [Submission(r.developer_id, r.uid, r.t, r.d, r.key) for r in batch]
         floors = {r.developer_id: self.fan_out.dispatched_seq(r.developer_id) for r in batch}
         payloads = await until_stored(self.storage, partial(log.append_new, submissions, floors))
-        for reading, payload in zip(batch, payloads):
-            if payload is not None:
-                self.payloads_in += 1
-                dev = payload.developer_id
-                if not self.fan_out.watchers.get(dev):
-                    self.fan_out.advance(dev, payload.seq)  # the floor of the next batch
-                elif payload.seq == self.fan_out.dispatched_seq(dev) + 1:
-                    self.fan_out.dispatch(payload)  # nothing of another node's in between
-            reading.acknowledge()
-        self.fan_out.flush(set(map(_DEVELOPER_ID, batch)))
+        try:
+            for reading, payload in zip(batch, payloads):
+                if payload is not None:
+                    self.payloads_in += 1
+                    dev = payload.developer_id
+                    if not self.fan_out.watchers.get(dev):
+                        self.fan_out.advance(dev, payload.seq)  # the floor of the next batch
+                    elif payload.seq == self.fan_out.dispatched_seq(dev) + 1:
+                        self.fan_out.dispatch(payload)  # nothing of another node's in between
+                reading.acknowledge()
+        finally:
+            self.fan_out.flush(set(map(_DEVELOPER_ID, batch)))

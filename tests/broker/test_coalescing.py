@@ -1,6 +1,7 @@
 """Coalescing a consumer's live frames (``--coalesce``): one after a quiet spell leaves at once,
 ones that come densely share one write (with the first frame after the window's end, or one more
-window later at the latest), an idle sender leaves the writing to offer(), and 0 turns it off.
+window later at the latest), an idle sender leaves the writing to the delivery's flush(), and 0
+turns it off.
 
 Time here is trio's MockClock: it moves only when the test moves it, so what is asserted is which
 frames share a write, never how long anything took.
