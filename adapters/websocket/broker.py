@@ -6,8 +6,8 @@ and a connection that misbehaves is closed with the code its error carries while
 connection carries on. One broker-wide task watches every session's deadline (a heap), instead
 of a sleeping task per connection; and once identified, a connection's task waits parked while
 one broker-wide task reads every such socket and handles plain readings and heartbeats itself,
-waking the connection's task only for the rest (adapters/websocket/shared_reader.py): an idle producer then
-costs a parked task and nothing else, and a reading no task switch.
+waking the connection's task only for the rest (adapters/websocket/shared_reader.py): an idle
+producer then costs a parked task and nothing else, and a reading no task switch.
 """
 
 from __future__ import annotations
@@ -255,7 +255,8 @@ class Connection:
     async def _read(self) -> None:
         """Feed each received message to the session. Once identified, the connection's task
         waits in the broker's shared reader, which hands plain readings and heartbeats to
-        ``handle_shared`` and wakes this task for everything else (adapters/websocket/shared_reader.py)."""
+        ``handle_shared`` and wakes this task for everything else
+        (adapters/websocket/shared_reader.py)."""
         shared = self.broker.shared
         while not self._closing:
             if self.principal is not None and shared.available:
@@ -346,7 +347,10 @@ class Connection:
         """Carry out ``actions`` if they are a heartbeat's ack that needs no wait: queued behind
         a consumer's writes, or written to a producer at once (the rest of a partial write is
         finished in this connection's nursery, as for SUBMIT_ACK). False: the task does it."""
-        if len(actions) != 1 or type(actions[0]) is not Send or type(actions[0].frame) is not HeartbeatAck:
+        if len(actions) != 1:
+            return False
+        action = actions[0]
+        if type(action) is not Send or type(action.frame) is not HeartbeatAck:
             return False
         if self.queue is not None:
             self.queue.heartbeat_ack()

@@ -154,9 +154,9 @@ class ServerSocket:
     def poll_messages(self, buffer: bytearray) -> list[Message] | None:
         """Without waiting: the complete messages the socket has brought (maybe none), for a
         task that serves many sockets (adapters/websocket/shared_reader.py) and has seen this
-        one readable; ``buffer``: receive_buffer(). None when the connection's own task must go on with receive_messages():
-        a control frame came, the peer broke the protocol, the stream ended, or a close is
-        under way (what was read is kept for it)."""
+        one readable; ``buffer``: receive_buffer(). None when the connection's own task must go
+        on with receive_messages(): a control frame came, the peer broke the protocol, the
+        stream ended, or a close is under way (what was read is kept for it)."""
         if self._reading or self._close_sent or self.closed is not None or self._parser.closed:
             return None
         if self._read_now(buffer) == 0:

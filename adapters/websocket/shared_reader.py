@@ -14,10 +14,11 @@ Structured concurrency is kept: the shared task runs in the broker's nursery, an
 connection task stays in its own nursery, where its close, cancellation and errors happen. The
 shared task hands a connection back to its own task (``wait`` returns) whenever it needs more
 than a plain reading or a heartbeat: a control frame, any other op, an ack that cannot be
-written now, a broken frame, the end of the stream, a full intake, a close. An exception while handling one connection's messages is raised
-in that connection's task (its own fault boundary closes it with 1011), and the shared task goes
-on with the others. Only trio's public low-level API is used: ``wait_readable`` on the epoll
-descriptor, and ``wait_task_rescheduled``/``reschedule`` to park and wake a task.
+written now, a broken frame, the end of the stream, a full intake, a close. An exception while
+handling one connection's messages is raised in that connection's task (its own fault boundary
+closes it with 1011), and the shared task goes on with the others. Only trio's public low-level
+API is used: ``wait_readable`` on the epoll descriptor, and ``wait_task_rescheduled``/
+``reschedule`` to park and wake a task.
 
 On systems without epoll (macOS, Windows) and for TLS sockets, connections read in their own
 task as before (``available`` is False, or the socket has no descriptor to share).

@@ -62,11 +62,14 @@ class StorageState:
 
     def __init__(self) -> None:
         self.error: str | None = None
-        self.ok = True  # error is None, as a plain attribute: every inline append reads it
         self.since: datetime | None = None
         self.failures = 0
         self._reminded = 0.0
         self._waiting: set[trio.CancelScope] = set()
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
 
     def failed(self, error: Exception) -> None:
         now = time.monotonic()
@@ -83,7 +86,6 @@ class StorageState:
             log.warning("storage still unavailable after %d attempts: %s", self.failures, error)
             self._reminded = now
         self.error = str(error)
-        self.ok = False
 
     def stored(self) -> None:
         if self.error is not None:
@@ -92,7 +94,6 @@ class StorageState:
                 self.failures,
             )
             self.error, self.since, self.failures = None, None, 0
-            self.ok = True
 
     def waiting(self) -> "_Waiting":
         """``with state.waiting() as scope``: a wait that storage trouble cuts short."""
