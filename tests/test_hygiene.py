@@ -21,7 +21,7 @@ def test_the_ci_profile_is_loaded_under_ci_true() -> None:
         env = {k: v for k, v in os.environ.items() if k not in ("CI", "HYPOTHESIS_PROFILE")}
         env.update({CHILD: profile} if ci is None else {"CI": ci, CHILD: profile})
         result = subprocess.run(
-            [sys.executable, "-m", "pytest", "-q", "-p", "no:randomly", f"{Path(__file__)}::{test_the_ci_profile_is_loaded_under_ci_true.__name__}"],
+            [sys.executable, "-m", "pytest", "-q", "-n", "0", "-p", "no:randomly", f"{Path(__file__)}::{test_the_ci_profile_is_loaded_under_ci_true.__name__}"],
             capture_output=True, text=True, timeout=120, env=env, cwd=Path(__file__).parents[1],
         )
         assert result.returncode == 0, result.stdout + result.stderr

@@ -101,6 +101,11 @@ def test_unmasked_client_frames_are_a_protocol_error() -> None:
         masked(CLOSE, (1005).to_bytes(2, "big")),  # a code that is never sent
         masked(CLOSE, (999).to_bytes(2, "big")),
     ],
+    ids=[  # the masks are random: named ids keep the collection the same in every process
+        "reserved-bit", "reserved-data-opcode", "reserved-control-opcode", "lone-continuation",
+        "message-inside-fragments", "long-control", "fragmented-control", "one-byte-close",
+        "close-1005", "close-999",
+    ],
 )
 def test_protocol_errors_close_with_1002(data: bytes) -> None:
     assert error_of(data) == 1002
