@@ -1,16 +1,19 @@
-"""HTTP on the broker's one port: each HTTP connection's bytes are relayed to hypercorn.
+"""HTTP on the broker's one port: each HTTP connection is relayed to hypercorn.
 
 The listener (adapters/websocket/listener.py) keeps the WebSocket path to itself and hands
 every other connection here, with the bytes it has read (the request head and any more). They
 are relayed, both ways, to hypercorn serving the ASGI app on a private Unix socket, so the
-HTTP app stays plain ASGI and the hot WebSocket path pays nothing for it.
+HTTP app stays plain ASGI and the hot WebSocket path pays nothing for it. On the way, h11 reads
+and writes again every request and answer (``exchange.py``): hypercorn only reads HTTP/1.1 that
+h11 wrote, and answers go out with the reason phrases hypercorn leaves out.
 
 Per connection it holds one buffer of ``CHUNK`` bytes each way (a write waits for the other
-side to take it, so a slow reader stalls its writer, nothing piles up) and two sockets. It ends
-when either side closes, when nothing has moved for ``idle_timeout`` (the keep-alive cap), and
-soon after the client's end of file: a client that closes is noticed at once, instead of
-holding its descriptors until a keep-alive timer runs out. Answers go out with the reason
-phrases hypercorn leaves out (``status_lines.py``).
+side to take it, so a slow reader stalls its writer, nothing piles up), what the exchange holds
+(``exchange.MAX_HELD``) and two sockets. It ends when either side closes, when the exchange is
+over (a refused request, an answer after which the connection closes), when nothing has moved
+for ``idle_timeout`` (the keep-alive cap), and soon after the client's end of file: a client
+that closes is noticed at once, instead of holding its descriptors until a keep-alive timer
+runs out.
 """
 
 from __future__ import annotations
@@ -20,11 +23,10 @@ import os
 import socket
 import tempfile
 from pathlib import Path
-from typing import Callable
 
 import trio
 
-from .status_lines import StatusLines
+from .exchange import Exchange
 
 log = logging.getLogger("wearstream.http.forward")
 
@@ -46,57 +48,69 @@ class Forwarder:
         async with upstream:
             relay = _Relay(client, upstream, self.idle_timeout)
             with relay.idle:
-                relay.status.from_client(received)
-                await upstream.send_all(received)
-                await relay.run()
+                await relay.run(received)
             if relay.idle.cancelled_caught:
                 log.debug("HTTP connection from %s idle for %g s; closed", peer, relay.window)
 
 
 class _Relay:
-    """Both directions of one connection, under one idle deadline."""
+    """Both directions of one connection, through one Exchange, under one idle deadline. Each
+    direction has its task; both may write either way (a refusal to the client, requests held
+    back until an answer to hypercorn), hence a lock per stream."""
 
     def __init__(self, client: trio.abc.Stream, upstream: trio.SocketStream, window: float) -> None:
         self.client = client
         self.upstream = upstream
         self.window = window
         self.idle = trio.CancelScope(deadline=trio.current_time() + window)
-        self.status = StatusLines()
+        self.exchange = Exchange()
+        self._locks = {client: trio.Lock(), upstream: trio.Lock()}
 
-    async def run(self) -> None:
+    async def run(self, received: bytes) -> None:
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(self._from_client)
-            await self._copy(self.upstream, self.client, self.status.from_app)
-            nursery.cancel_scope.cancel()  # the app closed: so do we
+            nursery.start_soon(self._from_client, received, nursery.cancel_scope)
+            await self._from_app()
+            nursery.cancel_scope.cancel()  # the app closed, or the exchange is over: so are we
 
-    async def _from_client(self) -> None:
-        await self._copy(self.client, self.upstream, self._seen_from_client)
+    async def _from_client(self, data: bytes, over: trio.CancelScope) -> None:
+        exchange = self.exchange
+        try:
+            while True:
+                await self._send(self.client, exchange.from_client(data))
+                await self._send(self.upstream, exchange.to_app())
+                if exchange.ended:
+                    over.cancel()
+                    return
+                if not data:
+                    break
+                self._moved()
+                data = await self.client.receive_some(CHUNK)
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            pass
         # The client is done sending (or gone): the app may finish its answer, briefly.
         self.window = min(self.window, EOF_GRACE)
         self.idle.deadline = min(self.idle.deadline, trio.current_time() + self.window)
-        try:
-            await self.upstream.send_eof()
-        except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
-            pass
 
-    def _seen_from_client(self, data: bytes) -> bytes:
-        self.status.from_client(data)
-        return data
-
-    async def _copy(self, source: trio.abc.Stream, sink: trio.abc.Stream, passing: Callable[[bytes], bytes]) -> None:
-        """Copy until ``source`` ends, each chunk through ``passing``; every chunk moves the idle
-        deadline on."""
+    async def _from_app(self) -> None:
+        exchange = self.exchange
         try:
-            while True:
-                data = await source.receive_some(CHUNK)
+            while not exchange.ended:
+                data = await self.upstream.receive_some(CHUNK)
                 if not data:
                     return
-                out = passing(data)
-                if out:
-                    await sink.send_all(out)
-                self.idle.deadline = trio.current_time() + self.window
+                await self._send(self.client, exchange.from_app(data))
+                await self._send(self.upstream, exchange.to_app())  # a pipelined request's turn
+                self._moved()
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             return
+
+    async def _send(self, stream: trio.abc.Stream, data: bytes) -> None:
+        if data:
+            async with self._locks[stream]:
+                await stream.send_all(data)
+
+    def _moved(self) -> None:
+        self.idle.deadline = trio.current_time() + self.window
 
 
 def private_socket_path() -> Path:
