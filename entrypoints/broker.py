@@ -502,7 +502,7 @@ async def _serve_ports(
     # --http-port equal to a fixed --port is the one port too (how a restart on the same
     # ports spells it); 0 and 0 ask for two free ports.
     same = settings.http_port is None or (settings.http_port == settings.port != 0)
-    forwarder = Forwarder("", settings.http_idle_timeout)
+    forwarder = Forwarder("", settings.http_idle_timeout, settings.max_head_bytes)
     own_port = [None if same else settings.http_port]
 
     async def start_http(first: bool, task_status: "trio.TaskStatus[int | None]") -> None:

@@ -12,7 +12,8 @@ issue #225), and with it the token API until it is started again. The HTTP API h
 RFC 9110 lets a server ignore it, and the request is answered as a plain one. A request h11
 refuses is answered here (400, or the status h11 names), after any answer still under way, and
 the connection ends: it never reaches hypercorn. Pipelined requests go to hypercorn one at a
-time, each after the answer before it; at most ``MAX_HELD`` bytes of them wait here.
+time, each after the answer before it; at most ``max_held`` bytes of them wait here
+(``--max-head-bytes``, as for a request head).
 
 Two h11 connections follow one HTTP connection: ``requests`` (our side's role, SERVER) reads the
 client's requests and writes the answers; ``answers`` (CLIENT) writes the requests for hypercorn
@@ -26,16 +27,16 @@ from http import HTTPStatus
 import h11
 
 _PHRASES = {status.value: status.phrase.encode() for status in HTTPStatus}
-MAX_HELD = 64 * 1024  # bytes of an unfinished request head, or of requests pipelined ahead
-
-
 class Exchange:
     """Feed it both directions of one connection; it says what to send each way, and when the
     connection is over (``ended``)."""
 
-    def __init__(self) -> None:
-        self.requests = h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_HELD)
-        self.answers = h11.Connection(h11.CLIENT, max_incomplete_event_size=MAX_HELD)
+    def __init__(self, max_held: int) -> None:
+        """``max_held``: bytes of an unfinished request head, and of requests pipelined ahead of
+        their answers (the broker's ``--max-head-bytes``)."""
+        self.requests = h11.Connection(h11.SERVER, max_incomplete_event_size=max_held)
+        self.answers = h11.Connection(h11.CLIENT, max_incomplete_event_size=max_held)
+        self.max_held = max_held
         self.ended = False  # nothing more goes either way: close the connection
         self.passthrough = False  # hypercorn wrote what h11 cannot read: it goes out unchanged
         self._to_app = bytearray()
@@ -51,7 +52,7 @@ class Exchange:
             self._follow_requests()
         except h11.ProtocolError as error:  # a request h11 cannot read, or cannot write again
             return self._refuse(error.error_status_hint)
-        if len(self.requests.trailing_data[0]) > MAX_HELD:  # pipelined far ahead of the answers
+        if len(self.requests.trailing_data[0]) > self.max_held:  # pipelined far ahead of the answers
             return self._refuse(HTTPStatus.TOO_MANY_REQUESTS)
         if self.requests.their_state is h11.CLOSED and self._idle():
             self.ended = True  # the client left with nothing waiting for an answer

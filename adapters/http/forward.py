@@ -9,7 +9,7 @@ h11 wrote, and answers go out with the reason phrases hypercorn leaves out.
 
 Per connection it holds one buffer of ``CHUNK`` bytes each way (a write waits for the other
 side to take it, so a slow reader stalls its writer, nothing piles up), what the exchange holds
-(``exchange.MAX_HELD``) and two sockets. It ends when either side closes, when the exchange is
+(``--max-head-bytes``) and two sockets. It ends when either side closes, when the exchange is
 over (a refused request, an answer after which the connection closes), when nothing has moved
 for ``idle_timeout`` (the keep-alive cap), and soon after the client's end of file: a client
 that closes is noticed at once, instead of holding its descriptors until a keep-alive timer
@@ -39,14 +39,15 @@ class Forwarder:
     """Relays HTTP connections to the hypercorn listening on ``path`` (a Unix socket; a new one
     each time the supervisor starts hypercorn again, see ``server.supervise``)."""
 
-    def __init__(self, path: str, idle_timeout: float) -> None:
+    def __init__(self, path: str, idle_timeout: float, max_head_bytes: int) -> None:
         self.path = path
         self.idle_timeout = idle_timeout
+        self.max_head_bytes = max_head_bytes
 
     async def __call__(self, client: trio.abc.Stream, received: bytes, peer: str) -> None:
         upstream = await trio.open_unix_socket(self.path)
         async with upstream:
-            relay = _Relay(client, upstream, self.idle_timeout)
+            relay = _Relay(client, upstream, self.idle_timeout, self.max_head_bytes)
             with relay.idle:
                 await relay.run(received)
             if relay.idle.cancelled_caught:
@@ -58,12 +59,12 @@ class _Relay:
     direction has its task; both may write either way (a refusal to the client, requests held
     back until an answer to hypercorn), hence a lock per stream."""
 
-    def __init__(self, client: trio.abc.Stream, upstream: trio.SocketStream, window: float) -> None:
+    def __init__(self, client: trio.abc.Stream, upstream: trio.SocketStream, window: float, max_held: int) -> None:
         self.client = client
         self.upstream = upstream
         self.window = window
         self.idle = trio.CancelScope(deadline=trio.current_time() + window)
-        self.exchange = Exchange()
+        self.exchange = Exchange(max_held)
         self._locks = {client: trio.Lock(), upstream: trio.Lock()}
 
     async def run(self, received: bytes) -> None:

@@ -14,6 +14,8 @@ import trio
 
 from wearstream.adapters.http.exchange import Exchange
 
+HELD = 16 * 1024  # the broker's --max-head-bytes by default
+
 
 def answer(status: int, body: bytes, *, reason: bytes = b"") -> bytes:
     """An answer as hypercorn writes it: an empty reason phrase."""
@@ -22,7 +24,7 @@ def answer(status: int, body: bytes, *, reason: bytes = b"") -> bytes:
 
 
 def test_reason_phrases_are_added_and_the_rest_kept() -> None:
-    lines = Exchange()
+    lines = Exchange(HELD)
     lines.from_client(b"POST /auth/user?id=a HTTP/1.1\r\nhost: x\r\ncontent-length: 2\r\n\r\nhi")
     out = lines.from_app(answer(403, b"wrong developer id or API key\n"))
     assert out.startswith(b"HTTP/1.1 403 Forbidden\r\n")
@@ -31,7 +33,7 @@ def test_reason_phrases_are_added_and_the_rest_kept() -> None:
 
 
 def test_kept_alive_and_pipelined_requests_each_get_theirs() -> None:
-    lines = Exchange()
+    lines = Exchange(HELD)
     lines.from_client(b"GET /healthz HTTP/1.1\r\nhost: x\r\n\r\nHEAD /healthz HTTP/1.1\r\nhost: x\r\n\r\n")
     both = answer(200, b'{"status":"ok"}') + b"HTTP/1.1 503 \r\ncontent-length: 9\r\n\r\n"
     out = b"".join(lines.from_app(both[i : i + 7]) for i in range(0, len(both), 7))  # in pieces
@@ -40,10 +42,10 @@ def test_kept_alive_and_pipelined_requests_each_get_theirs() -> None:
 
 
 def test_a_phrase_the_app_gave_is_kept_and_an_unknown_status_gets_none() -> None:
-    lines = Exchange()
+    lines = Exchange(HELD)
     lines.from_client(b"GET / HTTP/1.1\r\nhost: x\r\n\r\n")
     assert lines.from_app(answer(200, b"", reason=b"Fine")).startswith(b"HTTP/1.1 200 Fine\r\n")
-    lines = Exchange()
+    lines = Exchange(HELD)
     lines.from_client(b"GET / HTTP/1.1\r\nhost: x\r\n\r\n")
     assert lines.from_app(answer(299, b"")).startswith(b"HTTP/1.1 299 \r\n")
 
@@ -56,17 +58,17 @@ REFUSED = b"HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r
 
 
 def test_what_h11_cannot_read_is_refused_here_and_never_reaches_the_app() -> None:
-    exchange = Exchange()
+    exchange = Exchange(HELD)
     assert exchange.from_client(b"\x16\x03\x01 not http at all\r\n\r\n") == REFUSED
     assert exchange.ended and exchange.to_app() == b""
-    exchange = Exchange()
+    exchange = Exchange(HELD)
     assert exchange.from_client(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n").startswith(b"HTTP/1.1 505 HTTP Version Not Supported\r\n")
     assert exchange.to_app() == b""
 
 
 def test_an_upgrade_is_dropped_and_answered_as_a_plain_request() -> None:
     """hypercorn issue #225: an upgrade with bytes after it ended hypercorn's whole server."""
-    exchange = Exchange()
+    exchange = Exchange(HELD)
     assert exchange.from_client(UPGRADE + b"x\n") == b""
     sent = exchange.to_app()
     assert sent.startswith(b"GET /healthz HTTP/1.1\r\n") and b"upgrade" not in sent.lower()
@@ -77,7 +79,7 @@ def test_an_upgrade_is_dropped_and_answered_as_a_plain_request() -> None:
 
 
 def test_pipelined_requests_reach_the_app_one_answer_at_a_time() -> None:
-    exchange = Exchange()
+    exchange = Exchange(HELD)
     exchange.from_client(b"GET /a HTTP/1.1\r\nhost: x\r\n\r\nGET /b HTTP/1.1\r\nhost: x\r\n\r\n")
     assert exchange.to_app() == b"GET /a HTTP/1.1\r\nhost: x\r\n\r\n"
     exchange.from_app(answer(200, b"a"))
@@ -85,10 +87,10 @@ def test_pipelined_requests_reach_the_app_one_answer_at_a_time() -> None:
 
 
 def test_a_refusal_waits_for_the_answer_under_way() -> None:
-    exchange = Exchange()
+    exchange = Exchange(HELD)
     exchange.from_client(b"GET /a HTTP/1.1\r\nhost: x\r\n\r\n")
     exchange.to_app()
-    assert exchange.from_client(b"GET /b HTTP/1.1\r\nhost: x\r\n" + b"x" * 70_000) == b""  # held back
+    assert exchange.from_client(b"GET /b HTTP/1.1\r\nhost: x\r\n" + b"x" * (HELD + 1)) == b""  # held back
     assert not exchange.ended
     out = exchange.from_app(answer(200, b"a"))
     assert out.startswith(b"HTTP/1.1 200 OK\r\n") and out.endswith(b"HTTP/1.1 429 Too Many Requests\r\nconnection: close\r\ncontent-length: 0\r\n\r\n")
@@ -96,7 +98,7 @@ def test_a_refusal_waits_for_the_answer_under_way() -> None:
 
 
 def test_http_1_0_reaches_the_app_as_1_1_and_ends_after_its_answer() -> None:
-    exchange = Exchange()
+    exchange = Exchange(HELD)
     exchange.from_client(b"GET /healthz HTTP/1.0\r\n\r\n")
     assert exchange.to_app() == b"GET /healthz HTTP/1.1\r\nhost: localhost\r\n\r\n"
     assert exchange.from_app(answer(200, b"ok")).startswith(b"HTTP/1.1 200 OK\r\n")
@@ -104,7 +106,7 @@ def test_http_1_0_reaches_the_app_as_1_1_and_ends_after_its_answer() -> None:
 
 
 def test_a_client_that_leaves_with_nothing_asked_ends_the_exchange() -> None:
-    exchange = Exchange()
+    exchange = Exchange(HELD)
     exchange.from_client(b"GET / HTTP/1.1\r\nhost: x\r\n\r\n")
     exchange.from_app(answer(200, b""))
     assert not exchange.ended
