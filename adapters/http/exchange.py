@@ -27,6 +27,8 @@ from http import HTTPStatus
 import h11
 
 _PHRASES = {status.value: status.phrase.encode() for status in HTTPStatus}
+
+
 class Exchange:
     """Feed it both directions of one connection; it says what to send each way, and when the
     connection is over (``ended``)."""
@@ -87,6 +89,7 @@ class Exchange:
         if self.answers.our_state is h11.DONE or self.answers.their_state is not h11.IDLE:
             return b""  # hypercorn owes or is writing an answer: the refusal follows it
         self.ended = True
+        self._to_app.clear()  # the start of the refused request, if any: it goes nowhere
         return self._refusal
 
     def _follow_requests(self) -> None:
