@@ -9,7 +9,7 @@ h11 wrote, and answers go out with the reason phrases hypercorn leaves out.
 
 Per connection it holds one buffer of ``CHUNK`` bytes each way (a write waits for the other
 side to take it, so a slow reader stalls its writer, nothing piles up), what the exchange holds
-(``--max-head-bytes``) and two sockets. It ends when either side closes, when the exchange is
+(about ``--max-head-bytes``) and two sockets. It ends when either side closes, when the exchange is
 over (a refused request, an answer after which the connection closes), when nothing has moved
 for ``idle_timeout`` (the keep-alive cap), and soon after the client's end of file: a client
 that closes is noticed at once, instead of holding its descriptors until a keep-alive timer
@@ -56,8 +56,9 @@ class Forwarder:
 
 class _Relay:
     """Both directions of one connection, through one Exchange, under one idle deadline. Each
-    direction has its task; both may write either way (a refusal to the client, requests held
-    back until an answer to hypercorn), hence a lock per stream."""
+    direction has its task, and either may have something to write either way (a refusal for
+    the client, a pipelined request's turn for hypercorn): each write takes what the exchange
+    has for that side under that side's lock, so writes keep the exchange's order."""
 
     def __init__(self, client: trio.abc.Stream, upstream: trio.SocketStream, window: float, max_held: int) -> None:
         self.client = client
@@ -65,7 +66,8 @@ class _Relay:
         self.window = window
         self.idle = trio.CancelScope(deadline=trio.current_time() + window)
         self.exchange = Exchange(max_held)
-        self._locks = {client: trio.Lock(), upstream: trio.Lock()}
+        self._client_lock = trio.Lock()
+        self._upstream_lock = trio.Lock()
 
     async def run(self, received: bytes) -> None:
         async with trio.open_nursery() as nursery:
@@ -77,10 +79,13 @@ class _Relay:
         exchange = self.exchange
         try:
             while True:
-                await self._send(self.client, exchange.from_client(data))
-                await self._send(self.upstream, exchange.to_app())
-                if exchange.ended:
+                exchange.from_client(data)
+                await self._write_client()
+                await self._write_upstream()
+                if exchange.ended:  # everything for the client went out in _write_client
                     over.cancel()
+                    return
+                if not exchange.reading:  # a refusal waits for the answer under way
                     return
                 if not data:
                     break
@@ -97,18 +102,26 @@ class _Relay:
         try:
             while not exchange.ended:
                 data = await self.upstream.receive_some(CHUNK)
+                exchange.from_app(data)  # b"": the end of an answer that runs until the close
+                await self._write_client()
+                await self._write_upstream()  # a pipelined request's turn
                 if not data:
                     return
-                await self._send(self.client, exchange.from_app(data))
-                await self._send(self.upstream, exchange.to_app())  # a pipelined request's turn
                 self._moved()
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             return
 
-    async def _send(self, stream: trio.abc.Stream, data: bytes) -> None:
-        if data:
-            async with self._locks[stream]:
-                await stream.send_all(data)
+    async def _write_client(self) -> None:
+        async with self._client_lock:
+            data = self.exchange.to_client()
+            if data:
+                await self.client.send_all(data)
+
+    async def _write_upstream(self) -> None:
+        async with self._upstream_lock:
+            data = self.exchange.to_app()
+            if data:
+                await self.upstream.send_all(data)
 
     def _moved(self) -> None:
         self.idle.deadline = trio.current_time() + self.window

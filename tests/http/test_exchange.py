@@ -23,31 +23,51 @@ def answer(status: int, body: bytes, *, reason: bytes = b"") -> bytes:
     return head + b"\r\ncontent-type: text/plain\r\n\r\n" + body
 
 
+def client_says(exchange: Exchange, data: bytes) -> bytes:
+    """What the client is sent at once for ``data`` (a refusal, or nothing)."""
+    exchange.from_client(data)
+    return exchange.to_client()
+
+
+def app_says(exchange: Exchange, data: bytes) -> bytes:
+    """What the client is sent for the app's ``data``."""
+    exchange.from_app(data)
+    return exchange.to_client()
+
+
 def test_reason_phrases_are_added_and_the_rest_kept() -> None:
-    lines = Exchange(HELD)
-    lines.from_client(b"POST /auth/user?id=a HTTP/1.1\r\nhost: x\r\ncontent-length: 2\r\n\r\nhi")
-    out = lines.from_app(answer(403, b"wrong developer id or API key\n"))
+    exchange = Exchange(HELD)
+    exchange.from_client(b"POST /auth/user?id=a HTTP/1.1\r\nhost: x\r\ncontent-length: 2\r\n\r\nhi")
+    out = app_says(exchange, answer(403, b"wrong developer id or API key\n"))
     assert out.startswith(b"HTTP/1.1 403 Forbidden\r\n")
     assert out.endswith(b"\r\n\r\nwrong developer id or API key\n")
     assert b"content-type: text/plain" in out.lower()
 
 
 def test_kept_alive_and_pipelined_requests_each_get_theirs() -> None:
-    lines = Exchange(HELD)
-    lines.from_client(b"GET /healthz HTTP/1.1\r\nhost: x\r\n\r\nHEAD /healthz HTTP/1.1\r\nhost: x\r\n\r\n")
+    exchange = Exchange(HELD)
+    exchange.from_client(b"GET /healthz HTTP/1.1\r\nhost: x\r\n\r\nHEAD /healthz HTTP/1.1\r\nhost: x\r\n\r\n")
     both = answer(200, b'{"status":"ok"}') + b"HTTP/1.1 503 \r\ncontent-length: 9\r\n\r\n"
-    out = b"".join(lines.from_app(both[i : i + 7]) for i in range(0, len(both), 7))  # in pieces
+    out = b"".join(app_says(exchange, both[i : i + 7]) for i in range(0, len(both), 7))  # in pieces
     assert out.count(b"HTTP/1.1 200 OK\r\n") == 1 and out.count(b"HTTP/1.1 503 Service Unavailable\r\n") == 1
     assert out.endswith(b"content-length: 9\r\n\r\n")  # HEAD: no body follows
 
 
 def test_a_phrase_the_app_gave_is_kept_and_an_unknown_status_gets_none() -> None:
-    lines = Exchange(HELD)
-    lines.from_client(b"GET / HTTP/1.1\r\nhost: x\r\n\r\n")
-    assert lines.from_app(answer(200, b"", reason=b"Fine")).startswith(b"HTTP/1.1 200 Fine\r\n")
-    lines = Exchange(HELD)
-    lines.from_client(b"GET / HTTP/1.1\r\nhost: x\r\n\r\n")
-    assert lines.from_app(answer(299, b"")).startswith(b"HTTP/1.1 299 \r\n")
+    exchange = Exchange(HELD)
+    exchange.from_client(b"GET / HTTP/1.1\r\nhost: x\r\n\r\n")
+    assert app_says(exchange, answer(200, b"", reason=b"Fine")).startswith(b"HTTP/1.1 200 Fine\r\n")
+    exchange = Exchange(HELD)
+    exchange.from_client(b"GET / HTTP/1.1\r\nhost: x\r\n\r\n")
+    assert app_says(exchange, answer(299, b"")).startswith(b"HTTP/1.1 299 \r\n")
+
+
+def test_an_answer_that_runs_until_the_apps_close_ends_when_it_closes() -> None:
+    exchange = Exchange(HELD)
+    exchange.from_client(b"GET / HTTP/1.1\r\nhost: x\r\n\r\n")
+    out = app_says(exchange, b"HTTP/1.1 200 \r\n\r\nsome")  # no length: it ends with the close
+    assert out.startswith(b"HTTP/1.1 200 OK\r\n")
+    assert app_says(exchange, b"").endswith(b"0\r\n\r\n")  # chunked for the client: its last chunk
 
 
 UPGRADE = (
@@ -59,22 +79,27 @@ REFUSED = b"HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r
 
 def test_what_h11_cannot_read_is_refused_here_and_never_reaches_the_app() -> None:
     exchange = Exchange(HELD)
-    assert exchange.from_client(b"\x16\x03\x01 not http at all\r\n\r\n") == REFUSED
+    assert client_says(exchange, b"\x16\x03\x01 not http at all\r\n\r\n") == REFUSED
     assert exchange.ended and exchange.to_app() == b""
-    exchange = Exchange(HELD)
-    assert exchange.from_client(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n").startswith(b"HTTP/1.1 505 HTTP Version Not Supported\r\n")
-    assert exchange.to_app() == b""
+    for request, status in (
+        (b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", b"505 HTTP Version Not Supported"),
+        (b"CONNECT a:443 HTTP/1.1\r\nhost: a:443\r\n\r\n", b"501 Not Implemented"),
+        (b"GET / HTTP/1.1\r\nhost: x\r\nx-big: " + b"a" * HELD, b"431 Request Header Fields Too Large"),
+    ):
+        exchange = Exchange(HELD)
+        assert client_says(exchange, request).startswith(b"HTTP/1.1 " + status + b"\r\n")
+        assert exchange.ended and exchange.to_app() == b""
 
 
 def test_an_upgrade_is_dropped_and_answered_as_a_plain_request() -> None:
     """hypercorn issue #225: an upgrade with bytes after it ended hypercorn's whole server."""
     exchange = Exchange(HELD)
-    assert exchange.from_client(UPGRADE + b"x\n") == b""
+    assert client_says(exchange, UPGRADE + b"x\n") == b""
     sent = exchange.to_app()
     assert sent.startswith(b"GET /healthz HTTP/1.1\r\n") and b"upgrade" not in sent.lower()
     assert b"connection: keep-alive\r\n" in sent
-    assert exchange.from_app(answer(200, b"ok")).startswith(b"HTTP/1.1 200 OK\r\n")
-    assert exchange.from_client(b"\r\n") == REFUSED  # the bytes after it: not a request
+    assert app_says(exchange, answer(200, b"ok")).startswith(b"HTTP/1.1 200 OK\r\n")
+    assert client_says(exchange, b"\r\n") == REFUSED  # the bytes after it: not a request
     assert exchange.ended and exchange.to_app() == b""
 
 
@@ -90,18 +115,37 @@ def test_a_refusal_waits_for_the_answer_under_way() -> None:
     exchange = Exchange(HELD)
     exchange.from_client(b"GET /a HTTP/1.1\r\nhost: x\r\n\r\n")
     exchange.to_app()
-    assert exchange.from_client(b"GET /b HTTP/1.1\r\nhost: x\r\n" + b"x" * (HELD + 1)) == b""  # held back
-    assert not exchange.ended
-    out = exchange.from_app(answer(200, b"a"))
+    assert client_says(exchange, b"GET /b HTTP/1.1\r\nhost: x\r\n" + b"x" * (HELD + 1)) == b""  # held back
+    assert not exchange.ended and not exchange.reading
+    out = app_says(exchange, answer(200, b"a"))
     assert out.startswith(b"HTTP/1.1 200 OK\r\n") and out.endswith(b"HTTP/1.1 429 Too Many Requests\r\nconnection: close\r\ncontent-length: 0\r\n\r\n")
     assert exchange.ended and exchange.to_app() == b""
+
+
+def test_no_refusal_follows_an_answer_that_ends_the_connection() -> None:
+    for request in (b"GET / HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n", b"GET / HTTP/1.0\r\n\r\n"):
+        exchange = Exchange(HELD)
+        exchange.from_client(request + b"zz\r\n\r\n")  # bytes after a last request: refused
+        assert exchange.to_app().startswith(b"GET / HTTP/1.1\r\n")
+        out = app_says(exchange, answer(200, b"ok"))
+        assert out.startswith(b"HTTP/1.1 200 OK\r\n") and out.endswith(b"\r\n\r\nok")  # nothing after it
+        assert exchange.ended
+
+
+def test_an_answer_before_the_requests_end_lets_the_next_request_through() -> None:
+    exchange = Exchange(HELD)
+    exchange.from_client(b"POST /a HTTP/1.1\r\nhost: x\r\ncontent-length: 4\r\n\r\nab")
+    exchange.to_app()
+    assert app_says(exchange, answer(409, b"")).startswith(b"HTTP/1.1 409 Conflict\r\n")
+    exchange.from_client(b"cdGET /b HTTP/1.1\r\nhost: x\r\n\r\n")
+    assert exchange.to_app() == b"cdGET /b HTTP/1.1\r\nhost: x\r\n\r\n"
 
 
 def test_http_1_0_reaches_the_app_as_1_1_and_ends_after_its_answer() -> None:
     exchange = Exchange(HELD)
     exchange.from_client(b"GET /healthz HTTP/1.0\r\n\r\n")
     assert exchange.to_app() == b"GET /healthz HTTP/1.1\r\nhost: localhost\r\n\r\n"
-    assert exchange.from_app(answer(200, b"ok")).startswith(b"HTTP/1.1 200 OK\r\n")
+    assert app_says(exchange, answer(200, b"ok")).startswith(b"HTTP/1.1 200 OK\r\n")
     assert exchange.ended
 
 
