@@ -239,6 +239,8 @@ async def read_head(stream: trio.abc.Stream, limit: int) -> tuple[bytes | None, 
         end = data.find(_HEAD_END)
         if end >= 0:
             end += len(_HEAD_END)
+            if end > limit:  # a whole head can come in one read
+                raise HeadTooLarge()
             return data[:end], data[end:]
         if len(data) > limit:
             raise HeadTooLarge()

@@ -76,10 +76,12 @@ async def test_at_the_cap_every_refused_client_reads_503_and_a_freed_slot_is_use
 async def test_a_head_too_large_and_a_bad_request_are_whole_answers(nursery: trio.Nursery) -> None:
     assert _body_is_whole(handshake.answer(b"garbage\r\n\r\n").response)  # 400
     port = await _broker(nursery, ListenerLimits(max_head_bytes=100))
-    stream = await trio.open_tcp_stream("127.0.0.1", port)
-    await stream.send_all(b"GET /connect HTTP/1.1\r\nX-Filler: " + b"x" * 200)  # and more to come
-    answer = b""
-    with trio.fail_after(5):
-        while data := await stream.receive_some(4096):
-            answer += data
-    assert answer.startswith(b"HTTP/1.1 431 ") and _body_is_whole(answer)
+    head = b"GET /connect HTTP/1.1\r\nX-Filler: " + b"x" * 200
+    for sent in (head, head + b"\r\n\r\n"):  # more to come, or whole in one read
+        stream = await trio.open_tcp_stream("127.0.0.1", port)
+        await stream.send_all(sent)
+        answer = b""
+        with trio.fail_after(5):
+            while data := await stream.receive_some(4096):
+                answer += data
+        assert answer.startswith(b"HTTP/1.1 431 ") and _body_is_whole(answer)
