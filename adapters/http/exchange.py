@@ -109,7 +109,8 @@ class Exchange:
 
     def _end_with_refusal(self) -> None:
         """The refusal goes out, unless the answer before it already ends the connection."""
-        if self._refusal is not None and self.requests.our_state is not h11.MUST_CLOSE:
+        assert self._refusal is not None
+        if self.requests.our_state is not h11.MUST_CLOSE:
             self._to_client += self._refusal
         self._to_app.clear()  # the start of the refused request, if any, goes nowhere
         self.ended = True

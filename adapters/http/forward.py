@@ -23,6 +23,7 @@ import os
 import socket
 import tempfile
 from pathlib import Path
+from typing import Callable
 
 import trio
 
@@ -66,8 +67,7 @@ class _Relay:
         self.window = window
         self.idle = trio.CancelScope(deadline=trio.current_time() + window)
         self.exchange = Exchange(max_held)
-        self._client_lock = trio.Lock()
-        self._upstream_lock = trio.Lock()
+        self._locks = {client: trio.Lock(), upstream: trio.Lock()}
 
     async def run(self, received: bytes) -> None:
         async with trio.open_nursery() as nursery:
@@ -80,9 +80,9 @@ class _Relay:
         try:
             while True:
                 exchange.from_client(data)
-                await self._write_client()
-                await self._write_upstream()
-                if exchange.ended:  # everything for the client went out in _write_client
+                await self._write(self.client, exchange.to_client)
+                await self._write(self.upstream, exchange.to_app)
+                if exchange.ended:  # everything for the client went out just above
                     over.cancel()
                     return
                 if not exchange.reading:  # a refusal waits for the answer under way
@@ -103,25 +103,21 @@ class _Relay:
             while not exchange.ended:
                 data = await self.upstream.receive_some(CHUNK)
                 exchange.from_app(data)  # b"": the end of an answer that runs until the close
-                await self._write_client()
-                await self._write_upstream()  # a pipelined request's turn
+                await self._write(self.client, exchange.to_client)
+                await self._write(self.upstream, exchange.to_app)  # a pipelined request's turn
                 if not data:
                     return
                 self._moved()
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             return
 
-    async def _write_client(self) -> None:
-        async with self._client_lock:
-            data = self.exchange.to_client()
+    async def _write(self, stream: trio.abc.Stream, take: Callable[[], bytes]) -> None:
+        """Send ``stream`` what ``take`` gives (the exchange's bytes for it), taken under the
+        stream's lock, so that the two tasks' writes keep the exchange's order."""
+        async with self._locks[stream]:
+            data = take()
             if data:
-                await self.client.send_all(data)
-
-    async def _write_upstream(self) -> None:
-        async with self._upstream_lock:
-            data = self.exchange.to_app()
-            if data:
-                await self.upstream.send_all(data)
+                await stream.send_all(data)
 
     def _moved(self) -> None:
         self.idle.deadline = trio.current_time() + self.window

@@ -65,8 +65,9 @@ async def supervise(
 
     An error hypercorn lets out of one connection ends its whole server, listeners included; the
     broker must not be left without its HTTP API for it. (The one the fuzzer found, an upgrade
-    pipelined after a first request, no longer reaches it: exchange.py.) Requests in flight at that moment are lost; the next ones are served.
-    Only the first start reports through ``task_status``.
+    pipelined after a first request, no longer reaches it: exchange.py.) Requests in flight at
+    that moment are lost; the next ones are served. Only the first start reports through
+    ``task_status``.
     """
     status = _Reported(task_status)
     while True:
