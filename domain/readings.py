@@ -32,6 +32,9 @@ MAX_MAGNITUDE = 2.0**63
 # Timestamps must convert to UTC (year 1 with a positive offset does not) and fall in the years
 # every tool reads as an ordinary time: from the Unix epoch to 9999.
 MIN_YEAR = 1970
+# As a plain name: on Python 3.11 ``Shape.SCALAR`` takes EnumType.__getattr__'s slow path (see
+# domain/session.py), and check_value runs for every reading.
+_SCALAR = Shape.SCALAR
 
 
 def is_number(value: object) -> bool:
@@ -163,15 +166,15 @@ def check_value(label: str, value: float | tuple[float, ...] | list[float]) -> N
     """Check a value against the shape of its data type (when known) and the finite-number rule."""
     kind = type(value)  # exact types first: what orjson makes, without a call
     if kind is int and INT64_MIN <= value <= INT64_MAX:  # type: ignore[operator]
-        shape: Shape | None = Shape.SCALAR
+        scalar = True
     elif kind is float and math.isfinite(value) and abs(value) < MAX_MAGNITUDE:  # type: ignore[arg-type]
-        shape = Shape.SCALAR
+        scalar = True
     elif is_number(value):
         if not _in_range(value):  # type: ignore[arg-type]
             if not _finite(value):  # type: ignore[arg-type]
                 raise InvalidReading(f"{label}: val must be a finite number")
             raise InvalidReading(f"{label}: val must be within the 64-bit integer range")
-        shape = Shape.SCALAR
+        scalar = True
     elif isinstance(value, (list, tuple)):
         if not value:
             raise InvalidReading(f"{label}: d must not be empty")
@@ -187,16 +190,16 @@ def check_value(label: str, value: float | tuple[float, ...] | list[float]) -> N
                 raise InvalidReading(
                     f"{label}: d must hold finite numbers within the 64-bit integer range only"
                 )
-        shape = None
+        scalar = False
     else:
         raise InvalidReading(f"{label}: a value must be a number or an array of numbers")
     info = shape_of(label)
     if info is None:
         return
-    if info.shape is Shape.SCALAR and shape is not Shape.SCALAR:
+    if (info.shape is _SCALAR) != scalar:
+        if scalar:
+            raise InvalidReading(f"{label} carries an array in d, not a number in val")
         raise InvalidReading(f"{label} carries one number in val, not an array in d")
-    if info.shape is not Shape.SCALAR and shape is Shape.SCALAR:
-        raise InvalidReading(f"{label} carries an array in d, not a number in val")
     if info.length is not None and len(value) != info.length:  # type: ignore[arg-type]
         raise InvalidReading(f"{label} carries exactly {info.length} numbers in d")
 

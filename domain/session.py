@@ -41,6 +41,12 @@ class State(enum.Enum):
     CLOSED = "closed"
 
 
+# What every frame is checked against, as plain names: on Python 3.11 each lookup of a member
+# through its Enum class (``State.READY``) takes EnumType.__getattr__'s slow path (about ten
+# times a name's cost; gone in 3.12), and received() runs for every reading.
+_READY, _CLOSED, _PRODUCER = State.READY, State.CLOSED, Role.PRODUCER
+
+
 @attrs.frozen
 class SessionConfig:
     identify_timeout: float = 15.0  # seconds
@@ -145,14 +151,14 @@ class ServerSession:
         return [Send(Hello(self.config.heartbeat_interval_ms))]
 
     def received(self, frame: Frame, now: float) -> list[Action]:
-        if self.state is State.CLOSED:
+        if self.state is _CLOSED:
             return []
         if isinstance(frame, Heartbeat):
             self._heartbeat_deadline = now + self.config.heartbeat_window
             return [Send(HeartbeatAck())]
         if isinstance(frame, Identify):
             return self._identify(frame)
-        if self.state is not State.READY:
+        if self.state is not _READY:
             return self._close(
                 CloseCode.INVALID_OPCODE, f"op {int(frame.op)} before READY: IDENTIFY first"
             )
@@ -207,7 +213,7 @@ class ServerSession:
     def _ready_frame(self, frame: Frame) -> list[Action]:
         principal = self.principal
         assert principal is not None
-        producer = principal.role is Role.PRODUCER
+        producer = principal.role is _PRODUCER
         if isinstance(frame, Submit) and producer:
             return self._submit(principal, frame)
         if isinstance(frame, Status) and producer:
