@@ -643,7 +643,6 @@ class Connection:
         self.log_event(
             "close", "closed by the broker", code=int(code), reason=reason, by="server", drops=self.drops
         )
-        with trio.move_on_after(timeout):
-            await self.ws.aclose(int(code), reason)
+        await self.ws.aclose(int(code), reason, timeout)
         if self._nursery is not None:
             self._nursery.cancel_scope.cancel()

@@ -55,7 +55,10 @@ def answer(head: bytes) -> Answer:
     if not requests:
         return Answer(_BAD_REQUEST, False, 400)
     request = requests[0]
-    if urlsplit(request.path).path != PATH:
+    path = _path_of(request.path)
+    if path is None:
+        return Answer(_BAD_REQUEST, False, 400)
+    if path != PATH:
         response = protocol.reject(404, f"the WebSocket endpoint is {PATH}\n")
     elif request.headers.get("Sec-WebSocket-Version", "13") != "13":
         # RFC 6455 4.4: 426 naming the version we speak (websockets answers 400 here).
@@ -66,3 +69,11 @@ def answer(head: bytes) -> Answer:
     protocol.send_response(response)
     data = b"".join(protocol.data_to_send())
     return Answer(data, response.status_code == 101, response.status_code)
+
+
+def _path_of(target: str) -> str | None:
+    """The path of a request target; None when it does not parse (``//[``: urlsplit raises)."""
+    try:
+        return urlsplit(target).path
+    except ValueError:
+        return None

@@ -327,15 +327,17 @@ class ServerSocket:
 
     # Closing ---------------------------------------------------------------------------------
 
-    async def aclose(self, code: int = 1000, reason: str = "") -> None:
-        """The closing handshake: send our close frame, wait (bounded) for the peer's, then
-        close the stream. After a protocol violation the peer's answer is not awaited."""
+    async def aclose(self, code: int = 1000, reason: str = "", timeout: float = CLOSE_TIMEOUT) -> None:
+        """The closing handshake: send our close frame, wait for the peer's, then close the
+        stream, all within ``timeout`` seconds (longer for a consumer whose close frame queues
+        behind a stalled write: docs/limits.md). After a protocol violation the peer's answer is
+        not awaited."""
         if self._close_sent or self.closed is not None:
             return
         self._close_sent = True
         self._our_close = CloseReason(code, reason)
         try:
-            with trio.move_on_after(CLOSE_TIMEOUT):
+            with trio.move_on_after(timeout):
                 await self._take_turn()
                 try:
                     await self._stream.send_all(close_frame(code, reason))

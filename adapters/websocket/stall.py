@@ -3,7 +3,7 @@
 A consumer or dashboard whose socket takes nothing for that long would hold its connection, its
 queue and a page of the log for ever. The write itself is never cancelled (a frame cut in half
 would garble the stream and the close frame after it); the watcher tells the connection, which
-closes with SLOW_CONSUMER: if the peer reads again within the close timeout it still gets every
+closes with SLOW_CONSUMER: if the peer reads again within another ``timeout`` s it still gets every
 frame written so far and then the close code, else the socket is dropped.
 """
 

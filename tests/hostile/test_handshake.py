@@ -150,6 +150,19 @@ async def test_upgrade_to_another_path(broker: BrokerProcess, developers: list[D
     await still_serving(broker, developers)
 
 
+async def test_a_target_that_does_not_parse_is_400(
+    broker: BrokerProcess, developers: list[DeveloperCredentials]
+) -> None:
+    """``//[`` makes urlsplit raise: answered 400 like any malformed head, with no traceback."""
+    for target in ("//[/connect", "http://[::1/connect"):
+        sock = connect(broker)
+        sock.sendall(upgrade(target))
+        assert sock.recv(4096).startswith(b"HTTP/1.1 400")
+        sock.close()
+    await still_serving(broker, developers)
+    assert "Invalid IPv6 URL" not in broker.output()
+
+
 async def test_version_8_then_rst(broker: BrokerProcess, developers: list[DeveloperCredentials]) -> None:
     sock = connect(broker)
     sock.sendall(upgrade(version=8))

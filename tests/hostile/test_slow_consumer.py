@@ -69,3 +69,19 @@ async def test_a_consumer_whose_socket_takes_nothing_is_closed_with_4006(start_b
                 code, reason = await read_until_closed(consumer)
             nursery.cancel_scope.cancel()
     assert code == 4006 and reason.startswith("consumer too slow: a write of"), (code, reason)
+
+
+async def test_the_4006_close_frame_waits_a_whole_send_timeout(start_broker: Any) -> None:
+    """docs/limits.md: a consumer that reads again within another --send-timeout still gets every
+    frame written and then the close frame. The socket's own close bound (2 s) used to cut it:
+    here the read begins 2.5 s or more after the close began, and within 6 s of it."""
+    _, attacker, _ = start_broker(*HEARTBEAT, "--send-timeout", "6")
+    async with attacker.consumer() as consumer:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(heartbeat, consumer)
+            await flood(attacker, 100)
+            await trio.sleep(8.5)  # the write stalled during the flood: 4006 came 6 s after
+            with trio.fail_after(15):
+                code, reason = await read_until_closed(consumer)
+            nursery.cancel_scope.cancel()
+    assert code == 4006 and reason.startswith("consumer too slow: a write of"), (code, reason)
