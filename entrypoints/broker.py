@@ -41,6 +41,7 @@ class BrokerSettings:
     handshake_timeout: float = 10.0
     max_head_bytes: int = 16 * 1024
     max_message_bytes: int = 1024 * 1024
+    max_identify_bytes: int = 16 * 1024
     http_idle_timeout: float = 30.0
     data_dir: str | None = None
     identify_timeout: float = 15.0
@@ -118,6 +119,10 @@ def register(commands: Commands) -> None:
     parser.add_argument(
         "--max-message-bytes", type=integer(1024, 64 << 20, unit=" bytes"), default=d.max_message_bytes, metavar="N",
         help="largest WebSocket message; beyond: close 1009",
+    )
+    parser.add_argument(
+        "--max-identify-bytes", type=integer(1024, 64 << 20, unit=" bytes"), default=d.max_identify_bytes,
+        metavar="N", help="largest WebSocket message before the session is READY; beyond: close 1009",
     )
     parser.add_argument(
         "--http-idle-timeout", type=seconds(3600), default=d.http_idle_timeout, metavar="S",
@@ -421,7 +426,7 @@ async def serve_broker(
         )
         limits = ListenerLimits(
             settings.max_connections, settings.handshake_timeout, settings.max_head_bytes,
-            settings.max_message_bytes,
+            settings.max_message_bytes, settings.max_identify_bytes,
         )
         config = BrokerConfig(session, limits)
         broker = Broker(hub, stores.developers, stores.tokens, SystemClock(), config)

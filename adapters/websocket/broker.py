@@ -71,28 +71,49 @@ class Deadlines:
     when an entry comes due, a session whose deadline has moved is filed again at the new time.
     A deadline that moves earlier is filed again at once (Connection.reschedule), so tick() is
     never late. The tick itself runs in the connection's own nursery: a close that takes its
-    time holds up no other connection."""
+    time holds up no other connection.
+
+    The heap holds connection ids, not connections: an ended connection is forgotten at once
+    (``forget``), so what it held (buffers, a consumer's queue) is not kept until its entry
+    would have come due (up to a heartbeat window later), whatever rate connections churn at.
+    Stale entries are dropped when they outnumber the live ones."""
 
     def __init__(self) -> None:
-        self._heap: list[tuple[float, int, Connection]] = []
+        self._heap: list[tuple[float, int]] = []
+        self._filed: dict[int, Connection] = {}
         self._wake = trio.CancelScope()
 
     def file(self, connection: Connection, deadline: float) -> None:
-        heapq.heappush(self._heap, (deadline, connection.id, connection))
+        self._filed[connection.id] = connection
+        heapq.heappush(self._heap, (deadline, connection.id))
         if deadline < self._wake.deadline:
             self._wake.deadline = deadline
+
+    def forget(self, connection: Connection) -> None:
+        """``connection`` has ended: its entries will come due for nothing."""
+        if self._filed.pop(connection.id, None) is None:
+            return
+        if len(self._heap) > 2 * len(self._filed) + 64:
+            self._heap = [entry for entry in self._heap if entry[1] in self._filed]
+            heapq.heapify(self._heap)
+
+    def __len__(self) -> int:
+        """Heap entries, stale ones included (a test bounds them)."""
+        return len(self._heap)
 
     async def run(self) -> None:
         while True:
             with trio.CancelScope(deadline=self._heap[0][0] if self._heap else math.inf) as self._wake:
                 await trio.sleep_forever()
-            self._due(trio.current_time())
+            self.call_due(trio.current_time())
 
-    def _due(self, now: float) -> None:
+    def call_due(self, now: float) -> None:
+        """Tell each live connection whose entry is due by ``now``."""
         heap = self._heap
         while heap and heap[0][0] <= now:
-            _, _, connection = heapq.heappop(heap)
-            if not connection.ended:
+            _, connection_id = heapq.heappop(heap)
+            connection = self._filed.get(connection_id)
+            if connection is not None and not connection.ended:
                 connection.deadline_due(now)
 
 
@@ -241,8 +262,10 @@ class Connection:
             pass
         finally:
             self.ended = True
+            self.broker.deadlines.forget(self)
             if self.queue is not None:
                 self.broker.hub.remove_consumer(self.queue)
+                self.queue.release()
             if self._linked is not None:
                 self.broker.hub.link_changed(*self._linked, -1, self.id)
             if not self._closing:  # the client closed, or the socket broke
@@ -535,6 +558,7 @@ class Connection:
             assert principal.user_id is not None
             self._linked = (principal.developer_id, principal.user_id)
             self.broker.hub.link_changed(*self._linked, +1, self.id)
+        self.ws.allow_messages(self.broker.config.limits.max_message_bytes)  # before READY goes
         await self._perform(self.session.identified(principal, latest))
         self._identified()
 

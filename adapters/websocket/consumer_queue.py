@@ -105,6 +105,13 @@ class ConsumerQueue:
     def depth(self) -> int:
         return len(self._pending)
 
+    def release(self) -> None:
+        """The connection has ended and the queue is out of the fan-out: drop what it holds."""
+        self._pending.clear()
+        self._pending_bytes = 0
+        self._replays.clear()
+        self._rest = None
+
     @property
     def lagging(self) -> bool:
         return self._catch_up_after is not None

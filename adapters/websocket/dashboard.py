@@ -96,6 +96,12 @@ class DashboardQueue:
     def depth(self) -> int:
         return len(self._frames)
 
+    def release(self) -> None:
+        """The connection has ended and the queue is out of the fan-out: drop what it holds."""
+        self._frames.clear()
+        self._bytes = 0
+        self._changed.clear()
+
     def offer(self, seq: int, frame: str) -> None:
         """A live DISPATCH frame (the same call the hub makes on a consumer's queue)."""
         self.push(frame)

@@ -70,7 +70,7 @@ class FrameParser:
     def __init__(self, max_message: int) -> None:
         self.max_message = max_message
         self._buffer = bytearray()
-        self._parts: list[bytes] | None = None  # fragments of the message in progress
+        self._parts: bytearray | None = None  # the message in progress, fragment by fragment
         self._opcode = 0  # TEXT or BINARY while a fragmented message is in progress, else 0
         self._size = 0
         self._text: codecs.IncrementalDecoder | None = None  # for fragmented text
@@ -78,6 +78,13 @@ class FrameParser:
 
     def feed(self, data: bytes) -> None:
         self._buffer += data
+
+    def release(self) -> None:
+        """The connection has ended: drop what is buffered (an unfinished frame or message)."""
+        self._buffer = bytearray()
+        self._parts = None
+        self._text = None
+        self._size = 0
 
     @property
     def buffered(self) -> int:
@@ -159,28 +166,34 @@ class FrameParser:
             return Control(opcode, payload)
         if opcode != CONTINUATION:
             self._opcode = opcode
-        if self._opcode == TEXT:
-            payload = self._utf8(payload, fin)
+        text = self._opcode == TEXT
+        if text:
+            self._check_utf8(payload, fin)
         parts = self._parts
         if not fin:
+            # One buffer of the bytes themselves: memory follows the size that is limited, not
+            # the number of fragments (a list of them let empty fragments grow it without end).
             if parts is None:
-                self._parts = parts = []
-            parts.append(payload)
+                self._parts = parts = bytearray()
+            parts += payload
             self._size += len(payload)
             return None
-        message = payload[:0].join([*parts, payload]) if parts else payload
+        if parts is not None:
+            parts += payload
+            payload = bytes(parts)
         self._parts = None
         self._size = 0
         self._opcode = 0
-        return message
+        return payload.decode() if text else payload
 
-    def _utf8(self, payload: bytes, final: int) -> str:  # type: ignore[return]
-        """Decode a fragment as it arrives, so invalid text fails at once, not at the end."""
+    def _check_utf8(self, payload: bytes, final: int) -> None:
+        """Check a fragment as it arrives, so invalid text fails at once, not at the end (the
+        whole message is decoded once it is complete)."""
         text = self._text
         if text is None:
             self._text = text = _UTF8()
         try:
-            return text.decode(payload, final=bool(final))
+            text.decode(payload, final=bool(final))
         except UnicodeDecodeError:
             raise FrameError(CloseCode.INVALID_DATA, "text message is not valid UTF-8") from None
         finally:

@@ -54,6 +54,9 @@ class ListenerLimits:
     handshake_timeout: float = 10.0
     max_head_bytes: int = 16 * 1024
     max_message_bytes: int = 1024 * 1024
+    # Until a session is READY: an IDENTIFY (or a HEARTBEAT) is all a client may send, and a
+    # stranger's connections must not each hold up to a whole max_message_bytes.
+    max_identify_bytes: int = 16 * 1024
 
 
 WebSocketHandler = Callable[[ServerSocket], Awaitable[None]]
@@ -221,7 +224,8 @@ class Listener:
         if not answer.accepted:
             log.info("handshake from %s refused: %d", peer, answer.status)
             return None
-        return ServerSocket(stream, peer, buffered=rest, max_message=self.limits.max_message_bytes)
+        limit = min(self.limits.max_identify_bytes, self.limits.max_message_bytes)
+        return ServerSocket(stream, peer, buffered=rest, max_message=limit)
 
     def _log_once(self, kind: str, message: str, *args: object) -> None:
         """A warning at most every LOG_EVERY seconds per kind: a flood is one line, not many."""

@@ -145,6 +145,11 @@ class ServerSocket:
             raise held
         return held or []
 
+    def allow_messages(self, max_message: int) -> None:
+        """Take messages of up to ``max_message`` bytes from now on (the session is READY: until
+        then a stranger gets the smaller limit the listener set)."""
+        self._parser.max_message = max_message
+
     # Receiving from a task that reads many sockets -------------------------------------------
 
     def fileno(self) -> int:
@@ -373,6 +378,7 @@ class ServerSocket:
         self._changed()
         if self.on_end is not None:  # before the descriptor closes (see shared_reader.py)
             self.on_end()
+        self._parser.release()  # up to a whole message: not kept while the connection is
         await trio.aclose_forcefully(self._stream)
 
     # Waiting for a close ---------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tracemalloc
 
 import pytest
 from hypothesis import given, settings
@@ -81,6 +82,37 @@ def test_a_fragmented_message_with_a_ping_between_its_fragments() -> None:
         + masked(0x0, b"world", fin=True)
     )
     assert parse(data) == [Control(PING, b"are you there"), "héllo world"]
+
+
+@pytest.mark.parametrize("opcode", [0x1, 0x2])
+def test_a_message_of_many_empty_fragments_holds_no_memory(opcode: int) -> None:
+    """Empty fragments add nothing to the size the limit counts: each used to add a list slot,
+    so one connection could grow the broker by hundreds of MiB inside one message."""
+    parser = FrameParser(LIMIT)
+    parser.feed(masked(opcode, b"", fin=False))
+    parser.parse()
+    empty = masked(0x0, b"", fin=False) * 10_000
+    tracemalloc.start()
+    try:
+        for _ in range(20):
+            parser.feed(empty)
+            assert parser.parse() == []
+        held, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert held < 64 * 1024, f"{held} bytes held for 200,000 empty fragments"
+    parser.feed(masked(0x0, b"end"))
+    assert parser.parse() == (["end"] if opcode == 0x1 else [b"end"])
+
+
+def test_a_message_in_small_fragments_is_whole_and_utf8_checked_across_them() -> None:
+    text = "héllo wörld ✓" * 20
+    data = text.encode()
+    frames = [masked(0x1 if i == 0 else 0x0, data[i : i + 3], fin=i + 3 >= len(data)) for i in range(0, len(data), 3)]
+    assert parse(b"".join(frames)) == [text]
+    binary = bytes(range(256))
+    frames = [masked(0x2 if i == 0 else 0x0, binary[i : i + 2], fin=i + 2 >= 256) for i in range(0, 256, 2)]
+    assert parse(b"".join(frames)) == [binary]
 
 
 def test_unmasked_client_frames_are_a_protocol_error() -> None:
