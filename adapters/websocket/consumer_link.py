@@ -146,6 +146,9 @@ class ConsumerLink:
             try:
                 with trio.fail_after(HANDSHAKE_TIMEOUT):
                     interval, ready, early = await self._identify(ws, token)
+                if ready.seq is not None and ready.seq < self.resume.cursor:
+                    await ws.aclose(1000, "the sink holds another stream")
+                    return Decision(Advice.STOP, self._ahead(ready.seq))
                 beats = Heartbeats.start(trio.current_time(), interval, self.rng.random())
                 self._beats = beats
                 nursery.start_soon(self._heartbeat, ws, beats)
@@ -181,6 +184,17 @@ class ConsumerLink:
             if isinstance(frame, Dispatch):
                 early.append(frame)
         return hello.heartbeat_interval / 1000, frame, early
+
+    def _ahead(self, latest: int) -> str:
+        """Why a cursor past the stream's end stops the consumer: the payloads up to the cursor
+        would be skipped without a word (a sink written for another developer, or before the
+        broker lost its data, as a restarted in-memory broker does)."""
+        return (
+            f"the sink's cursor is at seq {self.resume.cursor}, but developer "
+            f"{self.settings.dev_id}'s stream on the broker ends at seq {latest}: the sink holds "
+            "another stream (another developer's, or one the broker no longer has). Point --sink "
+            "at a new target: one sink target holds one developer's stream"
+        )
 
     def _ready(self) -> None:
         self.resume.connected()

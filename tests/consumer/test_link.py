@@ -76,6 +76,17 @@ async def test_a_second_consumer_stops_with_4002(broker: LiveBroker, nursery: tr
             await second.run(trio.open_memory_channel[Payload](10)[0])
 
 
+async def test_a_cursor_past_the_streams_end_stops_instead_of_skipping(broker: LiveBroker) -> None:
+    """A sink written for another developer, or before an in-memory broker restarted: resuming
+    after its cursor would skip every payload up to it, silently."""
+    async with producer(broker) as prod:
+        await prod.submit(3)
+    link = ConsumerLink(broker.link_settings(), 2235, backoff=FAST)
+    with pytest.raises(ConsumerStopped, match=r"cursor is at seq 2235, but .* ends at seq 3"):
+        with trio.fail_after(10):
+            await link.run(trio.open_memory_channel[Payload](10)[0])
+
+
 async def test_wrong_credentials_stop_with_the_reason(broker: LiveBroker) -> None:
     settings = broker.link_settings(api_key="not-the-key")
     with pytest.raises(ConsumerStopped, match=r"auth/developer refused the request \(HTTP 403.*--api-key"):
