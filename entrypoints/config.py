@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import shlex
 import tomllib
 from pathlib import Path
 from typing import Any, Mapping, Protocol, Sequence
@@ -179,13 +180,25 @@ def _with_default_in_help(kwargs: dict[str, Any]) -> dict[str, Any]:
     return {**kwargs, "help": help_text + " (default %(default)s)"}
 
 
+def _items(raw: str, option: str, origin: str) -> list[str]:
+    """A repeatable option's values from one string: separated by spaces or commas, and quoted
+    as in a shell where one has a space or a comma (``'"ble:name=Polar H10*" sim'``)."""
+    lexer = shlex.shlex(raw, posix=True)
+    lexer.whitespace += ","
+    lexer.whitespace_split = True
+    try:
+        return list(lexer)
+    except ValueError as error:  # an unclosed quote
+        raise ConfigError(f"{origin}: bad value for {option}: {error} in {raw!r}") from None
+
+
 def _convert(option: str, kwargs: Mapping[str, Any], raw: Any, origin: str) -> Any:
     """What the flag would have stored, checked by argparse itself with the flag's own declaration."""
     action = kwargs.get("action")
     if action in _FLAGS:
         return _boolean(raw, origin) == _FLAGS[action]
     if action == "append":
-        items = raw if isinstance(raw, list) else str(raw).replace(",", " ").split()
+        items = raw if isinstance(raw, list) else _items(str(raw), option, origin)
     elif isinstance(raw, (list, dict)):
         raise ConfigError(f"{origin}: expected one value for {option}, got {raw!r}")
     else:

@@ -30,7 +30,7 @@ import attrs
 
 from ..adapters.logging_json import add_logging_options, configure_logging
 from .config import Commands
-from .values import integer, seconds
+from .values import integer, seconds, websocket_url
 
 if TYPE_CHECKING:  # pragma: no cover
     import trio
@@ -95,7 +95,7 @@ def register(commands: Commands) -> None:
     )
     required = {"required": True}
     parser.add_argument("--api-url", **required, help="the broker's HTTP API, e.g. http://host:8765 (the broker's port)")
-    parser.add_argument("--broker-url", **required, help="the WebSocket, e.g. ws://host:8765/connect")
+    parser.add_argument("--broker-url", **required, type=websocket_url, help="the WebSocket, e.g. ws://host:8765/connect")
     parser.add_argument("--dev-id", **required, help="developer id")
     parser.add_argument("--api-key", **required, help="the developer's API key")
     parser.add_argument(

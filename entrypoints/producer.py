@@ -18,7 +18,7 @@ import attrs
 
 from ..adapters.logging_json import add_logging_options, configure_logging
 from .config import Commands
-from .values import integer, seconds
+from .values import integer, seconds, websocket_url
 
 if TYPE_CHECKING:  # pragma: no cover
     import trio
@@ -72,7 +72,7 @@ def register(commands: Commands) -> None:
             "replay:PATH[?speed=X&loop=1&retime=1] (repeatable)"
         ),
     )
-    parser.add_argument("--broker-url", required=True, metavar="URL", help="ws://HOST:PORT/connect")
+    parser.add_argument("--broker-url", required=True, type=websocket_url, metavar="URL", help="ws://HOST:PORT/connect")
     parser.add_argument("--api-url", metavar="URL", help="the broker's HTTP API, for --dev-id/--api-key")
     parser.add_argument("--dev-id", metavar="D", help="developer id (development: mints tokens itself)")
     parser.add_argument("--api-key", metavar="K", help="developer API key (with --dev-id)")
@@ -101,8 +101,6 @@ def settings_from_args(args: argparse.Namespace) -> ProducerSettings:
         raise UsageError("--user-id must not be empty")
     if not devices:
         raise UsageError("give at least one --device")
-    if not args.broker_url.startswith(("ws://", "wss://")):
-        raise UsageError(f"--broker-url must start with ws:// or wss://, got {args.broker_url!r}")
     sources = [name for name, given in (
         ("--dev-id/--api-key", args.dev_id or args.api_key),
         ("--token", args.token),

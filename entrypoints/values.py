@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import math
 from typing import Callable
+from urllib.parse import urlsplit
 
 DAY_S = 86_400.0
 
@@ -106,3 +107,19 @@ def duration(high: float) -> Callable[[str], float]:
         return value
 
     return parse
+
+
+def websocket_url(text: str) -> str:
+    """A broker's WebSocket URL, ``ws://`` or ``wss://`` with a host: an ``http://`` one (the API
+    URL given twice, a common slip) is a usage error, not a ValueError at the first connect."""
+    url = str(text).strip()
+    try:
+        parts = urlsplit(url)
+        usable = parts.scheme in ("ws", "wss") and bool(parts.hostname)
+    except ValueError:  # an unparsable host or port
+        usable = False
+    if not usable:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a WebSocket URL: give ws://HOST:PORT/connect (wss:// with TLS)"
+        )
+    return url

@@ -43,8 +43,9 @@ class FixedTokenProvider:
     async def token(self) -> str:
         if self._token is None:
             raise CredentialsError(
-                "the --token was used by the first connection and tokens are single use; to "
-                "reconnect by itself the producer needs --token-command or --dev-id/--api-key"
+                "the one --token went to the first connection (tokens are single use; if the "
+                "broker refused it, the line before says why); to reconnect by itself the "
+                "producer needs --token-command or --dev-id/--api-key"
             )
         token, self._token = self._token, None
         return token

@@ -111,6 +111,16 @@ def test_a_repeatable_option_on_the_line_replaces_the_environment_s() -> None:
     assert parser.parse_args(["scan", "--transport", "sim"]).transport == ["sim"]
 
 
+def test_a_repeatable_value_with_a_space_or_a_comma_is_quoted_as_in_a_shell() -> None:
+    parser = build_parser({}, {"WEARSTREAM_TRANSPORT": '"ble:name=Polar H10*" \'sim,1\', ant'})
+    assert parser.parse_args(["scan"]).transport == ["ble:name=Polar H10*", "sim,1", "ant"]
+
+
+def test_an_unclosed_quote_in_the_environment_is_one_line() -> None:
+    result = wearstream("scan", env={"WEARSTREAM_TRANSPORT": '"ble:name=Polar H10*'})
+    assert_one_line_usage_error(result, "WEARSTREAM_TRANSPORT", "--transport", "quotation")
+
+
 def _every_parser() -> list[tuple[str, object]]:
     root = build_parser({}, {})
     assert root.sources is not None

@@ -25,15 +25,18 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import attrs
+import psycopg
 import pytest
 
 from wearstream.testing.broker_process import clean_environment
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"  # the machine's, as docs/integrations.md says
 FENCE = re.compile(r"^```(\w*)\s*$")
 SHELL = {"sh", "bash", "shell"}
 HEREDOC = re.compile(r"<<-?'?(\w+)'?")
@@ -136,10 +139,24 @@ class Session:
     dev_id: str | None = None
     api_key: str | None = None
     running: list[tuple[str, subprocess.Popen[str]]] = attrs.field(factory=list)
+    table: str = attrs.field(factory=lambda: f"samples_{uuid.uuid4().hex[:12]}")
+
+    def drop_table(self) -> None:
+        """Leave the machine's database as it was (the table and its cursor row), if it was used."""
+        try:
+            with psycopg.connect(POSTGRES, connect_timeout=5, autocommit=True) as connection:
+                connection.execute(f"DROP TABLE IF EXISTS {self.table}")
+                if connection.execute("SELECT to_regclass('wearstream_sink_cursor')").fetchone()[0]:
+                    connection.execute("DELETE FROM wearstream_sink_cursor WHERE sink = %s", (self.table,))
+        except psycopg.OperationalError:  # no server here: nothing was written
+            pass
 
     def rewrite(self, command: str) -> str:
         bin_dir = Path(sys.executable).parent
         command = command.replace(".venv/bin/", f"{bin_dir}/")
+        # The machine's PostgreSQL outlives each run: a table of this run's own, as on a fresh
+        # database (a table holds one developer's stream; an earlier run's is another's).
+        command = command.replace("?table=samples", f"?table={self.table}")
         command = command.replace(":8765", f":{self.ws_port}").replace(":8766", f":{self.http_port}")
         if self.dev_id and self.api_key:
             command = command.replace("dev_…", self.dev_id).replace("=…", f"={self.api_key}")
@@ -231,3 +248,4 @@ def test_every_shell_command_runs_as_written(path: Path, tmp_path: Path) -> None
         finally:
             for _, process in session.running:
                 process.kill()
+            session.drop_table()

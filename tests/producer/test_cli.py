@@ -46,10 +46,11 @@ def test_bad_combinations_are_refused(extra: list[str], message: str) -> None:
         settings([*BASE, *extra])
 
 
-def test_the_broker_url_must_be_a_websocket_url() -> None:
+def test_the_broker_url_must_be_a_websocket_url(capsys: pytest.CaptureFixture[str]) -> None:
     argv = [*BASE[:-1], "http://127.0.0.1:8766", "--token", "t"]
-    with pytest.raises(UsageError, match="ws://"):
+    with pytest.raises(SystemExit) as exited:
         settings(argv)
+    assert exited.value.code == 2 and "give ws://HOST:PORT/connect" in capsys.readouterr().err
 
 
 def test_the_default_outbox_is_per_user_in_the_data_dir() -> None:
