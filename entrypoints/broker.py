@@ -523,7 +523,9 @@ async def _serve_ports(
                 certfile=settings.certfile, keyfile=settings.keyfile,
             )
             forwarder.path = str(path)
-            await serve_config(app, config, f"unix:{path}", own_port[0], task_status=task_status)
+            await serve_config(
+                app, config, f"unix:{path}", own_port[0], level=logging.DEBUG, task_status=task_status
+            )
         finally:
             remove_socket(path)
 

@@ -23,6 +23,11 @@ from hypercorn.trio import serve
 from .urls import url_host
 
 log = logging.getLogger("wearstream.http")
+# hypercorn's own lines: its "Running on … (CTRL + C to quit)" at INFO names a socket the user
+# never uses (the broker's is private) and comes before a start-up error's one line; warnings
+# and errors still show.
+_HYPERCORN_LOG = logging.getLogger("wearstream.http.server")
+_HYPERCORN_LOG.setLevel(logging.WARNING)
 
 GRACEFUL_TIMEOUT = 2.0
 # Beyond the graceful window: how long hypercorn may take to finish closing before we cut it off.
@@ -119,7 +124,7 @@ def hypercorn_config(
     config.graceful_timeout = graceful_timeout
     config.backlog = BACKLOG  # hypercorn listens again on the socket with its own backlog
     config.accesslog = None
-    config.errorlog = logging.getLogger("wearstream.http.server")
+    config.errorlog = _HYPERCORN_LOG
     config.include_server_header = False
     config.keep_alive_timeout = keep_alive
     return config
@@ -147,10 +152,12 @@ async def serve_config(
     where: str,
     started: Any = None,
     *,
+    level: int = logging.INFO,
     task_status: trio.TaskStatus[Any] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Run hypercorn with ``config`` until cancelled, then shut it down gracefully (bounded);
-    reports ``started`` via task_status once it listens."""
+    reports ``started`` via task_status once it listens, logging ``where`` at ``level`` (the
+    broker's private socket is no address for a user: debug)."""
     stop = trio.Event()
     shield = trio.CancelScope(shield=True)
 
@@ -163,7 +170,7 @@ async def serve_config(
     async with trio.open_nursery() as nursery:
         try:
             await nursery.start(run_hypercorn)
-            log.info("HTTP API on %s", where)
+            log.log(level, "HTTP API on %s", where)
             task_status.started(started)
             await trio.sleep_forever()
         finally:

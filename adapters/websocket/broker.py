@@ -337,7 +337,7 @@ class Connection:
         for index in range(start, len(messages)):
             message = messages[index]
             try:
-                frame = codec.decode(message)
+                frame = codec.decode(message, codec.FROM_CLIENTS)
             except ProtocolError as error:
                 actions = session.failed(error)
             else:

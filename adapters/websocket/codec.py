@@ -13,7 +13,7 @@ reading ``d`` is forwarded exactly as the producer sent it (key order included).
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 import cattrs
 import orjson
@@ -90,13 +90,14 @@ def loads(message: str | bytes) -> dict[str, Any]:
     return obj
 
 
-def decode(message: str | bytes) -> Frame:
-    """One wire message to one frame (either direction)."""
+def decode(message: str | bytes, decoders: Decoders | None = None) -> Frame:
+    """One wire message to one frame (either direction; the broker passes FROM_CLIENTS)."""
     obj = loads(message)
     op = obj.get("op")
     if not isinstance(op, int) or isinstance(op, bool):
         raise MalformedFrame("op must be an integer")
-    decoder = _DECODERS.get(op)  # Op is an IntEnum: an int finds its key (Op(op) costs more)
+    # Op is an IntEnum: an int finds its key (Op(op) costs more)
+    decoder = (_DECODERS if decoders is None else decoders).get(op)
     if decoder is None:
         raise UnknownOpcode(f"unknown op {op}")
     return decoder(obj)
@@ -193,6 +194,7 @@ def _dispatch(obj: dict[str, Any]) -> Dispatch:
     return Dispatch(Payload("", seq, uid, t, d, obj.get("synthetic") is True), trimmed)
 
 
+Decoders = Mapping[int, Callable[[dict[str, Any]], Frame]]
 _DECODERS: dict[int, Callable[[dict[str, Any]], Frame]] = {
     Op.HEARTBEAT: lambda obj: Heartbeat(),
     Op.HEARTBEAT_ACK: lambda obj: HeartbeatAck(),
@@ -205,6 +207,20 @@ _DECODERS: dict[int, Callable[[dict[str, Any]], Frame]] = {
     Op.STATUS: _status,
     Op.SUBMIT_ACK: lambda obj: _structure(_d(obj, "SUBMIT_ACK"), SubmitAck, "SUBMIT_ACK"),
     Op.WARNING: _warning,
+}
+
+
+_FROM_BROKER = (Op.HEARTBEAT_ACK, Op.HELLO, Op.READY, Op.DISPATCH, Op.SUBMIT_ACK, Op.WARNING)
+
+
+def _sent_by_the_broker(obj: dict[str, Any]) -> Frame:
+    raise UnknownOpcode(f"op {obj['op']} is sent by the broker, never to it")
+
+
+# What the broker decodes: an op only the broker sends closes with 4004 whatever its fields say
+# (it used to be decoded first, so one without its fields closed with 1003).
+FROM_CLIENTS: Decoders = {
+    **_DECODERS, **{op: _sent_by_the_broker for op in _FROM_BROKER}
 }
 
 

@@ -42,6 +42,10 @@ _SERVICE_UNAVAILABLE = handshake.plain_response(
     503, "Service Unavailable", "the broker is at its limit of connections\n", "Retry-After: 1"
 )
 _HEAD_TOO_LARGE = handshake.plain_response(431, "Request Header Fields Too Large", "request head is too large\n")
+# Unreadable to a TLS client, which fails at once on it ("wrong version number") instead of
+# waiting out --handshake-timeout: its own one-line error then says to use ws:// or http://.
+_NOT_TLS = handshake.plain_response(400, "Bad Request", "this port speaks plain HTTP: use ws:// or http://\n")
+_TLS_HANDSHAKE = 0x16  # the first byte of a TLS record that opens a handshake; no HTTP method's
 _HEAD_END = b"\r\n\r\n"
 _READ_BYTES = 16 * 1024
 
@@ -66,6 +70,10 @@ HttpHandler = Callable[[trio.abc.Stream, bytes, str], Awaitable[None]]
 
 class HeadTooLarge(Exception):
     pass
+
+
+class TlsOnPlainPort(Exception):
+    """The client opened with a TLS handshake (wss:// or https://) on a port without TLS."""
 
 
 class Listener:
@@ -201,6 +209,10 @@ class Listener:
         except HeadTooLarge:
             log.info("connection from %s: request head over %d bytes; closed", peer, self.limits.max_head_bytes)
             await _best_effort(stream, _HEAD_TOO_LARGE)
+        except TlsOnPlainPort:
+            log.info("connection from %s: a TLS handshake on a port without TLS (wss:// or https:// "
+                     "for ws:// or http://); closed", peer)
+            await _best_effort(stream, _NOT_TLS)
         except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as error:
             log.info("connection from %s lost: %s", peer, _describe(error))
         except Exception:
@@ -237,7 +249,8 @@ class Listener:
 
 async def read_head(stream: trio.abc.Stream, limit: int) -> tuple[bytes | None, bytes]:
     """The request head (through its empty line) and whatever came after it; (None, b"") if the
-    client closed first. HeadTooLarge past ``limit`` bytes."""
+    client closed first. HeadTooLarge past ``limit`` bytes; TlsOnPlainPort if it opens with a
+    TLS handshake (over TLS, ``stream`` gives what the handshake decrypted: never that)."""
     data = b""
     while True:
         end = data.find(_HEAD_END)
@@ -253,6 +266,8 @@ async def read_head(stream: trio.abc.Stream, limit: int) -> tuple[bytes | None, 
             if data:
                 raise trio.BrokenResourceError("closed in the middle of a request head")
             return None, b""
+        if not data and chunk[0] == _TLS_HANDSHAKE:
+            raise TlsOnPlainPort()
         data += chunk
 
 

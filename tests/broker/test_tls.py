@@ -4,6 +4,8 @@ item 4), tested with a self-signed CA and certificate made here (trustme)."""
 from __future__ import annotations
 
 import ssl
+import subprocess
+import time
 from pathlib import Path
 from typing import Iterator
 
@@ -14,7 +16,13 @@ import trio
 import trustme
 from trio_websocket import open_websocket_url
 
-from wearstream.testing.broker_process import BrokerProcess, DeveloperCredentials, create_developer
+from wearstream.testing.broker_process import (
+    BrokerProcess,
+    DeveloperCredentials,
+    clean_environment,
+    create_developer,
+    wearstream_command,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -91,3 +99,25 @@ def test_an_unusable_certificate_is_one_line_at_start(tmp_path: Path) -> None:
     assert process.returncode == 2
     stderr = process.stderr_path.read_text()
     assert f"cannot use {bad}" in stderr and "Traceback" not in stderr
+
+
+def test_wss_to_a_port_without_tls_stops_the_producer_at_once(tmp_path: Path) -> None:
+    """The broker answers a TLS handshake on its plain port at once, so the client's own
+    one-line error comes in a moment, not after --handshake-timeout, and the producer stops
+    (it used to time out and reconnect for ever)."""
+    developer = create_developer(tmp_path / "data", "plain")
+    env = {**clean_environment(), "XDG_DATA_HOME": str(tmp_path / "home")}
+    with BrokerProcess.create(tmp_path / "data", log_dir=tmp_path / "logs") as broker:
+        started = time.monotonic()
+        result = subprocess.run(
+            [
+                *wearstream_command(), "producer", "--broker-url", broker.ws_url.replace("ws://", "wss://"),
+                "--api-url", broker.http_url, "--dev-id", developer.dev_id, "--api-key", developer.api_key,
+                "--user-id", "alice", "--device", "sim:hr-strap",
+            ],
+            capture_output=True, text=True, timeout=60, env=env,
+        )
+        elapsed = time.monotonic() - started
+    assert result.returncode in (1, 2), result
+    assert "TLS handshake failed" in result.stderr and "Traceback" not in result.stderr, result.stderr
+    assert elapsed < 8.0, f"stopped after {elapsed:.1f} s"
