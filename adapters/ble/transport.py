@@ -43,7 +43,8 @@ NOTIFY_BUFFER = 256
 
 Event = central.Connected | central.Value | StreamStarted | StreamFailed
 # Attempts in a row that find Bluetooth itself unusable (no D-Bus, no BlueZ, no adapter) before
-# the device gives up: enough to ride out bluetoothd starting after the producer at boot.
+# the device gives up (about 8 s with the backoff; the systemd unit restarts the producer, so
+# bluetoothd starting after it at boot is ridden out: docs/ble.md).
 DEFAULT_UNREACHABLE_ATTEMPTS = 5
 
 
