@@ -162,6 +162,8 @@ def _described(error: BaseException) -> str:
         return f"cannot use {error.filename}: {error.strerror}"
     if isinstance(error, OSError) and error.errno is None:
         return str(error)  # our own (SinkOpenError): the message names the thing
+    if isinstance(error, ValueError):  # a sink refusing what it found (a foreign file): its words
+        return str(error)
     return f"{type(error).__name__}: {error}"
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Awaitable, Callable
 
 from .config import Commands
+from .failures import explain
 
 COMMAND = "developers"
 
@@ -106,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         return trio.run(action, args, data_dir)
     except (OSError, sqlite3.Error, SchemaError, StorageUnavailable) as error:
-        return _fail(f"cannot use data dir {data_dir}: {error}")
+        return _fail(explain(error, args) or f"cannot use data dir {data_dir}: {error}")
 
 
 def _open(where: Path | str) -> Any:

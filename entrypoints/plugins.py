@@ -90,6 +90,8 @@ def _build(group: str, prefix: str, factory: Any, *args: Any) -> Any:
         return factory(*args)
     except SpecError:
         raise
+    except ValueError as error:  # what a factory raises for a spec it cannot take: its words
+        raise PluginError(f"{prefix}: {error}") from error
     except Exception as error:
         raise PluginError(
             f"the {_kind(group)} plug-in {prefix!r} failed: {type(error).__name__}: {error}"

@@ -29,6 +29,7 @@ class JsonlSink(LineFileSink):
             seq = None
         if not isinstance(seq, int) or isinstance(seq, bool):
             raise ValueError(
-                f"{path}: the last line is not a wearstream record with a seq: {line[:80]!r}"
+                f"{path}: the last line is not a wearstream record with a seq: {line[:80]!r}; "
+                "a jsonl sink appends only to a file of its own: name a new one"
             )
         return seq

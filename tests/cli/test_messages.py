@@ -45,6 +45,27 @@ def test_a_sqlite_sink_that_cannot_be_opened_names_its_path(tmp_path: Path) -> N
     assert str(where) in last and "Traceback" not in result.stderr, result.stderr
 
 
+def test_a_sink_refusing_its_spec_or_its_file_says_so_in_its_own_words(tmp_path: Path) -> None:
+    foreign = tmp_path / "notes.jsonl"
+    foreign.write_text("not json\n")
+    for spec, code, words in (
+        (f"jsonl:{foreign}", 1, "name a new one"),
+        ("mqtt:127.0.0.1:1883", 2, "needs a URL"),
+        ("webhook:not a url", 2, "needs an http(s) URL"),
+    ):
+        result = run([*CONSUMER, "--sink", spec])
+        last = result.stderr.strip().splitlines()[-1]
+        assert result.returncode == code and words in last, result.stderr
+        assert "ValueError" not in result.stderr and "failed" not in last, result.stderr
+
+
+def test_a_data_dir_that_is_a_file_is_named_as_such(tmp_path: Path) -> None:
+    a_file = tmp_path / "data"
+    a_file.write_text("")
+    result = run([*CLI, "developers", "create", "x", "--data-dir", str(a_file)])
+    assert result.returncode == 1 and "it is a file, not a directory" in result.stderr, result.stderr
+
+
 def test_sinks_lists_how_to_name_each_sink() -> None:
     lines = run([*CLI, "sinks"]).stdout.splitlines()
     assert lines[0].split() == ["NAME", "PACKAGE", "SPEC"]
