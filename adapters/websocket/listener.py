@@ -46,6 +46,8 @@ _HEAD_TOO_LARGE = handshake.plain_response(431, "Request Header Fields Too Large
 # waiting out --handshake-timeout: its own one-line error then says to use ws:// or http://.
 _NOT_TLS = handshake.plain_response(400, "Bad Request", "this port speaks plain HTTP: use ws:// or http://\n")
 _TLS_HANDSHAKE = 0x16  # the first byte of a TLS record that opens a handshake; no HTTP method's
+# Plain text, which a plain client reads: "use https://" instead of a connection closed unanswered.
+_NEEDS_TLS = handshake.plain_response(400, "Bad Request", "this port speaks TLS: use wss:// or https://\n")
 _HEAD_END = b"\r\n\r\n"
 _READ_BYTES = 16 * 1024
 
@@ -74,6 +76,34 @@ class HeadTooLarge(Exception):
 
 class TlsOnPlainPort(Exception):
     """The client opened with a TLS handshake (wss:// or https://) on a port without TLS."""
+
+
+class PlainOnTlsPort(Exception):
+    """The client opened with plain bytes (ws:// or http://) on the TLS port."""
+
+
+class _Unread(trio.abc.Stream):
+    """A stream whose first bytes were read already, to look at them: they come first again."""
+
+    def __init__(self, stream: trio.abc.Stream, first: bytes) -> None:
+        self._stream = stream
+        self._first = first
+
+    async def receive_some(self, max_bytes: int | None = None) -> bytes:
+        if self._first:
+            size = len(self._first) if max_bytes is None else max_bytes
+            data, self._first = self._first[:size], self._first[size:]
+            return data
+        return await self._stream.receive_some(max_bytes)
+
+    async def send_all(self, data: bytes | bytearray | memoryview) -> None:
+        await self._stream.send_all(data)
+
+    async def wait_send_all_might_not_block(self) -> None:
+        await self._stream.wait_send_all_might_not_block()
+
+    async def aclose(self) -> None:
+        await self._stream.aclose()
 
 
 class Listener:
@@ -195,7 +225,9 @@ class Listener:
             peer = _peer(raw)
             with trio.fail_after(self.limits.handshake_timeout):
                 if self.ssl_context is not None:
-                    stream = trio.SSLStream(raw, self.ssl_context, server_side=True, https_compatible=True)
+                    stream = trio.SSLStream(
+                        await _tls_opening(raw), self.ssl_context, server_side=True, https_compatible=True
+                    )
                     await stream.do_handshake()
                 routed = await self._route(stream, peer)
             if isinstance(routed, ServerSocket):
@@ -209,6 +241,10 @@ class Listener:
         except HeadTooLarge:
             log.info("connection from %s: request head over %d bytes; closed", peer, self.limits.max_head_bytes)
             await _best_effort(stream, _HEAD_TOO_LARGE)
+        except PlainOnTlsPort:
+            log.info("connection from %s: plain bytes on the TLS port (ws:// or http:// for wss:// "
+                     "or https://); closed", peer)
+            await _best_effort(raw, _NEEDS_TLS)
         except TlsOnPlainPort:
             log.info("connection from %s: a TLS handshake on a port without TLS (wss:// or https:// "
                      "for ws:// or http://); closed", peer)
@@ -245,6 +281,15 @@ class Listener:
         if now - self._logged.get(kind, -LOG_EVERY) >= LOG_EVERY:
             self._logged[kind] = now
             log.warning(message + " (%d refused so far)", *args, self.refused)
+
+
+async def _tls_opening(raw: trio.SocketStream) -> trio.abc.Stream:
+    """``raw`` for the TLS handshake, its first bytes looked at: PlainOnTlsPort if they are not
+    a TLS handshake's (an HTTP request, say), which the listener answers in plain text."""
+    first = await raw.receive_some(_READ_BYTES)
+    if first and first[0] != _TLS_HANDSHAKE:
+        raise PlainOnTlsPort()
+    return _Unread(raw, first)
 
 
 async def read_head(stream: trio.abc.Stream, limit: int) -> tuple[bytes | None, bytes]:

@@ -79,13 +79,15 @@ async def test_plain_text_on_the_tls_port_is_closed_and_the_broker_carries_on(
     host, port = broker.http_url.split("/")[2].split(":")
     stream = await trio.open_tcp_stream(host, int(port))
     await stream.send_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+    answer = b""
     with trio.fail_after(10):
         try:
-            while await stream.receive_some(4096):
-                pass
+            while chunk := await stream.receive_some(4096):
+                answer += chunk
         except trio.BrokenResourceError:
             pass
     await stream.aclose()
+    assert answer.startswith(b"HTTP/1.1 400") and b"use wss:// or https://" in answer, answer
     async with httpx.AsyncClient(base_url=broker.http_url, verify=client_context(ca)) as http:
         assert (await http.get("/healthz")).status_code == 200
 
@@ -121,3 +123,22 @@ def test_wss_to_a_port_without_tls_stops_the_producer_at_once(tmp_path: Path) ->
     assert result.returncode in (1, 2), result
     assert "TLS handshake failed" in result.stderr and "Traceback" not in result.stderr, result.stderr
     assert elapsed < 8.0, f"stopped after {elapsed:.1f} s"
+
+
+def test_http_to_the_tls_port_stops_the_consumer_saying_so(
+    tls_broker: tuple[BrokerProcess, DeveloperCredentials], tmp_path: Path
+) -> None:
+    """A consumer given http:// and ws:// for a broker with --certfile used to retry for ever
+    on 'Server disconnected without sending a response'."""
+    broker, developer = tls_broker
+    result = subprocess.run(
+        [
+            *wearstream_command(), "consumer", "--api-url", broker.http_url.replace("https://", "http://"),
+            "--broker-url", broker.ws_url.replace("wss://", "ws://"), "--dev-id", developer.dev_id,
+            "--api-key", developer.api_key, "--sink", f"jsonl:{tmp_path / 'out.jsonl'}",
+        ],
+        capture_output=True, text=True, timeout=60, env=clean_environment(),
+    )
+    assert result.returncode in (1, 2), result
+    last = result.stderr.strip().splitlines()[-1]
+    assert "use wss:// or https://" in last and "Traceback" not in result.stderr, result.stderr
