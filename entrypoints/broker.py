@@ -8,6 +8,7 @@ import signal
 import sys
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, Sequence
+from urllib.parse import urlsplit
 
 import attrs
 
@@ -179,7 +180,7 @@ def register(commands: Commands) -> None:
         help="how often retention is applied (%(default)s s)",
     )
     parser.add_argument(
-        "--cors-origin", action="append", default=None, metavar="ORIGIN",
+        "--cors-origin", action="append", type=_cors_origins, default=None, metavar="ORIGIN",
         help="a browser origin (https://app.example) allowed to call the HTTP API; repeat it or "
         "give a comma list, * for any (default: none)",
     )
@@ -219,9 +220,37 @@ def _add_producer_links(parser: OptionParser, d: BrokerSettings) -> None:
 
 
 def _public_url(value: str) -> str:
-    if not value.startswith(("http://", "https://")) or "#" in value or "?" in value:
-        raise argparse.ArgumentTypeError(f"give http:// or https:// and a host, without ? or #; got {value!r}")
+    """The broker's root as phones reach it: the web producer's page asks for its paths at the
+    root of its origin, so a path prefix would break it (docs/web-producer.md)."""
+    if not _is_origin(value.rstrip("/")):
+        raise argparse.ArgumentTypeError(
+            f"give http:// or https:// and a host (and port), at the root: no path, ? or #; got {value!r}"
+        )
     return value.rstrip("/")
+
+
+def _cors_origins(value: str) -> str:
+    """One --cors-origin value, maybe a comma list: each ``*`` or an origin, as a browser sends it."""
+    origins = (origin.strip() for origin in value.split(","))
+    bad = [origin for origin in origins if origin not in ("", "*") and not _is_origin(origin.rstrip("/"))]
+    if bad:
+        raise argparse.ArgumentTypeError(
+            f"{bad[0]!r} is not a browser origin: give scheme://host[:port], e.g. https://app.example, or *"
+        )
+    return value
+
+
+def _is_origin(value: str) -> bool:
+    """scheme://host[:port] with http or https, and nothing after it."""
+    try:
+        parts = urlsplit(value)
+        parts.port  # raises on a port that is not one
+    except ValueError:
+        return False
+    return (
+        parts.scheme in ("http", "https") and bool(parts.hostname) and not parts.path
+        and not parts.query and not parts.fragment and "#" not in value and "?" not in value
+    )
 
 
 def _grace(value: str) -> float:

@@ -139,6 +139,8 @@ def run(args: argparse.Namespace) -> int:
 
     configure_logging(args.log_level, args.log_format)
     settings = settings_from_args(args)
+    for label in settings.type:
+        _warn_if_unknown(label)
     try:
         sinks = build_sinks(settings)
     except (SpecError, ValueError) as error:
@@ -154,6 +156,23 @@ def run(args: argparse.Namespace) -> int:
         log.debug("consumer failed", exc_info=error)
         failure = f"stopped: {_described(error)}"
     return 0 if failure is None else _fail(failure, code)
+
+
+def _warn_if_unknown(label: str) -> None:
+    """A --type no data type answers to passes only readings labelled exactly so: most likely a
+    typo (HEARTRATE) that would store nothing without a word."""
+    import difflib
+
+    from ..domain.datatypes import DataType, resolve
+
+    if resolve(label) is not None:
+        return
+    close = difflib.get_close_matches(label.upper(), [t.value for t in DataType], n=1)
+    hint = f" (did you mean {close[0]}?)" if close else ""
+    log.warning(
+        "--type %s is no data type wearstream knows%s: only readings labelled exactly %s pass",
+        label, hint, label,
+    )
 
 
 def _described(error: BaseException) -> str:

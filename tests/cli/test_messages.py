@@ -66,6 +66,18 @@ def test_a_data_dir_that_is_a_file_is_named_as_such(tmp_path: Path) -> None:
     assert result.returncode == 1 and "it is a file, not a directory" in result.stderr, result.stderr
 
 
+def test_a_type_filter_that_names_no_data_type_is_warned_of(tmp_path: Path) -> None:
+    consumer = subprocess.Popen(
+        [*CONSUMER, "--type", "HEARTRATE", "--type", "HEART_RATE", "--sink", f"jsonl:{tmp_path / 'out.jsonl'}"],
+        stderr=subprocess.PIPE, text=True, env=clean_environment(),
+    )
+    time.sleep(3)  # it warns at once, then retries the closed port until stopped
+    consumer.send_signal(signal.SIGTERM)
+    _, err = consumer.communicate(timeout=30)
+    warned = [line for line in err.splitlines() if "--type" in line]
+    assert len(warned) == 1 and "did you mean HEART_RATE?" in warned[0], err
+
+
 def test_sinks_lists_how_to_name_each_sink() -> None:
     lines = run([*CLI, "sinks"]).stdout.splitlines()
     assert lines[0].split() == ["NAME", "PACKAGE", "SPEC"]

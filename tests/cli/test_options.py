@@ -121,6 +121,19 @@ def test_an_unclosed_quote_in_the_environment_is_one_line() -> None:
     assert_one_line_usage_error(result, "WEARSTREAM_TRANSPORT", "--transport", "quotation")
 
 
+@pytest.mark.parametrize(
+    ("flag", "value", "words"),
+    [
+        ("--cors-origin", "notanorigin", "not a browser origin"),
+        ("--cors-origin", "https://a.example,https://b.example/app", "not a browser origin"),
+        ("--public-url", "https://broker.example/prefix", "at the root"),
+        ("--public-url", "https://broker.example:99999", "at the root"),
+    ],
+)
+def test_an_origin_or_public_url_that_cannot_work_is_a_usage_error(flag: str, value: str, words: str) -> None:
+    assert_one_line_usage_error(wearstream("broker", flag, value), flag, words)
+
+
 def _every_parser() -> list[tuple[str, object]]:
     root = build_parser({}, {})
     assert root.sources is not None
