@@ -138,7 +138,7 @@ def _connect(
     busy_timeout: float,
     prepare: Callable[[sqlite3.Connection], object],
 ) -> sqlite3.Connection:
-    create_private(path)
+    existed = not create_private(path)
     # isolation_level=None: no implicit transactions; writes say BEGIN IMMEDIATE themselves.
     connection = sqlite3.connect(
         path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
@@ -150,18 +150,26 @@ def _connect(
     except BaseException:
         connection.close()
         raise
+    if existed:  # only once it is known to be ours: a file that is no database is refused alone
+        warn_if_shared(path)
     return connection
 
 
-def create_private(path: Path) -> None:
+def create_private(path: Path) -> bool:
     """Create ``path`` empty and 0600 if it does not exist (an empty file is an empty SQLite
-    database); warn when an existing one is readable by others."""
+    database); whether it was created."""
     try:
         os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, PRIVATE_FILE))
     except FileExistsError:
-        mode = stat.S_IMODE(os.stat(path).st_mode)
-        if mode & (stat.S_IRWXG | stat.S_IRWXO):
-            log.warning(
-                "%s is readable by other users (mode %o) and holds private data: chmod 600 %s",
-                path, mode, path,
-            )
+        return False
+    return True
+
+
+def warn_if_shared(path: Path) -> None:
+    """A database that holds private data but that other users can read: say so."""
+    mode = stat.S_IMODE(os.stat(path).st_mode)
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        log.warning(
+            "%s is readable by other users (mode %o) and holds private data: chmod 600 %s",
+            path, mode, path,
+        )

@@ -73,6 +73,17 @@ def test_a_data_dir_holding_something_that_is_not_a_database(tmp_path: Path) -> 
     assert_one_line(result, str(tmp_path), "database")
 
 
+def test_an_outbox_that_is_not_a_database_is_refused_alone(tmp_path: Path) -> None:
+    """Only the refusal: the warning about a database others can read used to come first."""
+    outbox = tmp_path / "notes.db"
+    outbox.write_text("hello\n")
+    outbox.chmod(0o644)
+    result = run([*CLI, "producer", "--user-id", "u", "--device", "sim:hr-strap", "--token", "t",
+                  "--broker-url", "ws://127.0.0.1:9/connect", "--outbox", str(outbox)])
+    assert result.returncode in (1, 2) and "not a database" in result.stderr, result.stderr
+    assert "chmod" not in result.stderr and "Traceback" not in result.stderr, result.stderr
+
+
 def _can_mount_privately() -> bool:
     unshare = shutil.which("unshare")
     return bool(unshare) and subprocess.run([unshare, "-rm", "true"], capture_output=True).returncode == 0
