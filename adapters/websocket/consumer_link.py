@@ -53,6 +53,9 @@ from .faults import close_fault, connect_fault, tls_preflight
 log = logging.getLogger("wearstream.consumer")
 
 HANDSHAKE_TIMEOUT = 15.0  # from opening the socket to READY
+# READYs in a row whose seq is below the cursor before the link stops: one node of several may
+# still be following the shared log a moment behind; a stream that is another's stays behind.
+AHEAD_READIES = 3
 CLOSE_TIMEOUT = 2.0
 
 
@@ -104,6 +107,7 @@ class ConsumerLink:
         self.stats = LinkStats()
         self.on_ready = on_ready
         self.history = LinkHistory()
+        self._ahead_readies = 0  # READYs in a row with a seq below the cursor (AHEAD_READIES)
 
     @property
     def cursor(self) -> int:
@@ -147,8 +151,11 @@ class ConsumerLink:
                 with trio.fail_after(HANDSHAKE_TIMEOUT):
                     interval, ready, early = await self._identify(ws, token)
                 if ready.seq is not None and ready.seq < self.resume.cursor:
-                    await ws.aclose(1000, "the sink holds another stream")
-                    return Decision(Advice.STOP, self._ahead(ready.seq))
+                    self._ahead_readies += 1
+                    await ws.aclose(1000, "the sink's cursor is past the stream")
+                    advice = Advice.STOP if self._ahead_readies >= AHEAD_READIES else Advice.RETRY
+                    return Decision(advice, self._ahead(ready.seq))
+                self._ahead_readies = 0
                 beats = Heartbeats.start(trio.current_time(), interval, self.rng.random())
                 self._beats = beats
                 nursery.start_soon(self._heartbeat, ws, beats)

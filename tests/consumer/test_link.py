@@ -87,6 +87,22 @@ async def test_a_cursor_past_the_streams_end_stops_instead_of_skipping(broker: L
             await link.run(trio.open_memory_channel[Payload](10)[0])
 
 
+async def test_a_stream_that_catches_up_with_the_cursor_is_followed(
+    broker: LiveBroker, nursery: trio.Nursery
+) -> None:
+    """A READY behind the cursor once (a node following the shared log a moment behind) is
+    tried again, not a stop: once the stream has passed the cursor, what follows is delivered."""
+    async with producer(broker) as prod:
+        await prod.submit(3)
+        link = ConsumerLink(broker.link_settings(), 5, backoff=Backoff(initial=1.0, maximum=1.0))
+        send, receive = trio.open_memory_channel[Payload](10)
+        nursery.start_soon(link.run, send)
+        await trio.sleep(0.3)  # the first READY (seq 3) came: the link waits to try again
+        await prod.submit(3)
+        got = await take(receive, 1)
+    assert [p.seq for p in got] == [6]
+
+
 async def test_wrong_credentials_stop_with_the_reason(broker: LiveBroker) -> None:
     settings = broker.link_settings(api_key="not-the-key")
     with pytest.raises(ConsumerStopped, match=r"auth/developer refused the request \(HTTP 403.*--api-key"):
