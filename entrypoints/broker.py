@@ -229,26 +229,26 @@ def _public_url(value: str) -> str:
     return value.rstrip("/")
 
 
-def _cors_origins(value: str) -> str:
+def _cors_origins(value: str) -> tuple[str, ...]:
     """One --cors-origin value, maybe a comma list: each ``*`` or an origin, as a browser sends it."""
-    origins = (origin.strip() for origin in value.split(","))
-    bad = [origin for origin in origins if origin not in ("", "*") and not _is_origin(origin.rstrip("/"))]
+    origins = tuple(origin.strip().rstrip("/") for origin in value.split(",") if origin.strip())
+    bad = [origin for origin in origins if origin != "*" and not _is_origin(origin)]
     if bad:
         raise argparse.ArgumentTypeError(
             f"{bad[0]!r} is not a browser origin: give scheme://host[:port], e.g. https://app.example, or *"
         )
-    return value
+    return origins
 
 
 def _is_origin(value: str) -> bool:
     """scheme://host[:port] with http or https, and nothing after it."""
     try:
         parts = urlsplit(value)
-        parts.port  # raises on a port that is not one
+        port = parts.port  # a port that is not one raises
     except ValueError:
         return False
     return (
-        parts.scheme in ("http", "https") and bool(parts.hostname) and not parts.path
+        parts.scheme in ("http", "https") and bool(parts.hostname) and port != 0 and not parts.path
         and not parts.query and not parts.fragment and "#" not in value and "?" not in value
     )
 
@@ -339,10 +339,9 @@ def settings_from_args(args: argparse.Namespace) -> BrokerSettings:
     return BrokerSettings(**values)
 
 
-def _origins(given: Sequence[str]) -> tuple[str, ...]:
-    """``--cors-origin`` values, each maybe a comma list, as one tuple without repeats."""
-    split = (origin.strip() for value in given for origin in value.split(","))
-    return tuple(dict.fromkeys(origin.rstrip("/") for origin in split if origin))
+def _origins(given: Sequence[tuple[str, ...]]) -> tuple[str, ...]:
+    """``--cors-origin`` values (each a checked comma list) as one tuple without repeats."""
+    return tuple(dict.fromkeys(origin for origins in given for origin in origins))
 
 
 def run(args: argparse.Namespace) -> int:

@@ -181,11 +181,15 @@ def _with_default_in_help(kwargs: dict[str, Any]) -> dict[str, Any]:
 
 
 def _items(raw: str, option: str, origin: str) -> list[str]:
-    """A repeatable option's values from one string: separated by spaces or commas, and quoted
-    as in a shell where one has a space or a comma (``'"ble:name=Polar H10*" sim'``)."""
+    """A repeatable option's values from one string: separated by spaces or commas, and in double
+    quotes where one has a space or a comma (``"ble:name=Polar H10*" sim``). Nothing else is
+    special: ``#``, ``'`` and backslashes are kept as they are (paths and names hold them)."""
     lexer = shlex.shlex(raw, posix=True)
     lexer.whitespace += ","
     lexer.whitespace_split = True
+    lexer.commenters = ""
+    lexer.quotes = '"'
+    lexer.escape = ""
     try:
         return list(lexer)
     except ValueError as error:  # an unclosed quote

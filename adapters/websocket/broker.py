@@ -211,8 +211,7 @@ class Broker:
             await connection.run()
         except Exception:  # a bug met by one connection must not take the broker down
             log.exception("connection failed; closing it with 1011")
-            with trio.move_on_after(CLOSE_TIMEOUT):
-                await ws.aclose(CloseCode.INTERNAL_ERROR, "internal error")
+            await ws.aclose(CloseCode.INTERNAL_ERROR, "internal error")  # within CLOSE_TIMEOUT
         finally:
             self.connections.discard(connection)
             self._session_ended(connection)
@@ -282,7 +281,7 @@ class Connection:
         (adapters/websocket/shared_reader.py)."""
         shared = self.broker.shared
         while not self._closing:
-            if self.principal is not None and shared.available:
+            if self.principal is not None and shared.available and not self.ws.unparsed:
                 await shared.wait(self)
                 if self._closing:
                     return
@@ -585,6 +584,7 @@ class Connection:
         self.queue = queue  # from here on removed from the hub when the connection ends
         if not await self._spend(token):
             return
+        self.ws.allow_messages(self.broker.config.limits.max_message_bytes)
         await self._perform(self.session.identified(principal))  # READY before any PRESENCE
         self._identified()
         assert self._nursery is not None

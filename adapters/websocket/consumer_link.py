@@ -53,9 +53,10 @@ from .faults import close_fault, connect_fault, tls_preflight
 log = logging.getLogger("wearstream.consumer")
 
 HANDSHAKE_TIMEOUT = 15.0  # from opening the socket to READY
-# READYs in a row whose seq is below the cursor before the link stops: one node of several may
-# still be following the shared log a moment behind; a stream that is another's stays behind.
-AHEAD_READIES = 3
+# How long READY's seq may stay below the cursor before the link stops: a node of several
+# follows the shared log a moment behind (up to a few seconds after a Redis hiccup); a stream
+# that is another's stays behind.
+BEHIND_GRACE = 30.0
 CLOSE_TIMEOUT = 2.0
 
 
@@ -96,6 +97,7 @@ class ConsumerLink:
         rng: random.Random | None = None,
         on_ready: Callable[[], None] | None = None,
         tokens: TokenProvider | None = None,
+        behind_grace: float = BEHIND_GRACE,
     ) -> None:
         self.settings = settings
         self.tokens = tokens or DeveloperTokenProvider(
@@ -107,7 +109,8 @@ class ConsumerLink:
         self.stats = LinkStats()
         self.on_ready = on_ready
         self.history = LinkHistory()
-        self._ahead_readies = 0  # READYs in a row with a seq below the cursor (AHEAD_READIES)
+        self.behind_grace = behind_grace
+        self._behind_since: float | None = None  # since when READY's seq is below the cursor
 
     @property
     def cursor(self) -> int:
@@ -151,11 +154,10 @@ class ConsumerLink:
                 with trio.fail_after(HANDSHAKE_TIMEOUT):
                     interval, ready, early = await self._identify(ws, token)
                 if ready.seq is not None and ready.seq < self.resume.cursor:
-                    self._ahead_readies += 1
-                    await ws.aclose(1000, "the sink's cursor is past the stream")
-                    advice = Advice.STOP if self._ahead_readies >= AHEAD_READIES else Advice.RETRY
-                    return Decision(advice, self._ahead(ready.seq))
-                self._ahead_readies = 0
+                    with trio.move_on_after(CLOSE_TIMEOUT):
+                        await ws.aclose(1000, "the sink's cursor is past the stream")
+                    return self._behind(ready.seq)
+                self._behind_since = None
                 beats = Heartbeats.start(trio.current_time(), interval, self.rng.random())
                 self._beats = beats
                 nursery.start_soon(self._heartbeat, ws, beats)
@@ -192,16 +194,23 @@ class ConsumerLink:
                 early.append(frame)
         return hello.heartbeat_interval / 1000, frame, early
 
-    def _ahead(self, latest: int) -> str:
-        """Why a cursor past the stream's end stops the consumer: the payloads up to the cursor
-        would be skipped without a word (a sink written for another developer, or before the
-        broker lost its data, as a restarted in-memory broker does)."""
-        return (
+    def _behind(self, latest: int) -> Decision:
+        """READY says the stream ends before the cursor: tried again for ``behind_grace`` s (a
+        node may follow the shared log a moment behind), then a stop. Resuming would skip the
+        payloads up to the cursor without a word: the sink holds another stream (written for
+        another developer, or before the broker lost its data, as a restarted in-memory one)."""
+        now = trio.current_time()
+        if self._behind_since is None:
+            self._behind_since = now
+        message = (
             f"the sink's cursor is at seq {self.resume.cursor}, but developer "
             f"{self.settings.dev_id}'s stream on the broker ends at seq {latest}: the sink holds "
             "another stream (another developer's, or one the broker no longer has). Point --sink "
             "at a new target: one sink target holds one developer's stream"
         )
+        if now - self._behind_since >= self.behind_grace:
+            return Decision(Advice.STOP, message)
+        return Decision(Advice.RETRY, message)
 
     def _ready(self) -> None:
         self.resume.connected()

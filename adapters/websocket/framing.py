@@ -117,6 +117,8 @@ class FrameParser:
             # A final, masked, unfragmented text frame within the limit (nearly every frame) has
             # nothing more to check; anything else is checked in full.
             if b0 != 0x81 or b1 < 0x80 or self._opcode or size > self.max_message:
+                if out and size > self.max_message:
+                    break  # left buffered: the limit may be raised first (ServerSocket.allow_messages)
                 self._check_header(b0, b1, opcode, size)
             start = head + 4
             if end - start < size:

@@ -46,6 +46,8 @@ _HEAD_TOO_LARGE = handshake.plain_response(431, "Request Header Fields Too Large
 # waiting out --handshake-timeout: its own one-line error then says to use ws:// or http://.
 _NOT_TLS = handshake.plain_response(400, "Bad Request", "this port speaks plain HTTP: use ws:// or http://\n")
 _TLS_HANDSHAKE = 0x16  # the first byte of a TLS record that opens a handshake; no HTTP method's
+LINGER_S = 1.0  # after such an answer: reading what the client still sends, at most this long
+LINGER_READS = 4  # and at most this many reads (_READ_BYTES each)
 # Plain text, which a plain client reads: "use https://" instead of a connection closed unanswered.
 _NEEDS_TLS = handshake.plain_response(400, "Bad Request", "this port speaks TLS: use wss:// or https://\n")
 _HEAD_END = b"\r\n\r\n"
@@ -244,11 +246,11 @@ class Listener:
         except PlainOnTlsPort:
             log.info("connection from %s: plain bytes on the TLS port (ws:// or http:// for wss:// "
                      "or https://); closed", peer)
-            await _best_effort(raw, _NEEDS_TLS)
+            await _answer_then_close(raw, _NEEDS_TLS)
         except TlsOnPlainPort:
             log.info("connection from %s: a TLS handshake on a port without TLS (wss:// or https:// "
                      "for ws:// or http://); closed", peer)
-            await _best_effort(stream, _NOT_TLS)
+            await _answer_then_close(raw, _NOT_TLS)
         except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as error:
             log.info("connection from %s lost: %s", peer, _describe(error))
         except Exception:
@@ -341,6 +343,21 @@ def _peer(stream: trio.SocketStream) -> str:
 def _describe(error: BaseException) -> str:
     cause = error.__cause__ or error.__context__ or error
     return str(cause) or type(cause).__name__
+
+
+async def _answer_then_close(stream: trio.SocketStream, data: bytes) -> None:
+    """Answer, then read what the client still sends for a moment before the caller closes: a
+    close with unread bytes is a reset, which may discard the answer on its way (RFC 7230
+    6.6), and this answer is what tells the client to use the other scheme."""
+    await _best_effort(stream, data)
+    with trio.move_on_after(LINGER_S):
+        try:
+            await stream.send_eof()
+            for _ in range(LINGER_READS):
+                if not await stream.receive_some(_READ_BYTES):
+                    return
+        except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
+            pass
 
 
 async def _best_effort(stream: trio.abc.Stream, data: bytes) -> None:

@@ -147,8 +147,15 @@ class ServerSocket:
 
     def allow_messages(self, max_message: int) -> None:
         """Take messages of up to ``max_message`` bytes from now on (the session is READY: until
-        then a stranger gets the smaller limit the listener set)."""
+        then a stranger gets the smaller limit the listener set). A larger message that came
+        right behind the IDENTIFY waits in the buffer for this (see ``unparsed``)."""
         self._parser.max_message = max_message
+
+    @property
+    def unparsed(self) -> bool:
+        """Whether bytes wait in the buffer: then read on in this task (the shared reader waits
+        for the socket to be readable, which they no longer make it)."""
+        return self._parser.buffered > 0
 
     # Receiving from a task that reads many sockets -------------------------------------------
 
@@ -378,7 +385,7 @@ class ServerSocket:
         self._changed()
         if self.on_end is not None:  # before the descriptor closes (see shared_reader.py)
             self.on_end()
-        self._parser.release()  # up to a whole message: not kept while the connection is
+        self._parser.release()  # up to a message: not kept while something holds the ended socket
         await trio.aclose_forcefully(self._stream)
 
     # Waiting for a close ---------------------------------------------------------------------

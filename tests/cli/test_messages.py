@@ -71,11 +71,17 @@ def test_a_type_filter_that_names_no_data_type_is_warned_of(tmp_path: Path) -> N
         [*CONSUMER, "--type", "HEARTRATE", "--type", "HEART_RATE", "--sink", f"jsonl:{tmp_path / 'out.jsonl'}"],
         stderr=subprocess.PIPE, text=True, env=clean_environment(),
     )
-    time.sleep(3)  # it warns at once, then retries the closed port until stopped
-    consumer.send_signal(signal.SIGTERM)
-    _, err = consumer.communicate(timeout=30)
-    warned = [line for line in err.splitlines() if "--type" in line]
-    assert len(warned) == 1 and "did you mean HEART_RATE?" in warned[0], err
+    assert consumer.stderr is not None
+    seen = []
+    try:
+        deadline = time.monotonic() + 30  # it warns at once, then retries the closed port
+        while time.monotonic() < deadline and not any("--type" in line for line in seen):
+            seen.append(consumer.stderr.readline())
+    finally:
+        consumer.send_signal(signal.SIGTERM)
+        _, rest = consumer.communicate(timeout=30)
+    warned = [line for line in [*seen, *rest.splitlines()] if "--type" in line]
+    assert len(warned) == 1 and "did you mean HEART_RATE?" in warned[0], "".join(seen) + rest
 
 
 def test_sinks_lists_how_to_name_each_sink() -> None:

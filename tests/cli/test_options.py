@@ -111,9 +111,12 @@ def test_a_repeatable_option_on_the_line_replaces_the_environment_s() -> None:
     assert parser.parse_args(["scan", "--transport", "sim"]).transport == ["sim"]
 
 
-def test_a_repeatable_value_with_a_space_or_a_comma_is_quoted_as_in_a_shell() -> None:
-    parser = build_parser({}, {"WEARSTREAM_TRANSPORT": '"ble:name=Polar H10*" \'sim,1\', ant'})
+def test_a_repeatable_value_with_a_space_or_a_comma_is_in_double_quotes() -> None:
+    parser = build_parser({}, {"WEARSTREAM_TRANSPORT": '"ble:name=Polar H10*" "sim,1", ant'})
     assert parser.parse_args(["scan"]).transport == ["ble:name=Polar H10*", "sim,1", "ant"]
+    kept = r"jsonl:/data/run#1.jsonl sqlite:/data/bob's.db csv:C:\data\x.csv"
+    parser = build_parser({}, {"WEARSTREAM_TRANSPORT": kept})
+    assert parser.parse_args(["scan"]).transport == kept.split(" ")  # #, ' and \ are kept
 
 
 def test_an_unclosed_quote_in_the_environment_is_one_line() -> None:

@@ -13,6 +13,7 @@ connection without a credential could make the broker buffer a whole --max-messa
 from __future__ import annotations
 
 import base64
+import json
 import os
 import socket
 import struct
@@ -104,3 +105,35 @@ async def test_a_stranger_cannot_send_a_big_message(start_broker: Any) -> None:
     assert b"\x88" in answer and (1009).to_bytes(2, "big") in answer, answer  # close 1009
     sock.close()
     assert (await witness.round_trip()) < 5.0
+
+
+async def test_a_large_submit_right_behind_the_identify_is_taken(start_broker: Any) -> None:
+    """A client that sends a 24 KiB SUBMIT without waiting for READY: the SUBMIT waits in the
+    buffer until READY has raised the limit, instead of closing with 1009."""
+    broker, _, witness = start_broker()
+    url = urlsplit(broker.ws_url)
+    assert url.hostname is not None and url.port is not None
+    token = await witness.user_token("early")
+    identify = ('{"op":3,"d":{"token":"%s","type":0}}' % token).encode()
+    series = ",".join(["0.125"] * 4000)
+    submit = ('{"op":6,"t":"ECG","d":{"ts":"2026-01-01T00:00:00Z","d":[%s]}}' % series).encode()
+    assert len(submit) > 16 * 1024
+    async with witness.consumer() as consumer:
+        sock = upgraded(url.hostname, url.port)
+        sock.sendall(text_frame(identify) + text_frame(submit))
+        with trio.fail_after(10):
+            while True:
+                frame = json.loads(await consumer.get_message())
+                if frame["op"] == 5:
+                    break
+        sock.close()
+    assert frame["uid"] == "early" and len(frame["d"]["d"]) == 4000
+
+
+def text_frame(payload: bytes) -> bytes:
+    """A masked final text frame (mask key 0: the bytes as they are)."""
+    size = len(payload)
+    head = struct.pack("!BB", 0x81, 0x80 | size) if size < 126 else (
+        struct.pack("!BBH", 0x81, 0x80 | 126, size) if size < 65536 else struct.pack("!BBQ", 0x81, 0x80 | 127, size)
+    )
+    return head + b"\0\0\0\0" + payload
