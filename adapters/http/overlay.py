@@ -51,7 +51,29 @@ STALE_S = 10
 SIZE_PX = (16, 800)
 DEFAULT_SIZE = 160
 DEFAULT_COLOR = "#ffffff"
-_COLOR = re.compile(r"#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{4}|[0-9a-fA-F]{6}|[0-9a-fA-F]{8})|[a-zA-Z]{3,20}")
+_HEX_COLOR = re.compile(r"#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{4}|[0-9a-fA-F]{6}|[0-9a-fA-F]{8})")
+# The 148 named colours of CSS (Color Module Level 4): a name outside them renders in the
+# page's default colour without a word, so it is refused like a bad #hex.
+CSS_COLOR_NAMES = frozenset("""
+    aliceblue antiquewhite aqua aquamarine azure beige bisque black blanchedalmond blue
+    blueviolet brown burlywood cadetblue chartreuse chocolate coral cornflowerblue cornsilk
+    crimson cyan darkblue darkcyan darkgoldenrod darkgray darkgreen darkgrey darkkhaki
+    darkmagenta darkolivegreen darkorange darkorchid darkred darksalmon darkseagreen
+    darkslateblue darkslategray darkslategrey darkturquoise darkviolet deeppink deepskyblue
+    dimgray dimgrey dodgerblue firebrick floralwhite forestgreen fuchsia gainsboro ghostwhite
+    gold goldenrod gray green greenyellow grey honeydew hotpink indianred indigo ivory khaki
+    lavender lavenderblush lawngreen lemonchiffon lightblue lightcoral lightcyan
+    lightgoldenrodyellow lightgray lightgreen lightgrey lightpink lightsalmon lightseagreen
+    lightskyblue lightslategray lightslategrey lightsteelblue lightyellow lime limegreen linen
+    magenta maroon mediumaquamarine mediumblue mediumorchid mediumpurple mediumseagreen
+    mediumslateblue mediumspringgreen mediumturquoise mediumvioletred midnightblue mintcream
+    mistyrose moccasin navajowhite navy oldlace olive olivedrab orange orangered orchid
+    palegoldenrod palegreen paleturquoise palevioletred papayawhip peachpuff peru pink plum
+    powderblue purple rebeccapurple red rosybrown royalblue saddlebrown salmon sandybrown
+    seagreen seashell sienna silver skyblue slateblue slategray slategrey snow springgreen
+    steelblue tan teal thistle tomato turquoise violet wheat white whitesmoke yellow
+    yellowgreen
+""".split())
 PAGE_HEADERS = {
     "Content-Security-Policy": (
         "default-src 'self'; connect-src 'self'; img-src 'self' data:; style-src 'self'; "
@@ -195,9 +217,9 @@ def _data_type(request: Request) -> DataType:
 def _theme(request: Request) -> tuple[str, int]:
     """``?color=`` (#rgb, #rrggbb, #rrggbbaa or a CSS colour name) and ``?size=`` (pixels)."""
     color = _one(request, "color", "color") or DEFAULT_COLOR
-    if not _COLOR.fullmatch(color):
+    if not (_HEX_COLOR.fullmatch(color) or color.lower() in CSS_COLOR_NAMES):
         raise CredentialsError(
-            f"?color={color[:32]!r}: give #rgb, #rrggbb, #rrggbbaa (write # as %23) or a colour name",
+            f"?color={color[:32]!r}: give #rgb, #rrggbb, #rrggbbaa (write # as %23) or a CSS colour name",
             malformed=True,
         )
     size = _one(request, "size", "size")

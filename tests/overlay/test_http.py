@@ -55,6 +55,8 @@ async def test_the_page_checks_its_query_and_token_before_it_is_served(broker: L
     async with httpx.AsyncClient(base_url=broker.api_url) as client:
         page = await client.get("/overlay/alice", params={"type": "HEART_RATE", "token": token, "color": "#f06", "size": "90"})
         assert page.status_code == 200 and "overlay.js" in page.text
+        named = await client.get("/overlay/alice", params={"type": "HEART_RATE", "token": token, "color": "HotPink"})
+        assert named.status_code == 200
         assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
         assert page.headers["referrer-policy"] == "no-referrer"
         for query, status, reason in [
@@ -62,6 +64,7 @@ async def test_the_page_checks_its_query_and_token_before_it_is_served(broker: L
             ({"type": "HEART_RATE", "token": "nonsense"}, 403, "not valid"),
             ({"type": "HEART_RATE", "token": expired}, 403, "expired on"),
             ({"type": "HEART_RATE", "token": token, "color": "red;}body{x"}, 400, "?color="),
+            ({"type": "HEART_RATE", "token": token, "color": "notacolor"}, 400, "CSS colour name"),
             ({"type": "HEART_RATE", "token": token, "size": "9000"}, 400, "?size="),
             ({"type": "ACCELERATION", "token": token}, 400, "one number per reading"),
             ({"token": token}, 400, "?type=HEART_RATE"),
