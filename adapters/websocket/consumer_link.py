@@ -208,9 +208,11 @@ class ConsumerLink:
             "another stream (another developer's, or one the broker no longer has). Point --sink "
             "at a new target: one sink target holds one developer's stream"
         )
-        if now - self._behind_since >= self.behind_grace:
+        waited = now - self._behind_since
+        if waited >= self.behind_grace:
             return Decision(Advice.STOP, message)
-        return Decision(Advice.RETRY, message)
+        left = self.behind_grace - waited
+        return Decision(Advice.RETRY, f"{message}; stopping in {left:.0f} s unless a node was behind")
 
     def _ready(self) -> None:
         self.resume.connected()
