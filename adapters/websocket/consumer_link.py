@@ -111,6 +111,7 @@ class ConsumerLink:
         self.history = LinkHistory()
         self.behind_grace = behind_grace
         self._behind_since: float | None = None  # since when READY's seq is below the cursor
+        self._behind_now = False  # this attempt's READY was below the cursor
 
     @property
     def cursor(self) -> int:
@@ -119,7 +120,10 @@ class ConsumerLink:
     async def run(self, out: trio.MemorySendChannel[Payload]) -> None:
         """Connect, stream into ``out``, reconnect after drops; never returns normally."""
         while True:
+            self._behind_now = False
             decision = await self._attempt(out)
+            if not self._behind_now:  # READY was not behind, or did not come: the grace restarts
+                self._behind_since = None
             if decision.stop:
                 raise ConsumerStopped(decision.message)
             delay = self.backoff.next_delay()
@@ -157,7 +161,6 @@ class ConsumerLink:
                     with trio.move_on_after(CLOSE_TIMEOUT):
                         await ws.aclose(1000, "the sink's cursor is past the stream")
                     return self._behind(ready.seq)
-                self._behind_since = None
                 beats = Heartbeats.start(trio.current_time(), interval, self.rng.random())
                 self._beats = beats
                 nursery.start_soon(self._heartbeat, ws, beats)
@@ -200,6 +203,7 @@ class ConsumerLink:
         payloads up to the cursor without a word: the sink holds another stream (written for
         another developer, or before the broker lost its data, as a restarted in-memory one)."""
         now = trio.current_time()
+        self._behind_now = True
         if self._behind_since is None:
             self._behind_since = now
         message = (

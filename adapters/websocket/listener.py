@@ -264,7 +264,7 @@ class Listener:
         for the HTTP handler the bytes read so far, or None (closed first, or refused). A
         function of its own so that the head and the answer are not kept for as long as the
         connection lasts (what an idle connection holds: docs/benchmarks.md, issue 14)."""
-        head, rest = await read_head(stream, self.limits.max_head_bytes)
+        head, rest = await read_head(stream, self.limits.max_head_bytes, plain=self.ssl_context is None)
         if head is None:
             return None  # closed before sending a request: nothing to say
         if not is_websocket_request(head) and self.http is not None:
@@ -294,10 +294,12 @@ async def _tls_opening(raw: trio.SocketStream) -> trio.abc.Stream:
     return _Unread(raw, first)
 
 
-async def read_head(stream: trio.abc.Stream, limit: int) -> tuple[bytes | None, bytes]:
+async def read_head(
+    stream: trio.abc.Stream, limit: int, *, plain: bool = True
+) -> tuple[bytes | None, bytes]:
     """The request head (through its empty line) and whatever came after it; (None, b"") if the
-    client closed first. HeadTooLarge past ``limit`` bytes; TlsOnPlainPort if it opens with a
-    TLS handshake (over TLS, ``stream`` gives what the handshake decrypted: never that)."""
+    client closed first. HeadTooLarge past ``limit`` bytes; on a ``plain`` port, TlsOnPlainPort
+    if it opens with a TLS handshake (inside a TLS session such bytes are just a bad head)."""
     data = b""
     while True:
         end = data.find(_HEAD_END)
@@ -313,7 +315,7 @@ async def read_head(stream: trio.abc.Stream, limit: int) -> tuple[bytes | None, 
             if data:
                 raise trio.BrokenResourceError("closed in the middle of a request head")
             return None, b""
-        if not data and chunk[0] == _TLS_HANDSHAKE:
+        if plain and not data and chunk[0] == _TLS_HANDSHAKE:
             raise TlsOnPlainPort()
         data += chunk
 

@@ -142,3 +142,20 @@ def test_http_to_the_tls_port_stops_the_consumer_saying_so(
     assert result.returncode in (1, 2), result
     last = result.stderr.strip().splitlines()[-1]
     assert "use wss:// or https://" in last and "Traceback" not in result.stderr, result.stderr
+
+
+async def test_a_0x16_inside_a_tls_session_is_a_bad_request_not_a_plain_port(
+    tls_broker: tuple[BrokerProcess, DeveloperCredentials], ca: trustme.CA
+) -> None:
+    broker, _ = tls_broker
+    host, port = broker.http_url.split("/")[2].split(":")
+    stream = await trio.open_ssl_over_tcp_stream(host, int(port), ssl_context=client_context(ca))
+    await stream.send_all(b"\x16GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+    with trio.fail_after(10):
+        try:
+            while await stream.receive_some(4096):
+                pass
+        except trio.BrokenResourceError:
+            pass
+    await stream.aclose()
+    assert "a TLS handshake on a port without TLS" not in broker.output()

@@ -6,8 +6,10 @@ from __future__ import annotations
 import pytest
 import trio
 
+from wearstream.adapters.http.token_providers import DeveloperTokenProvider
 from wearstream.adapters.websocket.consumer_link import ConsumerLink, ConsumerStopped
 from wearstream.domain.backoff import Backoff
+from wearstream.domain.errors import TokenUnavailable
 from wearstream.domain.stream import Payload
 
 from .conftest import LiveBroker, producer, start_broker
@@ -99,6 +101,48 @@ async def test_a_stream_that_catches_up_with_the_cursor_is_followed(
         send, receive = trio.open_memory_channel[Payload](10)
         nursery.start_soon(link.run, send)
         await trio.sleep(0.3)  # the first READY (seq 3) came: the link waits to try again
+        await prod.submit(3)
+        got = await take(receive, 1)
+    assert [p.seq for p in got] == [6]
+
+
+class Outage:
+    """The broker's token API, unreachable while ``down``."""
+
+    def __init__(self, real: DeveloperTokenProvider) -> None:
+        self.real = real
+        self.down = False
+
+    async def token(self) -> str:
+        if self.down:
+            raise TokenUnavailable("the broker is down (test)")
+        return await self.real.token()
+
+
+async def test_the_grace_counts_only_readies_seen_behind(broker: LiveBroker, nursery: trio.Nursery) -> None:
+    """READY behind, then an outage longer than the grace, then READY behind again: the grace
+    starts again (the node may still be behind after the outage) instead of stopping at once."""
+    async with producer(broker) as prod:
+        await prod.submit(3)
+        settings = broker.link_settings()
+        tokens = Outage(DeveloperTokenProvider(settings.api_url, settings.dev_id, settings.api_key))
+        link = ConsumerLink(settings, 5, backoff=FAST, tokens=tokens, behind_grace=1.0)
+        send, receive = trio.open_memory_channel[Payload](10)
+        stopped: list[BaseException] = []
+
+        async def run() -> None:
+            try:
+                await link.run(send)
+            except ConsumerStopped as error:
+                stopped.append(error)
+
+        nursery.start_soon(run)
+        await trio.sleep(0.3)  # READY behind, retried
+        tokens.down = True
+        await trio.sleep(1.5)  # longer than the grace, but no READY is seen
+        tokens.down = False
+        await trio.sleep(0.5)  # READY behind again: within a new grace
+        assert not stopped, stopped
         await prod.submit(3)
         got = await take(receive, 1)
     assert [p.seq for p in got] == [6]
