@@ -180,7 +180,7 @@ class Broker:
         return set(self._sessions_of)
 
     def session_identified(self, developer_id: str) -> None:
-        """A session of ``developer_id`` is READY here (Connection._identified, once each)."""
+        """A session of ``developer_id`` is READY here (Connection._become_ready, once each)."""
         self._sessions_of[developer_id] += 1
 
     def _session_ended(self, connection: Connection) -> None:
@@ -557,9 +557,7 @@ class Connection:
             assert principal.user_id is not None
             self._linked = (principal.developer_id, principal.user_id)
             self.broker.hub.link_changed(*self._linked, +1, self.id)
-        self.ws.allow_messages(self.broker.config.limits.max_message_bytes)  # before READY goes
-        await self._perform(self.session.identified(principal, latest))
-        self._identified()
+        await self._become_ready(principal, latest)
 
     async def _spend(self, token: str) -> bool:
         """Take the token now that the session is admitted; False (and closed with 4001) when
@@ -584,9 +582,7 @@ class Connection:
         self.queue = queue  # from here on removed from the hub when the connection ends
         if not await self._spend(token):
             return
-        self.ws.allow_messages(self.broker.config.limits.max_message_bytes)
-        await self._perform(self.session.identified(principal))  # READY before any PRESENCE
-        self._identified()
+        await self._become_ready(principal)  # READY before any PRESENCE
         assert self._nursery is not None
         self._nursery.start_soon(queue.run, self.ws.send_messages, self._too_slow)
 
@@ -598,10 +594,13 @@ class Connection:
             timeout = max(CLOSE_TIMEOUT, self.broker.hub.limits.send_timeout)
             self._nursery.start_soon(self.close, CloseCode.SLOW_CONSUMER, reason, timeout)
 
-    def _identified(self) -> None:
-        """The session is READY (unless it closed meanwhile): counted and logged once."""
-        principal = self.principal
-        if principal is not None and self.identified_as is None:
+    async def _become_ready(self, principal: Principal, latest: int | None = None) -> None:
+        """Send READY, the full message limit taken first (a larger message that came right
+        behind the IDENTIFY waits in the buffer for it); then, unless the session closed
+        meanwhile, count and log it once."""
+        self.ws.allow_messages(self.broker.config.limits.max_message_bytes)
+        await self._perform(self.session.identified(principal, latest))
+        if self.principal is not None and self.identified_as is None:  # not closed meanwhile
             self.identified_as = principal.developer_id
             self.broker.session_identified(principal.developer_id)
             self.log_event("identify", "identified", role=principal.role.name.lower())

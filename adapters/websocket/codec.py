@@ -194,8 +194,9 @@ def _dispatch(obj: dict[str, Any]) -> Dispatch:
     return Dispatch(Payload("", seq, uid, t, d, obj.get("synthetic") is True), trimmed)
 
 
-Decoders = Mapping[int, Callable[[dict[str, Any]], Frame]]
-_DECODERS: dict[int, Callable[[dict[str, Any]], Frame]] = {
+Decoder = Callable[[dict[str, Any]], Frame]
+Decoders = Mapping[int, Decoder]
+_DECODERS: dict[int, Decoder] = {
     Op.HEARTBEAT: lambda obj: Heartbeat(),
     Op.HEARTBEAT_ACK: lambda obj: HeartbeatAck(),
     Op.HELLO: lambda obj: _structure(_d(obj, "HELLO"), Hello, "HELLO"),

@@ -42,14 +42,15 @@ _SERVICE_UNAVAILABLE = handshake.plain_response(
     503, "Service Unavailable", "the broker is at its limit of connections\n", "Retry-After: 1"
 )
 _HEAD_TOO_LARGE = handshake.plain_response(431, "Request Header Fields Too Large", "request head is too large\n")
-# Unreadable to a TLS client, which fails at once on it ("wrong version number") instead of
-# waiting out --handshake-timeout: its own one-line error then says to use ws:// or http://.
+# A port spoken to the other way. On the plain port: unreadable to a TLS client, which fails at
+# once on it ("wrong version number") instead of waiting out --handshake-timeout, and its own
+# one-line error then says to use ws:// or http://. On the TLS port: plain text, which a plain
+# client reads ("use https://") instead of a connection closed unanswered.
 _NOT_TLS = handshake.plain_response(400, "Bad Request", "this port speaks plain HTTP: use ws:// or http://\n")
+_NEEDS_TLS = handshake.plain_response(400, "Bad Request", "this port speaks TLS: use wss:// or https://\n")
 _TLS_HANDSHAKE = 0x16  # the first byte of a TLS record that opens a handshake; no HTTP method's
 LINGER_S = 1.0  # after such an answer: reading what the client still sends, at most this long
 LINGER_READS = 4  # and at most this many reads (_READ_BYTES each)
-# Plain text, which a plain client reads: "use https://" instead of a connection closed unanswered.
-_NEEDS_TLS = handshake.plain_response(400, "Bad Request", "this port speaks TLS: use wss:// or https://\n")
 _HEAD_END = b"\r\n\r\n"
 _READ_BYTES = 16 * 1024
 
