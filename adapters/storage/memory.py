@@ -3,20 +3,29 @@
 Everything is lost when the process ends, which is what the demo and the tests want. The classes
 hold plain dicts and lists and never await anything that could block: trio runs one task at a
 time, so a method that does not await is atomic, and a token is taken at most once for free.
-Payloads (and their ``d`` dicts) are kept by reference, not copied; the broker never mutates them.
+Payloads' ``d`` dicts are kept by reference, not copied; the broker never mutates them.
+
+A payload is kept as a plain tuple of its fields (``_Kept``) and its ``d`` beside it, not as the
+``Payload`` the broker made. Why: the log is most of what a long-running broker holds, and
+CPython's cyclic collector walks every object it tracks. An attrs instance is always tracked; an
+exact tuple of strings and numbers is untracked at the first collection that meets it (one that
+holds a dict is not, however plain the dict), and a dict of plain values (a scalar reading's
+``d``) is never tracked. Kept as ``Payload`` objects, 100 s of 5,000 readings/s made one
+generation-1 collection walk a million objects: a 345 ms pause every ~100 s (docs/benchmarks.md,
+"The collector and the memory log").
 """
 
 from __future__ import annotations
 
 import bisect
 from datetime import datetime, timedelta
-from typing import Collection, Sequence
+from typing import Any, Collection, Sequence
 
 import attrs
 
 from ...domain.identity import Developer, Token
 from ...domain.producer_links import LinkCode
-from ...domain.stream import Payload, ReplayRange
+from ...domain.stream import Payload, ReplayRange, SubmitKey
 from ...ports.clock import Clock
 from ...ports.storage import Retention
 from ..clock import SystemClock
@@ -29,12 +38,32 @@ PURGE_GRACE = timedelta(minutes=10)
 """Tokens are swept this long after they expire; until then a late take still names the expiry."""
 
 
+_Kept = tuple[str, str, bool, str | None, int]
+"""A stored payload but its seq and ``d``: uid, t, synthetic, and its key's source (None: no key)
+and counter."""
+
+
+def _kept(payload: Payload) -> _Kept:
+    key = payload.key
+    if key is None:
+        return (payload.uid, payload.t, payload.synthetic, None, 0)
+    return (payload.uid, payload.t, payload.synthetic, key.source, key.counter)
+
+
+def _payload(developer_id: str, seq: int, kept: _Kept, d: dict[str, Any]) -> Payload:
+    uid, t, synthetic, source, counter = kept
+    key = None if source is None else SubmitKey(source, counter)
+    return Payload(developer_id, seq, uid, t, d, synthetic, key)
+
+
 @attrs.define
 class _DeveloperLog:
-    """One developer's payloads, with their seqs and store times in parallel lists for bisecting."""
+    """One developer's payloads in parallel lists: seqs and store times for bisecting, the rest
+    of each payload as ``_Kept`` and its ``d``."""
 
     seqs: list[int] = attrs.field(factory=list)
-    payloads: list[Payload] = attrs.field(factory=list)
+    payloads: list[_Kept] = attrs.field(factory=list)
+    ds: list[dict[str, Any]] = attrs.field(factory=list)
     stored_at: list[datetime] = attrs.field(factory=list)
     last_seq: int = 0
     trimmed_upto: int = 0
@@ -46,7 +75,7 @@ class _DeveloperLog:
             return 0
         # Everything below the first payload kept is gone (seqs may have gaps).
         self.trimmed_upto = self.seqs[count] - 1 if count < len(self.seqs) else self.last_seq
-        del self.seqs[:count], self.payloads[:count], self.stored_at[:count]
+        del self.seqs[:count], self.payloads[:count], self.ds[:count], self.stored_at[:count]
         return count
 
 
@@ -72,7 +101,8 @@ class MemoryStreamLog:
             if log is None:
                 log = self._logs[payload.developer_id] = _DeveloperLog()
             log.seqs.append(payload.seq)
-            log.payloads.append(payload)
+            log.payloads.append(_kept(payload))
+            log.ds.append(payload.d)
             log.stored_at.append(now)
             log.last_seq = payload.seq
             if payload.key is not None:
@@ -86,7 +116,9 @@ class MemoryStreamLog:
             return []
         start = bisect.bisect_right(log.seqs, rng.after)
         stop = bisect.bisect_left(log.seqs, rng.before, lo=start)
-        return log.payloads[start : min(stop, start + limit)]
+        stop = min(stop, start + limit)
+        kept = zip(log.seqs[start:stop], log.payloads[start:stop], log.ds[start:stop])
+        return [_payload(developer_id, seq, fields, d) for seq, fields, d in kept]
 
     def _stored_upto(self, developer_id: str) -> int:
         log = self._logs.get(developer_id)

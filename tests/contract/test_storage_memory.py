@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import gc
 from datetime import datetime, timedelta
 from pathlib import Path
+
+import orjson
 
 from wearstream.adapters.storage.memory import (
     PURGE_GRACE,
@@ -12,6 +15,7 @@ from wearstream.adapters.storage.memory import (
     MemoryTokenStore,
 )
 from wearstream.domain.identity import Role, Token
+from wearstream.domain.stream import Payload, ReplayRange, SubmitKey
 from wearstream.testing.contracts import (
     DeveloperStoreContract,
     StreamLogContract,
@@ -60,3 +64,25 @@ async def test_tokens_within_the_grace_are_kept() -> None:
     tokens = MemoryTokenStore(clock, purge_every=1)
     await tokens.put(Token.mint("late", Role.CONSUMER, "dev_1", None, NOW, TTL))
     assert await tokens.take("late") is not None
+
+
+async def test_kept_scalar_payloads_leave_the_cyclic_collector_alone() -> None:
+    """A broker's memory log is most of what it holds; what the collector tracks it walks, in
+    pauses that grow with the log (docs/benchmarks.md, "The collector and the memory log")."""
+    log = MemoryStreamLog()
+    gc.collect()
+    tracked_before = len(gc.get_objects())
+    d = b'{"ts":"2026-12-07T10:00:00Z","val":72}'
+    payloads = [
+        Payload("dev_1", seq, "user-1", "HEART_RATE", orjson.loads(d),
+                key=SubmitKey("outbox-1", seq) if seq % 2 else None)
+        for seq in range(1, 10_001)
+    ]
+    log.append_now(payloads)
+    del payloads
+    gc.collect()
+    assert len(gc.get_objects()) - tracked_before < 100
+    replayed = await log.read_range("dev_1", ReplayRange(after=4, before=7), limit=10)
+    assert [(p.seq, p.key, p.d["val"]) for p in replayed] == [
+        (5, SubmitKey("outbox-1", 5), 72), (6, None, 72)
+    ]
