@@ -5,14 +5,13 @@ hold plain dicts and lists and never await anything that could block: trio runs 
 time, so a method that does not await is atomic, and a token is taken at most once for free.
 Payloads' ``d`` dicts are kept by reference, not copied; the broker never mutates them.
 
-A payload is kept as a plain tuple of its fields (``_Kept``) and its ``d`` beside it, not as the
-``Payload`` the broker made. Why: the log is most of what a long-running broker holds, and
-CPython's cyclic collector walks every object it tracks. An attrs instance is always tracked; an
-exact tuple of strings and numbers is untracked at the first collection that meets it (one that
-holds a dict is not, however plain the dict), and a dict of plain values (a scalar reading's
-``d``) is never tracked. Kept as ``Payload`` objects, 100 s of 5,000 readings/s made one
-generation-1 collection walk a million objects: a 345 ms pause every ~100 s (docs/benchmarks.md,
-"The collector and the memory log").
+A developer's payloads are kept as columns (``_DeveloperLog``), not as the ``Payload`` objects
+the broker made. Why: the log is most of what a long-running broker holds, and CPython's cyclic
+collector walks every object it tracks, in pauses that grow with what it walks. An attrs instance
+or a tuple is tracked when made; strings, numbers and a dict of plain values (a scalar reading's
+``d``) never are. Kept as ``Payload`` objects, 100 s of 5,000 readings/s made one generation-1
+collection walk a million objects: a 345 ms pause every ~100 s (docs/benchmarks.md, "The
+collector and the memory log").
 """
 
 from __future__ import annotations
@@ -38,36 +37,57 @@ PURGE_GRACE = timedelta(minutes=10)
 """Tokens are swept this long after they expire; until then a late take still names the expiry."""
 
 
-_Kept = tuple[str, str, bool, str | None, int]
-"""A stored payload but its seq and ``d``: uid, t, synthetic, and its key's source (None: no key)
-and counter."""
-
-
-def _kept(payload: Payload) -> _Kept:
-    key = payload.key
-    if key is None:
-        return (payload.uid, payload.t, payload.synthetic, None, 0)
-    return (payload.uid, payload.t, payload.synthetic, key.source, key.counter)
-
-
-def _payload(developer_id: str, seq: int, kept: _Kept, d: dict[str, Any]) -> Payload:
-    uid, t, synthetic, source, counter = kept
-    key = None if source is None else SubmitKey(source, counter)
-    return Payload(developer_id, seq, uid, t, d, synthetic, key)
+def _key(source: str | None, counter: int) -> SubmitKey | None:
+    return None if source is None else SubmitKey(source, counter)
 
 
 @attrs.define
 class _DeveloperLog:
-    """One developer's payloads in parallel lists: seqs and store times for bisecting, the rest
-    of each payload as ``_Kept`` and its ``d``."""
+    """One developer's payloads as columns, a list per field: seqs and store times for bisecting,
+    and the rest of each payload (its key as source, None for none, and counter).
+
+    Why columns (see the module's docstring): each holds plain values, which the cyclic collector
+    does not track, so a reading kept adds nothing for it to walk; a payload kept as one object
+    would be walked by every collection until it grew old, then by every full one."""
 
     seqs: list[int] = attrs.field(factory=list)
-    payloads: list[_Kept] = attrs.field(factory=list)
+    uids: list[str] = attrs.field(factory=list)
+    types: list[str] = attrs.field(factory=list)
     ds: list[dict[str, Any]] = attrs.field(factory=list)
+    synthetic: list[bool] = attrs.field(factory=list)
+    sources: list[str | None] = attrs.field(factory=list)
+    counters: list[int] = attrs.field(factory=list)
     stored_at: list[datetime] = attrs.field(factory=list)
     last_seq: int = 0
     trimmed_upto: int = 0
     keys: dict[tuple[str, str], int] = attrs.field(factory=dict)
+
+    def add(self, payload: Payload, now: datetime) -> None:
+        key = payload.key
+        self.seqs.append(payload.seq)
+        self.uids.append(payload.uid)
+        self.types.append(payload.t)
+        self.ds.append(payload.d)
+        self.synthetic.append(payload.synthetic)
+        self.sources.append(None if key is None else key.source)
+        self.counters.append(0 if key is None else key.counter)
+        self.stored_at.append(now)
+        self.last_seq = payload.seq
+        if key is not None:
+            slot = (payload.uid, key.source)
+            self.keys[slot] = max(key.counter, self.keys.get(slot, key.counter))
+
+    def read(self, developer_id: str, start: int, stop: int) -> list[Payload]:
+        """The payloads at positions ``start`` up to ``stop``, made again from their columns."""
+        rows = zip(
+            self.seqs[start:stop], self.uids[start:stop], self.types[start:stop],
+            self.ds[start:stop], self.synthetic[start:stop], self.sources[start:stop],
+            self.counters[start:stop],
+        )
+        return [
+            Payload(developer_id, seq, uid, t, d, synthetic, _key(source, counter))
+            for seq, uid, t, d, synthetic, source, counter in rows
+        ]
 
     def drop_first(self, count: int) -> int:
         """Remove the ``count`` oldest payloads (retention); returns how many went."""
@@ -75,7 +95,11 @@ class _DeveloperLog:
             return 0
         # Everything below the first payload kept is gone (seqs may have gaps).
         self.trimmed_upto = self.seqs[count] - 1 if count < len(self.seqs) else self.last_seq
-        del self.seqs[:count], self.payloads[:count], self.ds[:count], self.stored_at[:count]
+        for column in (
+            self.seqs, self.uids, self.types, self.ds, self.synthetic, self.sources, self.counters,
+            self.stored_at,
+        ):
+            del column[:count]
         return count
 
 
@@ -100,14 +124,7 @@ class MemoryStreamLog:
             log = self._logs.get(payload.developer_id)
             if log is None:
                 log = self._logs[payload.developer_id] = _DeveloperLog()
-            log.seqs.append(payload.seq)
-            log.payloads.append(_kept(payload))
-            log.ds.append(payload.d)
-            log.stored_at.append(now)
-            log.last_seq = payload.seq
-            if payload.key is not None:
-                slot = (payload.uid, payload.key.source)
-                log.keys[slot] = max(payload.key.counter, log.keys.get(slot, payload.key.counter))
+            log.add(payload, now)
 
     async def read_range(self, developer_id: str, rng: ReplayRange, limit: int) -> list[Payload]:
         check_limit(limit)
@@ -116,9 +133,7 @@ class MemoryStreamLog:
             return []
         start = bisect.bisect_right(log.seqs, rng.after)
         stop = bisect.bisect_left(log.seqs, rng.before, lo=start)
-        stop = min(stop, start + limit)
-        kept = zip(log.seqs[start:stop], log.payloads[start:stop], log.ds[start:stop])
-        return [_payload(developer_id, seq, fields, d) for seq, fields, d in kept]
+        return log.read(developer_id, start, min(stop, start + limit))
 
     def _stored_upto(self, developer_id: str) -> int:
         log = self._logs.get(developer_id)
