@@ -16,9 +16,11 @@ schedule of the next one).
 
 from __future__ import annotations
 
+import gc
 import time
+from contextlib import contextmanager
 from multiprocessing.connection import Connection
-from typing import Any, Awaitable, Callable
+from typing import Any, Awaitable, Callable, Iterator
 
 import attrs
 import httpx
@@ -199,6 +201,23 @@ def worker_main(conn: Connection, config: WorkerConfig) -> None:
     trio.run(_run, Link(conn), config)
 
 
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """No cyclic garbage collection in this process while the window runs (one is made before).
+
+    Why: a load generator holds the state of a thousand or more connections, and the recorder
+    every reading; with Python's default thresholds its own collections paused it for 50-250 ms
+    within a window, which the latency figures then showed as the broker's (docs/benchmarks.md,
+    "The collector and the memory log"). Every system is measured with the same load generators.
+    """
+    gc.collect()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
 async def _run(link: Link, config: WorkerConfig) -> None:
     worker = Worker(config)
     async with trio.open_nursery() as nursery:
@@ -207,9 +226,10 @@ async def _run(link: Link, config: WorkerConfig) -> None:
         plan = await link.receive()
         for recorder in worker.recorders.values():
             recorder.window = Window(*plan["window"])
-        async with trio.open_nursery() as window:
-            window.start_soon(worker.run_producers, plan)
-            window.start_soon(worker.run_abusers, plan)
+        with collector_paused():
+            async with trio.open_nursery() as window:
+                window.start_soon(worker.run_producers, plan)
+                window.start_soon(worker.run_abusers, plan)
         link.send({"sent": worker.sent, "alive": worker.alive, "errors": worker.failures[:5], "abuse": worker.abuse})
         request = await link.receive()
         await worker.wait_drained(request["expect"], request["drain"])
