@@ -208,7 +208,8 @@ def collector_paused() -> Iterator[None]:
     Why: a load generator holds the state of a thousand or more connections, and the recorder
     every reading; with Python's default thresholds its own collections paused it for 50-250 ms
     within a window, which the latency figures then showed as the broker's (docs/benchmarks.md,
-    "The collector and the memory log"). Every system is measured with the same load generators.
+    "On an AMD EPYC (2 vCPUs): the collector and the memory log"). Every system is measured with
+    the same load generators.
     """
     gc.collect()
     gc.disable()

@@ -10,8 +10,8 @@ the broker made. Why: the log is most of what a long-running broker holds, and C
 collector walks every object it tracks, in pauses that grow with what it walks. An attrs instance
 or a tuple is tracked when made; strings, numbers and a dict of plain values (a scalar reading's
 ``d``) never are. Kept as ``Payload`` objects, 100 s of 5,000 readings/s made one generation-1
-collection walk a million objects: a 345 ms pause every ~100 s (docs/benchmarks.md, "The
-collector and the memory log").
+collection walk a million objects: a 345 ms pause every ~100 s (docs/benchmarks.md, "On an AMD
+EPYC (2 vCPUs): the collector and the memory log").
 """
 
 from __future__ import annotations
@@ -77,13 +77,15 @@ class _DeveloperLog:
             slot = (payload.uid, key.source)
             self.keys[slot] = max(key.counter, self.keys.get(slot, key.counter))
 
+    def _fields(self) -> tuple[list[Any], ...]:
+        """The columns a ``Payload`` is made from, in its fields' order (all but store times)."""
+        return (
+            self.seqs, self.uids, self.types, self.ds, self.synthetic, self.sources, self.counters
+        )
+
     def read(self, developer_id: str, start: int, stop: int) -> list[Payload]:
         """The payloads at positions ``start`` up to ``stop``, made again from their columns."""
-        rows = zip(
-            self.seqs[start:stop], self.uids[start:stop], self.types[start:stop],
-            self.ds[start:stop], self.synthetic[start:stop], self.sources[start:stop],
-            self.counters[start:stop],
-        )
+        rows = zip(*(column[start:stop] for column in self._fields()))
         return [
             Payload(developer_id, seq, uid, t, d, synthetic, _key(source, counter))
             for seq, uid, t, d, synthetic, source, counter in rows
@@ -95,10 +97,7 @@ class _DeveloperLog:
             return 0
         # Everything below the first payload kept is gone (seqs may have gaps).
         self.trimmed_upto = self.seqs[count] - 1 if count < len(self.seqs) else self.last_seq
-        for column in (
-            self.seqs, self.uids, self.types, self.ds, self.synthetic, self.sources, self.counters,
-            self.stored_at,
-        ):
+        for column in (*self._fields(), self.stored_at):
             del column[:count]
         return count
 

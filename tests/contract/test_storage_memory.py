@@ -68,7 +68,8 @@ async def test_tokens_within_the_grace_are_kept() -> None:
 
 async def test_kept_scalar_payloads_leave_the_cyclic_collector_alone() -> None:
     """A broker's memory log is most of what it holds; what the collector tracks it walks, in
-    pauses that grow with the log (docs/benchmarks.md, "The collector and the memory log").
+    pauses that grow with the log (docs/benchmarks.md, "On an AMD EPYC (2 vCPUs): the collector
+    and the memory log").
     Counted with the collector off, so that none of its passes untracks anything meanwhile."""
     log = MemoryStreamLog()
     d = b'{"ts":"2026-12-07T10:00:00Z","val":72}'
